@@ -1,0 +1,364 @@
+"""The `losslint` command: options, stdin, output and exit codes. No analysis here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import click
+
+from losslint import __version__
+from losslint.config import Config, ConfigError, load_config
+from losslint.discovery import discover
+from losslint.engine import LintOptions, lint_paths, lint_source
+from losslint.model import Applicability, Diagnostic, FileResult
+from losslint.reporters import REPORTERS, ReportContext
+from losslint.reporters import diff as diff_reporter
+from losslint.reporters.text import statistics as render_statistics
+from losslint.rules import RULES_BY_CODE, is_valid_selector, rule_infos
+from losslint.source import SourceError, write_atomic
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    codes = tuple(c.strip().upper() for item in value for c in item.split(",") if c.strip())
+    for code in codes:
+        if not is_valid_selector(code):
+            raise click.BadParameter(f"unknown rule selector `{code}`")
+    return codes
+
+
+def _explain(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    rule = RULES_BY_CODE.get(value.upper())
+    if rule is None:
+        raise click.BadParameter(f"unknown rule code `{value}`", param_hint="--explain")
+    info = rule.info()
+    click.echo(f"# {info.name} ({info.code})\n")
+    click.echo(f"Fix is {'sometimes available' if info.fixable else 'not available'}.\n")
+    click.echo(info.doc)
+    ctx.exit(EXIT_OK)
+
+
+def _list_rules(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    for info in rule_infos():
+        fixable = "[*]" if info.fixable else "[ ]"
+        click.echo(f"{info.code}\t{fixable}\t{info.name}\t{info.summary}")
+    ctx.exit(EXIT_OK)
+
+
+@dataclass
+class Summary:
+    """Counts for the closing line and the exit code (the reporters never decide it)."""
+
+    remaining: int = 0
+    fixed: int = 0
+    would_fix_files: int = 0
+    hidden_unsafe: int = 0
+    fixable_safe: int = 0
+
+    def exit_code(self, *, exit_zero: bool, diff: bool, exit_non_zero_on_fix: bool) -> int:
+        failing = self.remaining > 0 or (diff and self.would_fix_files > 0)
+        failing = failing or (exit_non_zero_on_fix and self.fixed > 0)
+        if failing and not exit_zero:
+            return EXIT_FINDINGS
+        return EXIT_OK
+
+
+def _use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE"):
+        return True
+    return sys.stdout.isatty()
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "LOSSLINT"})
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
+@click.option("--fix/--no-fix", default=False, help="Apply safe fixes (and unsafe ones with --unsafe-fixes).")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply (and mark with [*]) unsafe fixes.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
+@click.option(
+    "--format",
+    "--output-format",
+    "output_format",
+    type=click.Choice(sorted(REPORTERS)),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--select", multiple=True, callback=_codes, help="Rule codes or prefixes to enable (comma-separated; ALL).")
+@click.option("--ignore", multiple=True, callback=_codes, help="Rule codes or prefixes to disable.")
+@click.option("--extend-select", multiple=True, callback=_codes, help="Rule codes to enable on top of the selection.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Use this TOML file.")
+@click.option("--stdin-filename", "--stdin-display-name", "stdin_filename", help="The file name of source read from stdin (`-`).")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain (never hides exit 2).")
+@click.option("--exit-non-zero-on-fix", is_flag=True, help="Exit 1 if any fix was applied.")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
+@click.option("--show-fixes", is_flag=True, help="List the fixes applied (on stderr).")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
+@click.option("-s", "--silent", is_flag=True, help="Print nothing; only the exit code tells.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True, help="Worker processes (0: choose from the number of files and CPUs).")
+@click.option("--force-exclude", is_flag=True, help="Apply exclude settings to files named on the command line too.")
+@click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Honour .gitignore files.")
+@click.option("--disable-noqa", is_flag=True, help="Ignore `# noqa` comments.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", help="Colour text output.")
+@click.option("--runtime", is_flag=True, help="Confirm findings by running the losses under TensorFlow.")
+@click.option("--runtime-all", is_flag=True, help="With --runtime: also probe losses static analysis did not flag.")
+@click.option("--show-refuted", is_flag=True, help="With --runtime: keep findings the runtime refuted.")
+@click.option("--explain", callback=_explain, expose_value=False, is_eager=True, metavar="CODE", help="Explain a rule and exit.")
+@click.option("--list-rules", is_flag=True, callback=_list_rules, expose_value=False, is_eager=True, help="List the rules and exit.")
+@click.version_option(__version__, "--version", prog_name="losslint")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    fix: bool,
+    unsafe_fixes: bool,
+    show_diff: bool,
+    output_format: str,
+    select: tuple[str, ...] | None,
+    ignore: tuple[str, ...] | None,
+    extend_select: tuple[str, ...] | None,
+    config_file: Path | None,
+    stdin_filename: str | None,
+    exit_zero: bool,
+    exit_non_zero_on_fix: bool,
+    statistics: bool,
+    show_fixes: bool,
+    quiet: bool,
+    silent: bool,
+    no_cache: bool,
+    jobs: int,
+    force_exclude: bool,
+    respect_gitignore: bool | None,
+    disable_noqa: bool,
+    color: str,
+    runtime: bool,
+    runtime_all: bool,
+    show_refuted: bool,
+) -> None:
+    """Find Keras custom losses that reduce over the batch axis, explain them, fix them.
+
+    PATHS are files or folders (default: the current folder); `-` reads stdin.
+    """
+    try:
+        _main(ctx, **ctx.params)
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except Exception as exc:  # an internal error must exit 2, never look like "findings"
+        click.echo(f"losslint: internal error: {type(exc).__name__}: {exc}", err=True)
+        if os.environ.get("LOSSLINT_DEBUG"):
+            raise
+        ctx.exit(EXIT_ERROR)
+
+
+def _main(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    fix: bool,
+    unsafe_fixes: bool,
+    show_diff: bool,
+    output_format: str,
+    select: tuple[str, ...] | None,
+    ignore: tuple[str, ...] | None,
+    extend_select: tuple[str, ...] | None,
+    config_file: Path | None,
+    stdin_filename: str | None,
+    exit_zero: bool,
+    exit_non_zero_on_fix: bool,
+    statistics: bool,
+    show_fixes: bool,
+    quiet: bool,
+    silent: bool,
+    no_cache: bool,
+    jobs: int,
+    force_exclude: bool,
+    respect_gitignore: bool | None,
+    disable_noqa: bool,
+    color: str,
+    runtime: bool,
+    runtime_all: bool,
+    show_refuted: bool,
+) -> None:
+    cwd = os.getcwd()
+    stdin_mode = Path("-") in paths or (stdin_filename is not None and not paths)
+    if stdin_mode and len(paths) > 1:
+        click.echo("warning: ignoring other paths when reading from stdin", err=True)
+    targets = list(paths) or [Path(".")]
+    start = Path(stdin_filename) if stdin_mode and stdin_filename else (Path(cwd) if stdin_mode else targets[0])
+    try:
+        config = load_config(start, config_file)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if respect_gitignore is not None:
+        config = replace(config, respect_gitignore=respect_gitignore)
+    options = LintOptions(
+        fix=fix or show_diff,
+        unsafe_fixes=unsafe_fixes,
+        disable_noqa=disable_noqa,
+        select=select,
+        ignore=ignore or (),
+        extend_select=extend_select or (),
+    )
+    if runtime or runtime_all:
+        from losslint.runtime import require_tensorflow
+
+        try:
+            require_tensorflow()
+        except RuntimeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+
+    if stdin_mode:
+        results = _run_stdin(config, options, stdin_filename, force_exclude, fix and not show_diff)
+        if results is None:
+            ctx.exit(EXIT_OK)
+    else:
+        found = discover(targets, config, force_exclude=force_exclude)
+        results = lint_paths(found.files, config, options, jobs=jobs, cache=not no_cache)
+        results.extend(
+            FileResult(path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),))
+            for p in found.missing
+        )
+    if runtime or runtime_all:
+        from losslint.runtime import verify
+
+        results = verify(results, config, all_losses=runtime_all, show_refuted=show_refuted, quiet=quiet or silent)
+
+    summary = Summary()
+    diagnostics: list[Diagnostic] = []
+    for result in results:
+        diagnostics.extend(result.diagnostics)
+        summary.fixed += result.fixed_count
+        if result.fixed_source is not None:
+            summary.would_fix_files += 1
+    diagnostics.sort(key=Diagnostic.sort_key)
+    summary.remaining = len(diagnostics)
+    for d in diagnostics:
+        if d.fix is not None:
+            if d.fix.applicability is Applicability.SAFE:
+                summary.fixable_safe += 1
+            elif not unsafe_fixes:
+                summary.hidden_unsafe += 1
+
+    report = ReportContext(root=str(config.root), cwd=cwd, unsafe_fixes=unsafe_fixes, color=_use_color(color))
+    out = click.get_text_stream("stdout")
+    if show_diff:
+        text = diff_reporter.render(results, cwd)
+        if not silent:
+            out.write(text)
+        if not quiet and not silent:
+            count = sum(r.fixed_count for r in results)
+            click.echo(f"Would fix {count} error{'s' if count != 1 else ''}." if count else "No errors would be fixed.", err=True)
+    else:
+        if stdin_mode and fix:
+            result = results[0]
+            out.write(result.fixed_source if result.fixed_source is not None else (result.source or ""))
+            if not silent:
+                click.echo(REPORTERS["text"](diagnostics, report), err=True, nl=False)
+        elif not silent:
+            if statistics:
+                out.write(render_statistics(diagnostics, unsafe_fixes))
+            else:
+                out.write(REPORTERS[output_format](diagnostics, report))
+        if not stdin_mode or not fix:
+            _write_fixes(results)
+        if show_fixes and not silent:
+            for result in results:
+                if result.fixed_count:
+                    click.echo(f"Fixed {result.fixed_count} in {result.path}", err=True)
+        if not quiet and not silent and output_format == "text":
+            click.echo(_summary_text(summary, fix), err=True)
+    out.flush()
+    ctx.exit(summary.exit_code(exit_zero=exit_zero, diff=show_diff, exit_non_zero_on_fix=exit_non_zero_on_fix))
+
+
+def _run_stdin(
+    config: Config,
+    options: LintOptions,
+    stdin_filename: str | None,
+    force_exclude: bool,
+    fix: bool,
+) -> list[FileResult] | None:
+    data = click.get_binary_stream("stdin").read()
+    path = Path(os.path.abspath(stdin_filename)) if stdin_filename else Path(os.getcwd()) / "-"
+    if force_exclude and stdin_filename:
+        found = discover([path], config, force_exclude=True)
+        if not found.files and not found.missing:
+            if fix:
+                click.get_binary_stream("stdout").write(data)
+            return None
+    result = lint_source(path, data, config, options)
+    if not stdin_filename:
+        result = replace(
+            result,
+            path=Path("-"),
+            diagnostics=tuple(replace(d, path=Path("-")) for d in result.diagnostics),
+        )
+    if fix and result.fixed_source is not None:
+        # write the fixed source back in the input's encoding
+        from losslint.source import decode
+
+        encoded = decode(path, data).encode(result.fixed_source)
+        click.get_binary_stream("stdout").write(encoded)
+        click.get_binary_stream("stdout").flush()
+        result = replace(result, fixed_source=None, source=None)
+    elif fix:
+        click.get_binary_stream("stdout").write(data)
+        click.get_binary_stream("stdout").flush()
+        result = replace(result, source=None)
+    return [result]
+
+
+def _write_fixes(results: list[FileResult]) -> None:
+    from losslint.source import decode, read_bytes
+
+    for result in results:
+        if result.fixed_source is None or str(result.path) == "-":
+            continue
+        try:
+            original = read_bytes(result.path)
+            source = decode(result.path, original)
+        except SourceError:
+            continue
+        if source.text != result.source:
+            click.echo(f"warning: {result.path} changed while losslint ran; not written", err=True)
+            continue
+        write_atomic(result.path, source.encode(result.fixed_source))
+
+
+def _summary_text(summary: Summary, fix: bool) -> str:
+    n = summary.remaining
+    if n == 0 and summary.fixed == 0:
+        return "All checks passed!"
+    plural = "s" if (n + summary.fixed) != 1 else ""
+    if fix and summary.fixed:
+        text = f"Found {n + summary.fixed} error{plural} ({summary.fixed} fixed, {n} remaining)."
+    else:
+        text = f"Found {n} error{'s' if n != 1 else ''}."
+    if not fix and summary.fixable_safe:
+        text += f"\n[*] {summary.fixable_safe} fixable with the `--fix` option."
+    if summary.hidden_unsafe:
+        text += (
+            f"\n{summary.hidden_unsafe} hidden fix{'es' if summary.hidden_unsafe != 1 else ''}"
+            " can be enabled with the `--unsafe-fixes` option."
+        )
+    return text
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

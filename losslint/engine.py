@@ -1,0 +1,338 @@
+"""The engine: from files (or bytes) and a config to findings and fixed text. No printing.
+
+`lint_paths` is the one entry point used by the CLI, the tests and editors; `lint_source`
+wraps it for a single buffer (stdin, an editor's unsaved text).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import re
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+
+from losslint.cache import Cache, content_hash
+
+from losslint.config import Config
+from losslint.fixes import apply_fixes, applicable, edit_for, replacement_for
+from losslint.index.modules import ModuleInfo
+from losslint.index.project import ProjectIndex
+from losslint.model import Diagnostic, Edit, FileResult, Fix, Position
+from losslint.rules import ALL_RULES, enabled_codes
+from losslint.rules.base import Rule
+from losslint.shapes.evaluator import Evaluator
+from losslint.shapes.losses import Issue, LossFinder
+from losslint.shapes.values import Symbol
+from losslint.source import SourceError, check_syntax, parse
+from losslint.suppression import PerFileIgnores, parse_suppressions
+
+MAX_FIX_PASSES = 10
+_RULES: tuple[Rule, ...] = tuple(r for r in ALL_RULES if r.code != "LL000")
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    fix: bool = False
+    unsafe_fixes: bool = False
+    disable_noqa: bool = False
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+
+
+def _trigger(config: Config) -> re.Pattern[str]:
+    firsts = sorted({a for a, _ in config.loss_arg_names})
+    params = "|".join(re.escape(a) for a in firsts)
+    return re.compile(rf"\.compile\s*\(|Loss\b|\bdef\s+(?:call|__call__)\b|\b(?:{params})\s*(?::[^,()]*)?,")
+
+
+def _enabled(config: Config, options: LintOptions) -> frozenset[str]:
+    if options.select is not None:
+        select, ignore = options.select, options.ignore
+    else:
+        select, ignore = config.select, (*config.ignore, *options.ignore)
+    return enabled_codes(select, ignore, (*config.extend_select, *options.extend_select))
+
+
+def lint_paths(
+    files: list[Path],
+    config: Config,
+    options: LintOptions = LintOptions(),
+    overlays: dict[Path, bytes] | None = None,
+    *,
+    jobs: int = 1,
+    cache: bool = False,
+) -> list[FileResult]:
+    """Lint files as one project; with `options.fix`, fix until stable (text not written).
+
+    `jobs` > 1 (or 0: automatic) analyses the files in worker processes; `cache` remembers
+    loss-free files in `.losslint_cache/` at the project root.
+    """
+    index = ProjectIndex(config.root, overlays)
+    store = Cache(config.root, repr(config.loss_arg_names)) if cache else None
+    paths = [p.resolve() for p in files]
+    originals: dict[Path, str] = {}
+    fixed_counts: dict[Path, int] = defaultdict(int)
+    diagnostics = _analyze(index, paths, config, options, jobs, store)
+    if options.fix:
+        for _ in range(MAX_FIX_PASSES):
+            changed = False
+            for path in paths:
+                fixes = applicable(diagnostics[path], options.unsafe_fixes)
+                if not fixes:
+                    continue
+                source = index.source(path)
+                new_text, count = apply_fixes(source.text, fixes)
+                if new_text == source.text:
+                    continue
+                try:
+                    parse(new_text)
+                except SourceError:
+                    continue  # never produce a file that does not parse
+                originals.setdefault(path, source.text)
+                index.set_source(path, source.encode(new_text))
+                fixed_counts[path] += count
+                changed = True
+            if not changed:
+                break
+            diagnostics = _analyze(index, paths, config, options, jobs, store)
+    if store is not None:
+        store.save()
+    results = []
+    for path in paths:
+        try:
+            text: str | None = index.source(path).text
+        except SourceError:
+            text = None
+        original = originals.get(path, text)
+        results.append(
+            FileResult(
+                path=path,
+                diagnostics=tuple(sorted(diagnostics[path], key=Diagnostic.sort_key)),
+                source=original,
+                fixed_source=text if path in originals else None,
+                fixed_count=fixed_counts[path],
+            )
+        )
+    return results
+
+
+def lint_source(
+    path: Path, data: bytes, config: Config, options: LintOptions = LintOptions()
+) -> FileResult:
+    """Lint one buffer as if it were the file at `path` (which need not exist)."""
+    return lint_paths([path], config, options, overlays={path.resolve(): data})[0]
+
+
+@dataclass
+class _Collected:
+    """What one worker found: unreadable files, findings ranked by evidence, clean files."""
+
+    errors: list[Diagnostic] = field(default_factory=list)
+    findings: list[tuple[tuple[int, int], Diagnostic]] = field(default_factory=list)
+    clean: set[str] = field(default_factory=set)
+
+
+def _collect(
+    index: ProjectIndex, chunk: list[Path], linted: set[Path], config: Config, known_clean: set[str]
+) -> _Collected:
+    out = _Collected()
+    trigger = _trigger(config)
+    evaluator = Evaluator(index)
+    finder = LossFinder(evaluator, config.loss_arg_names)
+    candidates = []
+    for path in chunk:
+        try:
+            source = index.source(path)
+            digest = content_hash(source.text)
+            if digest in known_clean:
+                continue
+            check_syntax(source.text, path)
+            if not trigger.search(source.text):
+                out.clean.add(digest)
+                continue
+        except SourceError as exc:
+            out.errors.append(exc.diagnostic(path))
+            continue
+        module = index.module(path)
+        if module is None:
+            error = index.error(path)
+            if error is not None:
+                out.errors.append(error.diagnostic(path))
+            continue
+        try:
+            found = finder.candidates(module)
+        except RecursionError:
+            continue
+        if not found and not _has_project_bases(evaluator, module):
+            out.clean.add(digest)
+        candidates.extend(found)
+    for candidate in candidates:
+        for issue in finder.issues(candidate):
+            diagnostic = _diagnostic(issue, linted)
+            if diagnostic is not None:
+                rank = (candidate.priority, 0 if candidate.role == "loss" else 1)
+                out.findings.append((rank, diagnostic))
+    return out
+
+
+def _has_project_bases(evaluator: Evaluator, module: ModuleInfo) -> bool:
+    """Whether a class here inherits from a project class (its loss-ness can change elsewhere)."""
+    for stmt in module.tree.body:
+        if isinstance(stmt, cst.ClassDef) and stmt.bases:
+            for base in stmt.bases:
+                if not isinstance(evaluator.eval_expr(base.value, evaluator.module_scope(module)), Symbol):
+                    return True
+    return False
+
+
+def _collect_worker(
+    args: tuple[Path, dict[Path, bytes], list[Path], set[Path], Config, set[str]],
+) -> _Collected:
+    root, overlays, chunk, linted, config, known_clean = args
+    result = _collect(ProjectIndex(root, overlays), chunk, linted, config, known_clean)
+    # positions and nodes stay in the worker; diagnostics are plain values
+    return result
+
+
+def _job_count(jobs: int, files: int) -> int:
+    if jobs == 1 or files < 2:
+        return 1
+    cpus = os.cpu_count() or 1
+    if jobs == 0:
+        return max(1, min(cpus, files // 48))
+    return max(1, min(jobs, files))
+
+
+def _analyze(
+    index: ProjectIndex,
+    paths: list[Path],
+    config: Config,
+    options: LintOptions,
+    jobs: int = 1,
+    cache: Cache | None = None,
+) -> dict[Path, list[Diagnostic]]:
+    enabled = _enabled(config, options)
+    linted = set(paths)
+    known_clean = cache.clean if cache is not None else set()
+    workers = _job_count(jobs, len(paths))
+    if workers == 1:
+        collected = [_collect(index, paths, linted, config, known_clean)]
+    else:
+        chunks = [paths[i::workers] for i in range(workers)]
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            collected = list(
+                pool.map(
+                    _collect_worker,
+                    [(config.root, index.overlays, chunk, linted, config, known_clean) for chunk in chunks],
+                )
+            )
+    results: dict[Path, list[Diagnostic]] = {path: [] for path in paths}
+    best: dict[tuple[Path, Position, Position], tuple[tuple[int, int], Diagnostic]] = {}
+    for part in collected:
+        for error in part.errors:
+            results[error.path].append(error)
+        for rank, diagnostic in part.findings:
+            key = (diagnostic.path, diagnostic.location, diagnostic.end_location)
+            if key not in best or rank < best[key][0]:
+                best[key] = (rank, diagnostic)
+        if cache is not None:
+            cache.add(part.clean)
+    for _, diagnostic in best.values():
+        results[diagnostic.path].append(diagnostic)
+    ignores = PerFileIgnores(config.per_file_ignores, config.root)
+    for path in paths:
+        results[path] = _filter(results[path], path, index, enabled, ignores, options)
+    return results
+
+
+def _filter(
+    diagnostics: list[Diagnostic],
+    path: Path,
+    index: ProjectIndex,
+    enabled: frozenset[str],
+    ignores: PerFileIgnores,
+    options: LintOptions,
+) -> list[Diagnostic]:
+    if not diagnostics:
+        return diagnostics
+    ignored = ignores.ignored(path)
+    kept = [
+        d for d in diagnostics if d.code in enabled and not any(d.code.startswith(c) for c in ignored)
+    ]
+    if options.disable_noqa or not kept:
+        return kept
+    try:
+        text = index.source(path).text
+    except SourceError:
+        return kept
+    suppressions = parse_suppressions(text)
+    return [d for d in kept if d.code == "LL000" or not suppressions.suppresses(d.code, d.noqa_row)]
+
+
+def _location(issue: Issue, linted: set[Path]) -> tuple[ModuleInfo, object, bool] | None:
+    """Where to report: the origin itself, or the closest call to it in a linted file."""
+    origin = issue.origins[0]
+    if origin.module.path in linted:
+        return origin.module, origin.node, True
+    for module, call, _callee in reversed(origin.chain):
+        if module.path in linted:
+            return module, call, False
+    return None
+
+
+def _diagnostic(issue: Issue, linted: set[Path]) -> Diagnostic | None:
+    rule = next((r for r in _RULES if r.claims(issue)), None)
+    if rule is None:
+        return None
+    where = _location(issue, linted)
+    if where is None:
+        return None
+    module, node, at_origin = where
+    span = module.range_of(node)  # type: ignore[arg-type]
+    start = Position(span.start.line, span.start.column + 1)
+    end = Position(span.end.line, span.end.column + 1)
+    fix = _fix(rule, issue, module) if at_origin else None
+    message = rule.message(issue)
+    if not at_origin:
+        origin = issue.origins[0]
+        message += f" (in {origin.module.path.name}, reached through this call)"
+    return Diagnostic(
+        code=rule.code,
+        name=rule.name,
+        message=message,
+        path=module.path,
+        location=start,
+        end_location=end,
+        noqa_row=start.row,
+        fix=fix,
+        function=issue.function,
+        role=issue.candidate.role,
+        evidence=issue.candidate.evidence,
+        target=issue.candidate.target,
+    )
+
+
+def _fix(rule: Rule, issue: Issue, module: ModuleInfo) -> Fix | None:
+    decision = rule.fix(issue)
+    if decision is None:
+        return None
+    edits: list[Edit] = []
+    for origin, plan, ref in decision.parts:
+        target_module = plan.ctor_module if plan.action == "reduction_none" else origin.module
+        if target_module is None or target_module.path != module.path:
+            return None
+        pair = replacement_for(target_module, plan, origin.node, ref)
+        if pair is None:
+            return None
+        edits.append(edit_for(target_module, *pair))
+    if not edits:
+        return None
+    return Fix(decision.applicability, decision.message, tuple(sorted(edits, key=lambda e: e.location)))

@@ -1,0 +1,87 @@
+"""SARIF 2.1.0 for GitHub code scanning; rule metadata comes from the rule docstrings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from losslint import __version__
+from losslint.model import Diagnostic
+from losslint.reporters.paths import display_path
+from losslint.rules import rule_infos
+
+if TYPE_CHECKING:
+    from losslint.reporters import ReportContext
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _rules() -> list[dict[str, Any]]:
+    rules = []
+    for info in rule_infos():
+        body = info.doc.split("\n", 1)[1].strip() if "\n" in info.doc else info.doc
+        rules.append(
+            {
+                "id": info.code,
+                "name": info.name,
+                "shortDescription": {"text": info.summary},
+                "fullDescription": {"text": body},
+                "help": {"text": body, "markdown": body},
+                "defaultConfiguration": {"level": "error"},
+                "properties": {"precision": "high", "problem.severity": "error", "tags": ["keras"]},
+            }
+        )
+    return rules
+
+
+def render(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> str:
+    rules = _rules()
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
+    results = []
+    for d in diagnostics:
+        result: dict[str, Any] = {
+            "ruleId": d.code,
+            "ruleIndex": index.get(d.code, 0),
+            "level": "error",
+            "message": {"text": d.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {
+                            "uri": display_path(d.path, ctx.root),
+                            "uriBaseId": "%SRCROOT%",
+                        },
+                        "region": {
+                            "startLine": d.location.row,
+                            "startColumn": d.location.column,
+                            "endLine": d.end_location.row,
+                            "endColumn": d.end_location.column,
+                        },
+                    }
+                }
+            ],
+        }
+        if d.function:
+            result["properties"] = {"function": d.function, "role": d.role, "evidence": d.evidence}
+        results.append(result)
+    log = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "losslint",
+                        "version": __version__,
+                        "informationUri": "https://pypi.org/project/losslint/",
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(ctx.root).resolve().as_uri() + "/"}},
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

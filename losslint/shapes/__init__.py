@@ -1,0 +1,1 @@
+"""Batch-axis reasoning: abstract values, the API catalogue and the evaluator."""

@@ -1,0 +1,438 @@
+"""Finding the losses of a module and the batch-reducing calls in what they return.
+
+A function is analysed as a loss when it reaches `<x>.compile(loss=...)` / `metrics=...`,
+when it is the `call` of a keras `Loss` subclass, or when its first two parameters are
+named like a loss (`y_true, y_pred`, ...). Each returned value that lost the batch axis
+becomes an `Issue`: one origin, or a group of origins combined non-linearly (a ratio).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+
+from losslint.index.modules import ModuleInfo
+from losslint.model import LossTarget
+from losslint.shapes.evaluator import Evaluator, Scope
+from losslint.shapes.values import (
+    ClassRef,
+    FunctionRef,
+    Instance,
+    Mapping,
+    Origin,
+    Reduced,
+    Seq,
+    Value,
+)
+
+PRIORITY_COMPILED_LOSS = 0
+PRIORITY_LOSS_CLASS = 1
+PRIORITY_COMPILED_METRIC = 2
+PRIORITY_NAMED = 3
+
+_METRIC_NAME = re.compile(
+    r"(^|_)(acc|accuracy|metric|metrics|precision|recall|f1|fbeta|f_score|auc|score|coef|"
+    r"coefficient|psnr|ssim|r2|r_squared)($|_)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    ref: FunctionRef
+    role: str
+    evidence: str
+    priority: int
+    target: LossTarget
+
+
+@dataclass(frozen=True, eq=False)
+class Issue:
+    """Origins that together make one returned value batch-reduced."""
+
+    origins: tuple[Origin, ...]
+    nonlinear: bool
+    batch_level: bool
+    candidate: Candidate
+
+    @property
+    def kind(self) -> str:
+        return self.origins[0].kind
+
+    @property
+    def loss_name(self) -> str:
+        return self.candidate.ref.qualname
+
+    @property
+    def function(self) -> str:
+        return qualified(self.candidate.ref)
+
+
+def qualified(ref: FunctionRef) -> str:
+    return f"{ref.module.name}.{ref.qualname}" if ref.module.name else ref.qualname
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+class LossFinder:
+    """Discovers loss candidates in modules and analyses them with one shared evaluator."""
+
+    def __init__(self, evaluator: Evaluator, loss_arg_names: tuple[tuple[str, str], ...]) -> None:
+        self.ev = evaluator
+        self.pairs = {(a, b) for a, b in loss_arg_names}
+        self._evaluated: set[int] = set()
+
+    # -- discovery --------------------------------------------------------------------------
+
+    def candidates(self, module: ModuleInfo) -> list[Candidate]:
+        found: list[Candidate] = []
+        found.extend(self._compile_candidates(module))
+        found.extend(self._class_candidates(module))
+        found.extend(self._named_candidates(module))
+        return found
+
+    def _compile_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
+        collector = _CompileCollector()
+        module.tree.visit(collector)
+        for call, enclosing in collector.calls:
+            scope = self._scope_for(module, enclosing)
+            site_line = module.range_of(call).start.line
+            where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
+            for expr, role in _compile_arguments(call):
+                for ref, kind, sub_expr in self._targets(expr, scope):
+                    evidence = f"compiled at {where}" if role == "loss" else f"compiled as a metric at {where}"
+                    if kind == "factory":
+                        evidence = f"returned by `{module.code_for(sub_expr)}`, {evidence}"
+                    yield Candidate(
+                        ref=ref,
+                        role=role,
+                        evidence=evidence,
+                        priority=PRIORITY_COMPILED_LOSS if role == "loss" else PRIORITY_COMPILED_METRIC,
+                        target=self._target(ref, kind, module, sub_expr, site_line),
+                    )
+
+    def _scope_for(self, module: ModuleInfo, enclosing: list[cst.CSTNode]) -> Scope:
+        scope = self.ev.module_scope(module)
+        for node in enclosing:
+            if isinstance(node, cst.FunctionDef):
+                inner = Scope(module=module, function=node.name.value, env=dict(scope.env))
+                for param in [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]:
+                    inner.env[param.name.value] = self.ev._default(
+                        FunctionRef(module, node, node.name.value), param
+                    )
+                try:
+                    self.ev._guarded_block(node, node.body, inner)
+                except RecursionError:
+                    pass
+                scope = Scope(module=module, function=node.name.value, env=inner.env)
+        return scope
+
+    def _targets(
+        self, expr: cst.BaseExpression, scope: Scope
+    ) -> Iterator[tuple[FunctionRef, str, cst.BaseExpression]]:
+        if isinstance(expr, cst.List | cst.Tuple):
+            for element in expr.elements:
+                yield from self._targets(element.value, scope)
+            return
+        if isinstance(expr, cst.Dict):
+            for element in expr.elements:
+                if isinstance(element, cst.DictElement):
+                    yield from self._targets(element.value, scope)
+            return
+        value = self.ev.eval_expr(expr, scope)
+        for ref, kind in self._refs(value, expr):
+            yield ref, kind, expr
+
+    def _refs(self, value: Value, expr: cst.BaseExpression, depth: int = 0) -> Iterator[tuple[FunctionRef, str]]:
+        if depth > 4:
+            return
+        if isinstance(value, FunctionRef):
+            if isinstance(value.node, cst.Lambda):
+                kind = "lambda"
+            elif value.bound_args or value.bound_kwargs:
+                kind = "partial"
+            elif isinstance(expr, cst.Call):
+                kind = "factory"
+            else:
+                kind = "method" if value.cls is not None else "function"
+            yield value, kind
+        elif isinstance(value, Instance):
+            ref = self._instance_call(value)
+            if ref is not None:
+                yield ref, "loss_class"
+        elif isinstance(value, ClassRef):
+            return
+        elif isinstance(value, Seq | Mapping):
+            for item in value.items:
+                yield from self._refs(item, expr, depth + 1)
+
+    def _instance_call(self, inst: Instance) -> FunctionRef | None:
+        is_loss, _ = self.ev.class_kind(inst.cls)
+        names = ("call",) if is_loss else ("__call__", "call")
+        for name in names:
+            found = self.ev.find_method(inst.cls, name)
+            if found is not None:
+                return self.ev.method_ref(found[0], found[1], inst)
+        return None
+
+    def _class_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
+        for cls in _classes(module):
+            is_loss, _ = self.ev.class_kind(cls)
+            if not is_loss:
+                continue
+            for stmt in cls.node.body.body:
+                if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "call":
+                    ref = self.ev.method_ref(cls, stmt, Instance(cls))
+                    yield Candidate(
+                        ref=ref,
+                        role="loss",
+                        evidence="`call` of a keras.losses.Loss subclass",
+                        priority=PRIORITY_LOSS_CLASS,
+                        target=self._target(ref, "loss_class", module, None, None),
+                    )
+
+    def _named_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
+        for node, owner, enclosing in _functions(module):
+            params = [*node.params.posonly_params, *node.params.params]
+            if owner is not None:
+                if not isinstance(node, cst.FunctionDef) or node.name.value not in ("call", "__call__"):
+                    continue
+                params = params[1:]
+                is_loss, is_metric = self.ev.class_kind(owner)
+                if is_metric or (is_loss and node.name.value == "call"):
+                    continue
+            if len(params) < 2:
+                continue
+            names = (params[0].name.value, params[1].name.value)
+            if names not in self.pairs:
+                continue
+            ref = self._ref_for(module, node, owner, enclosing)
+            if ref is None:
+                continue
+            short = node.name.value if isinstance(node, cst.FunctionDef) else ""
+            loss_named = "loss" in short.lower()
+            role = "metric" if (_METRIC_NAME.search(short) and not loss_named) else "loss"
+            yield Candidate(
+                ref=ref,
+                role=role,
+                evidence=f"parameters named like a loss (`{names[0]}`, `{names[1]}`)",
+                priority=PRIORITY_NAMED,
+                target=self._target(ref, "lambda" if isinstance(node, cst.Lambda) else ("method" if owner else "function"), module, None, None),
+            )
+
+    def _ref_for(
+        self,
+        module: ModuleInfo,
+        node: cst.FunctionDef | cst.Lambda,
+        owner: ClassRef | None,
+        enclosing: list[cst.CSTNode],
+    ) -> FunctionRef | None:
+        if owner is not None:
+            assert isinstance(node, cst.FunctionDef)
+            return self.ev.method_ref(owner, node, Instance(owner))
+        if not enclosing:
+            if isinstance(node, cst.FunctionDef):
+                return FunctionRef(module=module, node=node, qualname=node.name.value)
+            line = module.range_of(node).start.line
+            return FunctionRef(module=module, node=node, qualname=f"<lambda>@{line}")
+        # a nested function: evaluate its enclosing functions (parameters at their defaults)
+        # to learn its closure
+        outer = enclosing[-1]
+        if not isinstance(outer, cst.FunctionDef):
+            return None
+        self._evaluate_enclosing(module, enclosing)
+        closure = self.ev.closures.get(id(node))
+        if closure is None and isinstance(node, cst.FunctionDef):
+            return None
+        prefix = ".<locals>.".join(_qual_parts(module, enclosing))
+        if isinstance(node, cst.Lambda):
+            line = module.range_of(node).start.line
+            return FunctionRef(module=module, node=node, qualname=f"{prefix}.<locals>.<lambda>@{line}", closure=closure or {})
+        return FunctionRef(
+            module=module,
+            node=node,
+            qualname=f"{prefix}.<locals>.{node.name.value}",
+            closure=closure,
+        )
+
+    def _evaluate_enclosing(self, module: ModuleInfo, enclosing: list[cst.CSTNode]) -> None:
+        outer = enclosing[-1]
+        assert isinstance(outer, cst.FunctionDef)
+        if id(outer) in self._evaluated:
+            return
+        self._evaluated.add(id(outer))
+        owner = next((n for n in reversed(enclosing[:-1]) if isinstance(n, cst.ClassDef)), None)
+        if len(enclosing) >= 2 and isinstance(enclosing[-2], cst.FunctionDef):
+            self._evaluate_enclosing(module, enclosing[:-1])
+            closure = self.ev.closures.get(id(outer), {})
+            ref = FunctionRef(module=module, node=outer, qualname=outer.name.value, closure=closure)
+        elif isinstance(owner, cst.ClassDef) and enclosing[-2] is owner:
+            cls = ClassRef(module, owner, owner.name.value)
+            ref = self.ev.method_ref(cls, outer, Instance(cls))
+        else:
+            ref = FunctionRef(module=module, node=outer, qualname=outer.name.value)
+        scope = self.ev.module_scope(module)
+        self.ev.batch_level = False
+        try:
+            self.ev.call_function(ref, [], {}, scope, outer)
+        except RecursionError:
+            pass
+
+    def _target(
+        self,
+        ref: FunctionRef,
+        kind: str,
+        site_module: ModuleInfo | None,
+        site_expr: cst.BaseExpression | None,
+        site_line: int | None,
+    ) -> LossTarget:
+        line = ref.module.range_of(ref.node).start.line
+        return LossTarget(
+            kind=kind,
+            path=ref.module.path,
+            qualname=ref.qualname,
+            line=line,
+            site_path=site_module.path if site_expr is not None and site_module else None,
+            site_expr=site_module.code_for(site_expr) if site_expr is not None and site_module else None,
+            site_line=site_line if site_expr is not None else None,
+        )
+
+    # -- analysis ---------------------------------------------------------------------------
+
+    def issues(self, candidate: Candidate) -> list[Issue]:
+        try:
+            analysis = self.ev.analyze_loss(candidate.ref)
+        except RecursionError:
+            return []
+        found: list[Issue] = []
+        for value, _node in analysis.returns:
+            if not isinstance(value, Reduced):
+                continue
+            origins = sorted(value.origins, key=lambda o: _origin_key(o))
+            if value.nonlinear and len(origins) > 1:
+                found.append(Issue(tuple(origins), True, analysis.batch_level, candidate))
+            else:
+                for origin in origins:
+                    found.append(Issue((origin,), value.nonlinear, analysis.batch_level, candidate))
+        return found
+
+
+def _origin_key(origin: Origin) -> tuple[str, int, int]:
+    pos = origin.module.range_of(origin.node).start
+    return (str(origin.module.path), pos.line, pos.column)
+
+
+def _qual_parts(module: ModuleInfo, enclosing: list[cst.CSTNode]) -> list[str]:
+    parts: list[str] = []
+    for node in enclosing:
+        if isinstance(node, cst.ClassDef):
+            parts.append(node.name.value)
+        elif isinstance(node, cst.FunctionDef):
+            if parts and isinstance(enclosing[enclosing.index(node) - 1], cst.ClassDef):
+                parts[-1] = f"{parts[-1]}.{node.name.value}"
+            else:
+                parts.append(node.name.value)
+    return parts
+
+
+def _compile_arguments(call: cst.Call) -> Iterator[tuple[cst.BaseExpression, str]]:
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    loss = keywords.get("loss", positional[1].value if len(positional) > 1 else None)
+    if loss is not None:
+        yield loss, "loss"
+    for name in ("metrics", "weighted_metrics"):
+        if name in keywords:
+            yield keywords[name], "metric"
+    if "metrics" not in keywords and len(positional) > 3:
+        yield positional[3].value, "metric"
+
+
+class _CompileCollector(cst.CSTVisitor):
+    """Collects `<expr>.compile(...)` calls with their enclosing function/class stack."""
+
+    def __init__(self) -> None:
+        self.stack: list[cst.CSTNode] = []
+        self.calls: list[tuple[cst.Call, list[cst.CSTNode]]] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.stack.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.stack.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "compile":
+            base = func.value
+            if isinstance(base, cst.Name) and base.value in ("re", "regex"):
+                return
+            if any(a.keyword is not None and a.keyword.value in ("loss", "metrics", "optimizer") for a in node.args) or (
+                len([a for a in node.args if a.keyword is None]) >= 2
+            ):
+                self.calls.append((node, [n for n in self.stack if isinstance(n, cst.FunctionDef)]))
+
+
+def _classes(module: ModuleInfo) -> Iterator[ClassRef]:
+    def walk(body: list[cst.BaseStatement] | tuple[cst.BaseStatement, ...], prefix: str) -> Iterator[ClassRef]:
+        for stmt in body:
+            if isinstance(stmt, cst.ClassDef):
+                qual = f"{prefix}{stmt.name.value}"
+                yield ClassRef(module, stmt, qual)
+                if isinstance(stmt.body, cst.IndentedBlock):
+                    yield from walk(stmt.body.body, f"{qual}.")
+            elif isinstance(stmt, cst.If | cst.Try) and isinstance(stmt.body, cst.IndentedBlock):
+                yield from walk(stmt.body.body, prefix)
+
+    yield from walk(module.tree.body, "")
+
+
+def _functions(
+    module: ModuleInfo,
+) -> Iterator[tuple[cst.FunctionDef | cst.Lambda, ClassRef | None, list[cst.CSTNode]]]:
+    """Every def and lambda with its owning class (for methods) and enclosing defs/classes."""
+    results: list[tuple[cst.FunctionDef | cst.Lambda, ClassRef | None, list[cst.CSTNode]]] = []
+
+    class Visitor(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.stack: list[cst.CSTNode] = []
+            self.qual: list[str] = []
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> None:
+            self.stack.append(node)
+
+        def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+            self.stack.pop()
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            owner = None
+            if self.stack and isinstance(self.stack[-1], cst.ClassDef):
+                cls_node = self.stack[-1]
+                names = [n.name.value for n in self.stack if isinstance(n, cst.ClassDef | cst.FunctionDef)]
+                if all(isinstance(n, cst.ClassDef) for n in self.stack):
+                    owner = ClassRef(module, cls_node, ".".join(names))
+                else:
+                    self.stack.append(node)
+                    return
+            results.append((node, owner, list(self.stack)))
+            self.stack.append(node)
+
+        def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+            self.stack.pop()
+
+        def visit_Lambda(self, node: cst.Lambda) -> None:
+            if self.stack and isinstance(self.stack[-1], cst.ClassDef):
+                return
+            results.append((node, None, list(self.stack)))
+
+    module.tree.visit(Visitor())
+    return iter(results)

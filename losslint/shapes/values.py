@@ -1,0 +1,388 @@
+"""Abstract values for batch-axis reasoning (see ANALYSIS.md).
+
+Every expression in a loss body gets one of these values:
+
+- `Batched`: still has the batch axis at position 0, with a `Rank` relative to the inputs;
+- `Flat`: the batch axis was merged with others into one flat axis (`K.flatten(y_true)`);
+- `Reduced`: the batch axis is gone; `origins` remember the calls that removed it;
+- `Const`: never had a batch axis (literals, hyper-parameters, `K.epsilon()`);
+- `Unknown`: anything the analysis cannot see (never produces a finding).
+
+and a few reference values (functions, classes, modules, Loss objects) that calls resolve through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from losslint.index.modules import ModuleInfo
+
+
+class _NoLiteral:
+    def __repr__(self) -> str:
+        return "NO_LITERAL"
+
+
+NO_LITERAL: Any = _NoLiteral()
+
+
+class _NonBatchAxes:
+    """The literal value of `range(1, ndim)`: every axis but the batch axis."""
+
+    def __repr__(self) -> str:
+        return "NON_BATCH_AXES"
+
+
+NON_BATCH_AXES: Any = _NonBatchAxes()
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    """A literal that differs between control-flow paths (`-1 if c else None`)."""
+
+    options: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Rank:
+    """A tensor rank: `full - drop` relative to the inputs, an exact rank, or unknown."""
+
+    drop: int | None = 0
+    exact: int | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.exact is not None or self.drop is not None
+
+    def minus(self, n: int) -> Rank:
+        if self.exact is not None:
+            return Rank(drop=None, exact=self.exact - n)
+        if self.drop is not None:
+            return Rank(drop=self.drop + n)
+        return UNKNOWN_RANK
+
+    def join(self, other: Rank) -> Rank:
+        return self if self == other else UNKNOWN_RANK
+
+    def broadcast(self, other: Rank) -> Rank:
+        """The rank of an elementwise result: the larger of two ranks when comparable."""
+        if self == other:
+            return self
+        if self.drop is not None and other.drop is not None:
+            return Rank(drop=min(self.drop, other.drop))
+        if self.exact is not None and other.exact is not None:
+            return Rank(drop=None, exact=max(self.exact, other.exact))
+        return UNKNOWN_RANK
+
+    def axis_effect(self, axis: int) -> str:
+        """Whether reducing `axis` `keeps` the batch axis, `removes` it, or it is `unknown`."""
+        if axis == 0:
+            return "removes"
+        if axis > 0:
+            return "keeps"
+        if self.exact is not None:
+            return "removes" if self.exact == -axis else "keeps"
+        if self.drop is None:
+            return "unknown"
+        # Inputs have rank >= 2, so a value of rank `R - drop` reaches axis `axis` from the
+        # end only if R - drop == -axis for some R >= 2.
+        if self.drop - axis < 2:
+            return "keeps"
+        if axis == -1 and self.drop >= 1:
+            return "removes"  # `mean(per_sample, axis=-1)`: rank 1 for rank-2 inputs
+        return "unknown"
+
+    @property
+    def per_sample(self) -> bool:
+        """Known to be already reduced below the inputs' rank (e.g. a per-sample vector)."""
+        return (self.drop is not None and self.drop >= 1) or self.exact == 1
+
+
+FULL_RANK = Rank(drop=0)
+UNKNOWN_RANK = Rank(drop=None, exact=None)
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    """How a reducing call could be repaired, decided where the call is evaluated.
+
+    `action` is `add_axis` / `replace_axis` (set the axis to -1), `drop_call` (replace the
+    call by its operand), `reduction_none` (construct the Loss object with
+    `reduction="none"`), `all_axes` (reduce over every non-batch axis).
+    """
+
+    action: str
+    safe: bool
+    axis_arg: cst.Arg | None = field(default=None, compare=False)
+    operand_arg: cst.Arg | None = field(default=None, compare=False)
+    rank_ref: str | None = None
+    ctor: cst.Call | None = field(default=None, compare=False)
+    ctor_module: ModuleInfo | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Origin:
+    """A call that removed the batch axis (compared by identity)."""
+
+    kind: str  # "reduction" | "loss_object" | "scalar_op"
+    module: ModuleInfo
+    node: cst.CSTNode
+    op: str
+    label: str
+    why: str
+    function: str
+    operand_full: bool = False
+    plan: FixPlan | None = None
+    all_axes_ref: str | None = None
+    chain: tuple[tuple[ModuleInfo, cst.CSTNode, str], ...] = ()
+
+    def through(self, module: ModuleInfo, call: cst.CSTNode, callee: str) -> Origin:
+        """The same origin reached through one more call (outermost call first)."""
+        return Origin(
+            self.kind,
+            self.module,
+            self.node,
+            self.op,
+            self.label,
+            self.why,
+            self.function,
+            self.operand_full,
+            self.plan,
+            self.all_axes_ref,
+            ((module, call, callee), *self.chain),
+        )
+
+
+@dataclass(frozen=True)
+class Batched:
+    rank: Rank = FULL_RANK
+    coupled: bool = False
+
+
+@dataclass(frozen=True)
+class Flat:
+    coupled: bool = False
+
+
+@dataclass(frozen=True)
+class Reduced:
+    origins: frozenset[Origin]
+    nonlinear: bool = False
+
+
+@dataclass(frozen=True)
+class Const:
+    literal: Any = NO_LITERAL
+    batch_size: bool = False
+
+
+@dataclass(frozen=True)
+class Unknown:
+    tainted: bool = False
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """An external name (module, function or class): its qualified name as imported."""
+
+    qualname: str
+
+
+@dataclass(frozen=True, eq=False)
+class ModuleRef:
+    module: ModuleInfo
+
+
+@dataclass(frozen=True, eq=False)
+class FunctionRef:
+    """A project function or lambda, with its closure and `functools.partial` bindings."""
+
+    module: ModuleInfo
+    node: cst.FunctionDef | cst.Lambda
+    qualname: str
+    closure: dict[str, Value] | None = None
+    bound_args: tuple[Value, ...] = ()
+    bound_kwargs: tuple[tuple[str, Value], ...] = ()
+    self_value: Value | None = None
+    cls: ClassRef | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ClassRef:
+    module: ModuleInfo
+    node: cst.ClassDef
+    qualname: str
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    cls: ClassRef
+    ctor: cst.Call | None = None
+    ctor_module: ModuleInfo | None = None
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class LossObject:
+    """An instance of a Keras Loss class: calling it reduces unless `reduction="none"`."""
+
+    name: str
+    per_sample: bool
+    ctor: cst.Call | None
+    ctor_module: ModuleInfo | None
+    reduction_given: bool
+
+
+@dataclass(frozen=True)
+class Seq:
+    items: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    items: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class ShapeOf:
+    """`tf.shape(x)` / `x.shape`: indexing it at 0 gives the batch size."""
+
+    batched: bool
+
+
+Value = Union[
+    Batched,
+    Flat,
+    Reduced,
+    Const,
+    Unknown,
+    Symbol,
+    ModuleRef,
+    FunctionRef,
+    ClassRef,
+    Instance,
+    LossObject,
+    Seq,
+    Mapping,
+    ShapeOf,
+]
+
+TENSORS = (Batched, Flat, Reduced, Const, Unknown)
+
+
+def tainted(value: Value) -> bool:
+    """Does the value depend on the loss inputs?"""
+    if isinstance(value, (Batched, Flat, Reduced)):
+        return True
+    if isinstance(value, Unknown):
+        return value.tainted
+    if isinstance(value, Seq | Mapping):
+        return any(tainted(item) for item in value.items)
+    return False
+
+
+def as_tensor(value: Value) -> Value:
+    """Values used as tensors: references and shapes are constants or unknown."""
+    if isinstance(value, TENSORS):
+        return value
+    if isinstance(value, Seq | Mapping):
+        if not value.items:
+            return Const()
+        result: Value = as_tensor(value.items[0])
+        for item in value.items[1:]:
+            result = combine(result, as_tensor(item), linear=True)
+        return result
+    if isinstance(value, ShapeOf):
+        return Const(batch_size=value.batched)
+    return Unknown(tainted=False)
+
+
+def literal_of(value: Value) -> Any:
+    if isinstance(value, Const):
+        return value.literal
+    return NO_LITERAL
+
+
+def combine(a: Value, b: Value, *, linear: bool) -> Value:
+    """The value of an elementwise operation on two operands (broadcasting)."""
+    a, b = as_tensor(a), as_tensor(b)
+    if isinstance(a, Unknown) or isinstance(b, Unknown):
+        other = b if isinstance(a, Unknown) else a
+        if isinstance(other, Batched):
+            return Batched(rank=Rank(drop=None), coupled=other.coupled)
+        return Unknown(tainted=tainted(a) or tainted(b))
+    if isinstance(a, Reduced) and isinstance(b, Reduced):
+        return Reduced(a.origins | b.origins, nonlinear=a.nonlinear or b.nonlinear or not linear)
+    if isinstance(a, Reduced) or isinstance(b, Reduced):
+        reduced, other = (a, b) if isinstance(a, Reduced) else (b, a)
+        assert isinstance(reduced, Reduced)
+        if isinstance(other, Const):
+            return Reduced(reduced.origins, nonlinear=reduced.nonlinear or not linear)
+        if isinstance(other, Batched):
+            return Batched(rank=other.rank, coupled=True)
+        return Unknown(tainted=True)
+    if isinstance(a, Batched) and isinstance(b, Batched):
+        return Batched(rank=a.rank.broadcast(b.rank), coupled=a.coupled or b.coupled)
+    if isinstance(a, Batched) or isinstance(b, Batched):
+        batched, other = (a, b) if isinstance(a, Batched) else (b, a)
+        assert isinstance(batched, Batched)
+        if isinstance(other, Const):
+            return batched
+        return Unknown(tainted=True)
+    if isinstance(a, Flat) or isinstance(b, Flat):
+        if isinstance(a, Flat | Const) and isinstance(b, Flat | Const):
+            return Flat(coupled=getattr(a, "coupled", False) or getattr(b, "coupled", False))
+        return Unknown(tainted=True)
+    assert isinstance(a, Const) and isinstance(b, Const)
+    return Const(batch_size=a.batch_size or b.batch_size)
+
+
+def nonlinear(value: Value) -> Value:
+    """Apply a non-linear elementwise function (sqrt, log, ...)."""
+    value = as_tensor(value)
+    if isinstance(value, Reduced):
+        return Reduced(value.origins, nonlinear=True)
+    if isinstance(value, Const):
+        return Const(batch_size=value.batch_size)
+    return value
+
+
+def join(a: Value, b: Value) -> Value:
+    """Merge the values a name or a return can have on two control-flow paths.
+
+    A batch-reduced value on any path wins: that path is a real bug.
+    """
+    if a is b or a == b:
+        return a
+    if isinstance(a, Reduced) and isinstance(b, Reduced):
+        return Reduced(a.origins | b.origins, nonlinear=a.nonlinear or b.nonlinear)
+    if isinstance(a, Reduced):
+        return a
+    if isinstance(b, Reduced):
+        return b
+    if isinstance(a, Batched) and isinstance(b, Batched):
+        return Batched(rank=a.rank.join(b.rank), coupled=a.coupled or b.coupled)
+    if isinstance(a, Batched) and isinstance(b, Const):
+        return a
+    if isinstance(b, Batched) and isinstance(a, Const):
+        return b
+    if isinstance(a, Const) and isinstance(b, Const):
+        if a.literal is NO_LITERAL or b.literal is NO_LITERAL:
+            literal: Any = NO_LITERAL
+        else:
+            options = tuple(
+                dict.fromkeys(
+                    [
+                        *(a.literal.options if isinstance(a.literal, Alternatives) else (a.literal,)),
+                        *(b.literal.options if isinstance(b.literal, Alternatives) else (b.literal,)),
+                    ]
+                )
+            )
+            literal = options[0] if len(options) == 1 else Alternatives(options)
+        return Const(literal=literal, batch_size=a.batch_size or b.batch_size)
+    return Unknown(tainted=tainted(a) or tainted(b))

@@ -1,0 +1,146 @@
+"""Reading, decoding and parsing source files; anything unreadable becomes an LL000 finding."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import os
+import re
+import stat
+import tempfile
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+
+from losslint.model import Diagnostic, Position
+
+UNREADABLE_CODE = "LL000"
+UNREADABLE_NAME = "unreadable-file"
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A decoded file: its text without BOM, and what is needed to write it back unchanged."""
+
+    path: Path
+    text: str
+    encoding: str
+    bom: bool
+
+    @property
+    def newline(self) -> str:
+        match = _NEWLINE.search(self.text)
+        return match.group(0) if match else "\n"
+
+    def encode(self, text: str) -> bytes:
+        """Encode `text` the way the original file was encoded (BOM included)."""
+        data = text.encode(self.encoding)
+        return (b"\xef\xbb\xbf" + data) if self.bom else data
+
+
+class SourceError(Exception):
+    """A file that cannot be read, decoded or parsed, with the position to report."""
+
+    def __init__(self, message: str, row: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.row = row
+        self.column = column
+
+    def diagnostic(self, path: Path) -> Diagnostic:
+        pos = Position(self.row, self.column)
+        return Diagnostic(
+            code=UNREADABLE_CODE,
+            name=UNREADABLE_NAME,
+            message=self.message,
+            path=path,
+            location=pos,
+            end_location=pos,
+            noqa_row=self.row,
+        )
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a regular file; FIFOs, devices, directories and broken links raise SourceError."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceError("not a regular file")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def decode(path: Path, raw: bytes) -> SourceText:
+    """Decode bytes as Python source (BOM, PEP 263 cookie); binary data raises SourceError."""
+    if b"\x00" in raw:
+        raise SourceError("binary file (contains NUL bytes)")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as exc:
+        raise SourceError(f"cannot decode file: {exc.msg}") from exc
+    bom = encoding == "utf-8-sig"
+    body = raw[3:] if bom else raw
+    codec = "utf-8" if bom else encoding
+    try:
+        text = body.decode(codec)
+    except UnicodeDecodeError as exc:
+        row = body.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (body.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SourceError(f"cannot decode file as {codec}: invalid byte", row, column) from exc
+    except LookupError as exc:
+        raise SourceError(f"unknown encoding {encoding!r}") from exc
+    return SourceText(path=path, text=text, encoding=codec, bom=bom)
+
+
+def parse(text: str) -> cst.Module:
+    """Parse text with libcst; syntax errors raise SourceError at their position."""
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        message = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
+        raise SourceError(
+            f"cannot parse file: {message}", exc.editor_line, exc.editor_column
+        ) from exc
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise SourceError(f"cannot parse file: {type(exc).__name__}") from exc
+
+
+def check_syntax(text: str, path: Path) -> None:
+    """A fast syntax check with CPython's own parser, for files losslint does not analyse."""
+    try:
+        compile(text, str(path), "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        raise SourceError(
+            f"cannot parse file: {exc.msg}", exc.lineno or 1, exc.offset or 1
+        ) from exc
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SourceError(f"cannot parse file: {type(exc).__name__}") from exc
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace a file's content atomically, keeping its permission bits (and symlinks)."""
+    path = Path(os.path.realpath(path))
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    folder = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".losslint", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
