@@ -23,11 +23,11 @@ from losslint.config import Config
 from losslint.fixes import apply_fixes, applicable, edit_for, replacement_for
 from losslint.index.modules import ModuleInfo
 from losslint.index.project import ProjectIndex
-from losslint.model import Diagnostic, Edit, FileResult, Fix, Position
+from losslint.model import Diagnostic, Edit, FileResult, Fix, LossTarget, Position
 from losslint.rules import ALL_RULES, enabled_codes
 from losslint.rules.base import Rule
 from losslint.shapes.evaluator import Evaluator
-from losslint.shapes.losses import Issue, LossFinder
+from losslint.shapes.losses import Issue, LossFinder, qualified
 from losslint.shapes.values import Symbol
 from losslint.source import SourceError, check_syntax, parse
 from losslint.suppression import PerFileIgnores, parse_suppressions
@@ -336,3 +336,39 @@ def _fix(rule: Rule, issue: Issue, module: ModuleInfo) -> Fix | None:
     if not edits:
         return None
     return Fix(decision.applicability, decision.message, tuple(sorted(edits, key=lambda e: e.location)))
+
+
+@dataclass(frozen=True)
+class DiscoveredLoss:
+    """A loss (or metric) found in the linted files, flagged or not (for `--runtime-all`)."""
+
+    function: str
+    role: str
+    evidence: str
+    target: LossTarget
+
+
+def discover_losses(files: list[Path], config: Config, overlays: dict[Path, bytes] | None = None) -> list[DiscoveredLoss]:
+    """Every loss candidate whose function lives in one of `files` (deduplicated)."""
+    index = ProjectIndex(config.root, overlays)
+    evaluator = Evaluator(index)
+    finder = LossFinder(evaluator, config.loss_arg_names)
+    linted = {p.resolve() for p in files}
+    found: dict[tuple[Path, str], tuple[int, DiscoveredLoss]] = {}
+    for path in linted:
+        module = index.module(path)
+        if module is None:
+            continue
+        try:
+            candidates = finder.candidates(module)
+        except RecursionError:
+            continue
+        for candidate in candidates:
+            target = candidate.target
+            if target.path not in linted:
+                continue
+            key = (target.path, target.qualname)
+            loss = DiscoveredLoss(qualified(candidate.ref), candidate.role, candidate.evidence, target)
+            if key not in found or candidate.priority < found[key][0]:
+                found[key] = (candidate.priority, loss)
+    return [loss for _, loss in sorted(found.values(), key=lambda item: (str(item[1].target.path), item[1].target.line))]
