@@ -256,25 +256,24 @@ def _main(
                 summary.hidden_unsafe += 1
 
     report = ReportContext(root=str(config.root), cwd=cwd, unsafe_fixes=unsafe_fixes, color=_use_color(color))
-    out = click.get_text_stream("stdout")
     if show_diff:
         text = diff_reporter.render(results, cwd)
         if not silent:
-            out.write(text)
+            click.echo(text, nl=False)
         if not quiet and not silent:
             count = sum(r.fixed_count for r in results)
             click.echo(f"Would fix {count} error{'s' if count != 1 else ''}." if count else "No errors would be fixed.", err=True)
     else:
         if stdin_mode and fix:
             result = results[0]
-            out.write(result.fixed_source if result.fixed_source is not None else (result.source or ""))
+            click.echo(result.fixed_source if result.fixed_source is not None else (result.source or ""), nl=False)
             if not silent:
                 click.echo(REPORTERS["text"](diagnostics, report), err=True, nl=False)
         elif not silent:
             if statistics:
-                out.write(render_statistics(diagnostics, unsafe_fixes))
+                click.echo(render_statistics(diagnostics, unsafe_fixes), nl=False)
             else:
-                out.write(REPORTERS[output_format](diagnostics, report))
+                click.echo(REPORTERS[output_format](diagnostics, report), nl=False)
         if not stdin_mode or not fix:
             _write_fixes(results)
         if show_fixes and not silent:
@@ -283,7 +282,6 @@ def _main(
                     click.echo(f"Fixed {result.fixed_count} in {result.path}", err=True)
         if not quiet and not silent and output_format == "text":
             click.echo(_summary_text(summary, fix), err=True)
-    out.flush()
     ctx.exit(summary.exit_code(exit_zero=exit_zero, diff=show_diff, exit_non_zero_on_fix=exit_non_zero_on_fix))
 
 

@@ -28,9 +28,7 @@ class _Ignorer:
 
     def __init__(self, config: Config) -> None:
         self.root = config.root.resolve()
-        self.exclude = pathspec.PathSpec.from_lines(
-            "gitwildmatch", [*config.exclude, *config.extend_exclude]
-        )
+        self.exclude = pathspec.GitIgnoreSpec.from_lines([*config.exclude, *config.extend_exclude])
         self.respect_gitignore = config.respect_gitignore
         self._gitignores: dict[Path, pathspec.PathSpec | None] = {}
 

@@ -62,8 +62,25 @@ def with_keyword_arg(call: cst.Call, keyword: str, value: cst.BaseExpression) ->
         args.append(new_arg.with_changes(comma=cst.Comma(whitespace_after=tail)))
     else:
         tail_ws = last.whitespace_after_arg
+        if isinstance(tail_ws, cst.ParenthesizedWhitespace) and isinstance(sep, cst.ParenthesizedWhitespace):
+            # `)` on its own line: the new argument gets a line of its own, and a comment after
+            # the last argument stays on that argument's line
+            comma_ws: cst.BaseParenthesizableWhitespace = cst.ParenthesizedWhitespace(
+                first_line=tail_ws.first_line,
+                empty_lines=tail_ws.empty_lines,
+                indent=sep.indent,
+                last_line=sep.last_line,
+            )
+            tail_ws = cst.ParenthesizedWhitespace(
+                first_line=cst.TrailingWhitespace(),
+                empty_lines=[],
+                indent=tail_ws.indent,
+                last_line=tail_ws.last_line,
+            )
+        else:
+            comma_ws = sep
         args[-1] = last.with_changes(
-            comma=cst.Comma(whitespace_after=sep), whitespace_after_arg=cst.SimpleWhitespace("")
+            comma=cst.Comma(whitespace_after=comma_ws), whitespace_after_arg=cst.SimpleWhitespace("")
         )
         args.append(new_arg.with_changes(whitespace_after_arg=tail_ws))
     return call.with_changes(args=args)

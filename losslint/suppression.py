@@ -93,7 +93,7 @@ class PerFileIgnores:
         self.entries = [
             (
                 glob.startswith("!"),
-                pathspec.PathSpec.from_lines("gitwildmatch", [glob.lstrip("!")]),
+                pathspec.GitIgnoreSpec.from_lines([glob.lstrip("!")]),
                 frozenset(codes),
             )
             for glob, codes in entries

@@ -208,12 +208,23 @@ def _prepare_yolov2keras(root: Path) -> None:
     pkg.utils = _load(root, "yolov2keras/utils/__init__.py")
 
 
+def _prepare_tfa(root: Path) -> None:
+    # tensorflow_addons/utils/types.py imports keras_tensor from `keras.src.engine`, the layout
+    # of Keras 2.13-2.15 installed as `keras`; TF 2.21 ships that Keras 2 as tf_keras.
+    import tf_keras.src.engine as engine
+    import tf_keras.src.engine.keras_tensor as keras_tensor
+
+    sys.modules.setdefault("keras.src.engine", engine)
+    sys.modules.setdefault("keras.src.engine.keras_tensor", keras_tensor)
+
+
 SETUPS: dict[str, PackageSetup] = {
     "keras": PackageSetup("k3", installed=True),
     "tf-keras": PackageSetup("k2", installed=True),
-    "keras-cv": PackageSetup("k3"),
+    # keras_cv/src/__init__.py imports every sub-package (datasets need tensorflow_datasets).
+    "keras-cv": PackageSetup("k3", synthetic=("keras_cv", "keras_cv.src")),
     "keras-hub": PackageSetup("k3"),
-    "tensorflow-addons": PackageSetup("k2"),
+    "tensorflow-addons": PackageSetup("k2", prepare=_prepare_tfa),
     "tensorflow-similarity": PackageSetup("k2"),
     "segmentation-models": PackageSetup("k2", prepare=_prepare_segmentation_models),
     "segmodels-keras": PackageSetup("k3", prepare=_prepare_segmodels_keras),
@@ -225,7 +236,11 @@ SETUPS: dict[str, PackageSetup] = {
     "keras-swin-unet": PackageSetup("k3"),
     "tf-extra": PackageSetup("k3"),
     "keras-fsl": PackageSetup("k2"),
-    "funkeras": PackageSetup("k2"),
+    # funkeras' rcnn/layers and resnet __init__s import Keras-1/2-only modules (keras.engine,
+    # keras.wrappers) for the models, not for the losses.
+    "funkeras": PackageSetup(
+        "k2", synthetic=("funkeras", "funkeras.models.rcnn.layers", "funkeras.models.resnet")
+    ),
     "yolov2keras": PackageSetup("k2", prepare=_prepare_yolov2keras),
 }
 
@@ -365,7 +380,7 @@ def _centernet(r):
     return yt, r.normal(size=(B, 3, 3 + 8 + 3)).astype("float32")
 
 
-def _swin_ms_ssim(r):
+def _ms_ssim(r):
     # tf.image.ssim_multiscale needs images of at least 176 pixels per side for 5 scales
     return _u(r, B, 176, 176, 2), _u(r, B, 176, 176, 2)
 
@@ -379,14 +394,14 @@ def _hamming(r):
 
 
 # ---- keras 3 -------------------------------------------------------------------------------
-for _bk in ("jax", "torch", "openvino"):
+for _bk in ("torch", "openvino"):
     for _fn in ("categorical_crossentropy", "sparse_categorical_crossentropy",
                 "binary_crossentropy", "ctc_loss"):
         spec("keras", _fn, f"keras/src/backend/{_bk}/nn.py",
              no_run=f"the {_bk} backend is not installed in the probe environment")
     spec("keras", "in_top_k", f"keras/src/backend/{_bk}/math.py",
          no_run=f"the {_bk} backend is not installed in the probe environment")
-for _bk in ("tensorflow", "numpy"):
+for _bk in ("tensorflow", "numpy", "jax"):
     spec("keras", "categorical_crossentropy", f"keras/src/backend/{_bk}/nn.py", inputs="onehot")
     spec("keras", "sparse_categorical_crossentropy", f"keras/src/backend/{_bk}/nn.py",
          inputs="sparse")
@@ -603,7 +618,8 @@ spec("keras-unet-collection", "triplet_1d", "keras_unet_collection/losses.py",
      call_kwargs={"N": 6})
 for _f in ("dice_coef", "dice", "tversky_coef", "tversky", "focal_tversky", "iou_seg"):
     spec("keras-unet-collection", _f, "keras_unet_collection/losses.py", inputs="seg")
-spec("keras-unet-collection", "ms_ssim", "keras_unet_collection/losses.py", inputs=_swin_ms_ssim)
+spec("keras-unet-collection", "ms_ssim", "keras_unet_collection/losses.py", inputs=_ms_ssim,
+     call_kwargs={"max_val": 1.0})
 spec("keras-unet-collection", "iou_box_coef", "keras_unet_collection/losses.py", inputs="boxes")
 spec("keras-unet-collection", "iou_box", "keras_unet_collection/losses.py", inputs="boxes")
 
@@ -926,6 +942,8 @@ def run_package(package: str, rows: list[dict], timeout: int) -> list[dict]:
         )
         out = proc.stdout
         err = proc.stderr
+        if os.environ.get("PROBE_TRACEBACK"):
+            sys.stderr.write(err)
     except subprocess.TimeoutExpired as e:
         out = e.stdout or ""
         out = out.decode() if isinstance(out, bytes) else out

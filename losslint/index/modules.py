@@ -178,12 +178,13 @@ def _catches_import_error(handler: cst.ExceptHandler) -> bool:
 
 
 def module_name_for(path: Path, root: Path) -> str:
-    """A dotted display name for a file, relative to the project root (`src.losses`)."""
-    try:
-        rel = path.resolve().relative_to(root.resolve())
-    except ValueError:
-        rel = Path(path.name)
-    parts = list(rel.with_suffix("").parts)
-    if parts and parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts) or path.stem
+    """The dotted name a file is imported as: its package path (`vision.losses.focal`).
+
+    Files outside any package are named by their stem (`train`).
+    """
+    parts = [path.stem] if path.name != "__init__.py" else []
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder != folder.parent:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts) or path.parent.name

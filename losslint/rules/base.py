@@ -112,6 +112,8 @@ def decide_fix(issue: Issue) -> FixDecision | None:
         if plan is None:
             return None
         safety = Applicability.SAFE if plan.safe else Applicability.UNSAFE
+        if origin.function != issue.loss_name and plan.action != "reduction_none":
+            safety = Applicability.UNSAFE  # a shared helper: other callers may want the scalar
         message = _ACTION_MESSAGES[plan.action].format(label=origin.label)
         return FixDecision(((origin, plan, None),), safety, message)
     parts = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import libcst as cst
@@ -29,6 +29,7 @@ from losslint.shapes.values import (
     FixPlan,
     Flat,
     FunctionRef,
+    Group,
     Instance,
     LossObject,
     Mapping,
@@ -529,8 +530,8 @@ class Evaluator:
                 elif isinstance(index, Const) and isinstance(index.literal, int):
                     dropped += 1
                 else:
-                    return Batched(rank=UNKNOWN_RANK, coupled=base.coupled)
-        return Batched(rank=base.rank.minus(dropped) if dropped else base.rank, coupled=base.coupled)
+                    return replace(base, rank=UNKNOWN_RANK)
+        return replace(base, rank=base.rank.minus(dropped) if dropped else base.rank)
 
     def _expr_Call(self, expr: cst.Call, scope: Scope) -> Value:
         func = expr.func
@@ -638,7 +639,7 @@ class Evaluator:
             function=scope.function,
             plan=plan,
         )
-        return Reduced(frozenset({origin}))
+        return Reduced.of(origin)
 
     def _super_call(self, name: str, call: Call, scope: Scope) -> Value:
         cls = scope.cls
@@ -711,15 +712,17 @@ class Evaluator:
             return Unknown(tainted=True)
         if not isinstance(value, Batched):
             return Unknown(tainted=tainted(value))
+        if value.coupled:
+            self.batch_level = True  # batch statistics broadcast into the operand (Pearson, CCC)
         if axes is None:
             return self._reduced(entry, call, scope, label, _why(axis_arg), value, axis_arg)
         if axes is NON_BATCH_AXES:
-            return Batched(rank=value.rank if keepdims else Rank(drop=None, exact=1), coupled=value.coupled)
+            return replace(value, rank=value.rank if keepdims else Rank(drop=None, exact=1))
         if isinstance(axes, Alternatives):
             options = [_axis_tuple(opt) for opt in axes.options]
             if any(opt is None or any(value.rank.axis_effect(a) == "removes" for a in opt) for opt in options):
                 return self._reduced(entry, call, scope, label, "on some path", value, None, fixable=False)
-            return Batched(rank=UNKNOWN_RANK, coupled=value.coupled)
+            return replace(value, rank=UNKNOWN_RANK)
         axis_tuple = _axis_tuple(axes)
         if axis_tuple is None:
             if axes is NO_LITERAL:
@@ -732,7 +735,7 @@ class Evaluator:
             return Unknown(tainted=True)
         if keepdims:
             return value
-        return Batched(rank=value.rank.minus(len(set(axis_tuple))), coupled=value.coupled)
+        return replace(value, rank=value.rank.minus(len(set(axis_tuple))))
 
     def _reduced(
         self,
@@ -770,7 +773,7 @@ class Evaluator:
             plan=plan,
             all_axes_ref=all_axes_ref,
         )
-        return Reduced(frozenset({origin}))
+        return Reduced.of(origin)
 
     def _plan_reduction(self, op: str, call: Call, operand: Batched, axis_arg: cst.Arg | None) -> FixPlan | None:
         if axis_arg is not None and not _is_literal_expr(axis_arg.value):
@@ -874,7 +877,7 @@ class Evaluator:
             why="always returns a scalar",
             function=scope.function,
         )
-        return Reduced(frozenset({origin}))
+        return Reduced.of(origin)
 
     def _cat_shape(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
         operand = call.args[0] if call.args else None
@@ -910,29 +913,29 @@ class Evaluator:
                 for k in ("transpose_a", "transpose_b", "adjoint_a", "adjoint_b")
             )
             if isinstance(values[0], Batched) and isinstance(values[1], Const) and not transposed:
-                return Batched(rank=UNKNOWN_RANK, coupled=values[0].coupled)
+                return replace(values[0], rank=UNKNOWN_RANK)
         if short in ("gather", "take", "take_along_axis", "repeat", "repeat_elements", "tile"):
             axis, _ = call.get(2 if short in ("gather", "take", "take_along_axis", "repeat_elements") else 99, "axis")
             batch_dims, _ = call.get(99, "batch_dims")
             literal = _literal(axis) if axis is not None else None
             if values and isinstance(values[0], Batched):
                 if isinstance(literal, int) and literal != 0 and values[0].rank.axis_effect(literal) == "keeps":
-                    return Batched(rank=UNKNOWN_RANK, coupled=values[0].coupled)
+                    return replace(values[0], rank=UNKNOWN_RANK)
                 if isinstance(batch_dims, Const) and batch_dims.literal == 1:
-                    return Batched(rank=UNKNOWN_RANK, coupled=values[0].coupled)
+                    return replace(values[0], rank=UNKNOWN_RANK)
                 if short == "tile":
                     return Unknown(tainted=True)
         if short == "gather_nd":
             batch_dims, _ = call.get(99, "batch_dims")
             if values and isinstance(values[0], Batched) and isinstance(batch_dims, Const) and batch_dims.literal == 1:
-                return Batched(rank=UNKNOWN_RANK, coupled=values[0].coupled)
+                return replace(values[0], rank=UNKNOWN_RANK)
         if short == "einsum":
             return self._einsum(call)
         if short == "transpose" and values and isinstance(values[0], Batched):
             perm, _ = call.get(1, "perm", "axes")
             literal = _literal(perm) if perm is not None else NO_LITERAL
             if isinstance(literal, tuple) and literal and literal[0] == 0:
-                return Batched(rank=values[0].rank, coupled=values[0].coupled)
+                return replace(values[0], rank=values[0].rank)
         if short in ("eye",):
             return Const(batch_size=any(isinstance(v, Const) and v.batch_size for v in values))
         if short in ("broadcast_to",) and values and isinstance(values[0], Const):
@@ -970,7 +973,7 @@ class Evaluator:
     def _cat_batch_flatten(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
         value = as_tensor(call.args[0]) if call.args else Unknown()
         if isinstance(value, Batched):
-            return Batched(rank=Rank(drop=None, exact=2), coupled=value.coupled)
+            return replace(value, rank=Rank(drop=None, exact=2))
         return value if isinstance(value, Reduced | Const) else Unknown(tainted=tainted(value))
 
     def _cat_reshape(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
@@ -989,7 +992,7 @@ class Evaluator:
             return Unknown(tainted=True)
         first = items[0]
         if isinstance(first, Const) and first.batch_size:
-            return Batched(rank=Rank(drop=None, exact=len(items)), coupled=value.coupled)
+            return replace(value, rank=Rank(drop=None, exact=len(items)))
         if isinstance(first, Const) and first.literal == -1 and len(items) == 1:
             return Flat(coupled=value.coupled)
         return Unknown(tainted=True)
@@ -1015,14 +1018,14 @@ class Evaluator:
                 if qualname.endswith(("argmax", "argmin")):
                     self.batch_level = True
                     return Unknown(tainted=True)
-                return Batched(rank=UNKNOWN_RANK, coupled=value.coupled)
+                return replace(value, rank=UNKNOWN_RANK)
             if not isinstance(axes, int) or value.rank.axis_effect(axes) != "keeps":
                 if isinstance(axes, int) and value.rank.axis_effect(axes) == "removes":
                     self.batch_level = True
                 return Unknown(tainted=True)
-            return Batched(rank=value.rank.minus(1), coupled=value.coupled)
+            return replace(value, rank=value.rank.minus(1))
         if isinstance(axes, int) and axes != 0:
-            return Batched(rank=value.rank.minus(-1), coupled=value.coupled)
+            return replace(value, rank=value.rank.minus(-1))
         return Unknown(tainted=True)
 
     def _cat_join(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
@@ -1039,7 +1042,11 @@ class Evaluator:
             return Const()
         if not all(isinstance(v, Batched) for v in values):
             if any(isinstance(v, Reduced) for v in values) and all(isinstance(v, Reduced | Const) for v in values):
-                return Reduced(frozenset().union(*(v.origins for v in values if isinstance(v, Reduced))))
+                total = [v for v in values if isinstance(v, Reduced)]
+                result = total[0]
+                for other in total[1:]:
+                    result = result.plus(other)
+                return result
             return Unknown(tainted=True)
         rank = values[0].rank
         for v in values[1:]:
@@ -1077,18 +1084,25 @@ class Evaluator:
         self._bind_params(ref, [*ref.bound_args, *args], {**dict(ref.bound_kwargs), **kwargs}, scope)
         scope.full_params = tuple(k for k, v in scope.env.items() if v == Batched(rank=FULL_RANK))
         result = self._run_function(ref, scope)
-        if isinstance(result, Reduced):
+        if isinstance(result, Reduced | Batched):
             incoming: set[Origin] = set()
             for value in [*args, *kwargs.values(), *(ref.closure or {}).values()]:
                 if isinstance(value, Reduced):
                     incoming |= value.origins
-            result = Reduced(
-                frozenset(
-                    o if o in incoming else o.through(caller.module, call_node, ref.qualname)
-                    for o in result.origins
-                ),
-                nonlinear=result.nonlinear,
-            )
+                elif isinstance(value, Batched):
+                    incoming |= value.mixed
+
+            def through(o: Origin) -> Origin:
+                return o if o in incoming else o.through(caller.module, call_node, ref.qualname)
+
+            if isinstance(result, Reduced):
+                result = Reduced(
+                    frozenset(
+                        Group(frozenset(through(o) for o in g.origins), g.nonlinear) for g in result.groups
+                    )
+                )
+            elif result.mixed:
+                result = replace(result, mixed=frozenset(through(o) for o in result.mixed))
         return result
 
     def _run_function(self, ref: FunctionRef, scope: Scope) -> Value:

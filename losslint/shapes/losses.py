@@ -19,6 +19,7 @@ from losslint.index.modules import ModuleInfo
 from losslint.model import LossTarget
 from losslint.shapes.evaluator import Evaluator, Scope
 from losslint.shapes.values import (
+    Batched,
     ClassRef,
     FunctionRef,
     Instance,
@@ -315,14 +316,16 @@ class LossFinder:
             return []
         found: list[Issue] = []
         for value, _node in analysis.returns:
-            if not isinstance(value, Reduced):
-                continue
-            origins = sorted(value.origins, key=lambda o: _origin_key(o))
-            if value.nonlinear and len(origins) > 1:
-                found.append(Issue(tuple(origins), True, analysis.batch_level, candidate))
-            else:
-                for origin in origins:
-                    found.append(Issue((origin,), value.nonlinear, analysis.batch_level, candidate))
+            if isinstance(value, Reduced):
+                for group in value.groups:
+                    origins = tuple(sorted(group.origins, key=_origin_key))
+                    found.append(Issue(origins, group.nonlinear, analysis.batch_level, candidate))
+            elif isinstance(value, Batched):
+                # scalars broadcast into a per-sample value: Loss objects and scalar-only ops
+                # still ignore sample weights (plain reductions there are regularisers)
+                for origin in sorted(value.mixed, key=_origin_key):
+                    if origin.kind in ("loss_object", "scalar_op"):
+                        found.append(Issue((origin,), False, analysis.batch_level, candidate))
         return found
 
 

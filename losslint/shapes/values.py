@@ -159,8 +159,12 @@ class Origin:
 
 @dataclass(frozen=True)
 class Batched:
+    """Has the batch axis. `coupled`: batch-level values were mixed into it; `mixed` keeps
+    the origins of scalars broadcast into it (`per_sample + bce_object(y_true, y_pred)`)."""
+
     rank: Rank = FULL_RANK
     coupled: bool = False
+    mixed: frozenset[Origin] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -169,9 +173,33 @@ class Flat:
 
 
 @dataclass(frozen=True)
-class Reduced:
+class Group:
+    """Origins whose results were combined non-linearly (a ratio) must be fixed together."""
+
     origins: frozenset[Origin]
     nonlinear: bool = False
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """Lost the batch axis; a linear combination of independent groups of origins."""
+
+    groups: frozenset[Group]
+
+    @staticmethod
+    def of(origin: Origin) -> Reduced:
+        return Reduced(frozenset({Group(frozenset({origin}))}))
+
+    @property
+    def origins(self) -> frozenset[Origin]:
+        return frozenset().union(*(g.origins for g in self.groups))
+
+    def merged(self) -> Reduced:
+        """After a non-linear operation every origin belongs to one group."""
+        return Reduced(frozenset({Group(self.origins, nonlinear=True)}))
+
+    def plus(self, other: Reduced) -> Reduced:
+        return Reduced(self.groups | other.groups)
 
 
 @dataclass(frozen=True)
@@ -314,20 +342,23 @@ def combine(a: Value, b: Value, *, linear: bool) -> Value:
     if isinstance(a, Unknown) or isinstance(b, Unknown):
         other = b if isinstance(a, Unknown) else a
         if isinstance(other, Batched):
-            return Batched(rank=Rank(drop=None), coupled=other.coupled)
+            return Batched(rank=Rank(drop=None), coupled=other.coupled, mixed=other.mixed)
         return Unknown(tainted=tainted(a) or tainted(b))
     if isinstance(a, Reduced) and isinstance(b, Reduced):
-        return Reduced(a.origins | b.origins, nonlinear=a.nonlinear or b.nonlinear or not linear)
+        total = a.plus(b)
+        return total if linear else total.merged()
     if isinstance(a, Reduced) or isinstance(b, Reduced):
         reduced, other = (a, b) if isinstance(a, Reduced) else (b, a)
         assert isinstance(reduced, Reduced)
         if isinstance(other, Const):
-            return Reduced(reduced.origins, nonlinear=reduced.nonlinear or not linear)
+            return reduced if linear else reduced.merged()
         if isinstance(other, Batched):
-            return Batched(rank=other.rank, coupled=True)
+            return Batched(rank=other.rank, coupled=True, mixed=other.mixed | reduced.origins)
         return Unknown(tainted=True)
     if isinstance(a, Batched) and isinstance(b, Batched):
-        return Batched(rank=a.rank.broadcast(b.rank), coupled=a.coupled or b.coupled)
+        return Batched(
+            rank=a.rank.broadcast(b.rank), coupled=a.coupled or b.coupled, mixed=a.mixed | b.mixed
+        )
     if isinstance(a, Batched) or isinstance(b, Batched):
         batched, other = (a, b) if isinstance(a, Batched) else (b, a)
         assert isinstance(batched, Batched)
@@ -346,7 +377,7 @@ def nonlinear(value: Value) -> Value:
     """Apply a non-linear elementwise function (sqrt, log, ...)."""
     value = as_tensor(value)
     if isinstance(value, Reduced):
-        return Reduced(value.origins, nonlinear=True)
+        return value.merged()
     if isinstance(value, Const):
         return Const(batch_size=value.batch_size)
     return value
@@ -360,13 +391,13 @@ def join(a: Value, b: Value) -> Value:
     if a is b or a == b:
         return a
     if isinstance(a, Reduced) and isinstance(b, Reduced):
-        return Reduced(a.origins | b.origins, nonlinear=a.nonlinear or b.nonlinear)
+        return a.plus(b)
     if isinstance(a, Reduced):
         return a
     if isinstance(b, Reduced):
         return b
     if isinstance(a, Batched) and isinstance(b, Batched):
-        return Batched(rank=a.rank.join(b.rank), coupled=a.coupled or b.coupled)
+        return Batched(rank=a.rank.join(b.rank), coupled=a.coupled or b.coupled, mixed=a.mixed | b.mixed)
     if isinstance(a, Batched) and isinstance(b, Const):
         return a
     if isinstance(b, Batched) and isinstance(a, Const):
