@@ -23,7 +23,9 @@ from losslint.source import SourceError, write_atomic
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...] | None:
+def _codes(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...] | None:
     if not value:
         return None
     codes = tuple(c.strip().upper() for item in value for c in item.split(",") if c.strip())
@@ -85,11 +87,17 @@ def _use_color(choice: str) -> bool:
     return sys.stdout.isatty()
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "LOSSLINT"})
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "LOSSLINT"}
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
-@click.option("--fix/--no-fix", default=False, help="Apply safe fixes (and unsafe ones with --unsafe-fixes).")
+@click.option(
+    "--fix/--no-fix", default=False, help="Apply safe fixes (and unsafe ones with --unsafe-fixes)."
+)
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply (and mark with [*]) unsafe fixes.")
-@click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
+@click.option(
+    "--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; write nothing."
+)
 @click.option(
     "--format",
     "--output-format",
@@ -99,28 +107,90 @@ def _use_color(choice: str) -> bool:
     show_default=True,
     help="Output format.",
 )
-@click.option("--select", multiple=True, callback=_codes, help="Rule codes or prefixes to enable (comma-separated; ALL).")
+@click.option(
+    "--select",
+    multiple=True,
+    callback=_codes,
+    help="Rule codes or prefixes to enable (comma-separated; ALL).",
+)
 @click.option("--ignore", multiple=True, callback=_codes, help="Rule codes or prefixes to disable.")
-@click.option("--extend-select", multiple=True, callback=_codes, help="Rule codes to enable on top of the selection.")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Use this TOML file.")
-@click.option("--stdin-filename", "--stdin-display-name", "stdin_filename", help="The file name of source read from stdin (`-`).")
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain (never hides exit 2).")
+@click.option(
+    "--extend-select",
+    multiple=True,
+    callback=_codes,
+    help="Rule codes to enable on top of the selection.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Use this TOML file.",
+)
+@click.option(
+    "--stdin-filename",
+    "--stdin-display-name",
+    "stdin_filename",
+    help="The file name of source read from stdin (`-`).",
+)
+@click.option(
+    "--exit-zero", is_flag=True, help="Exit 0 even when findings remain (never hides exit 2)."
+)
 @click.option("--exit-non-zero-on-fix", is_flag=True, help="Exit 1 if any fix was applied.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
 @click.option("--show-fixes", is_flag=True, help="List the fixes applied (on stderr).")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
 @click.option("-s", "--silent", is_flag=True, help="Print nothing; only the exit code tells.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True, help="Worker processes (0: choose from the number of files and CPUs).")
-@click.option("--force-exclude", is_flag=True, help="Apply exclude settings to files named on the command line too.")
-@click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Honour .gitignore files.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Worker processes (0: choose from the number of files and CPUs).",
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply exclude settings to files named on the command line too.",
+)
+@click.option(
+    "--respect-gitignore/--no-respect-gitignore", default=None, help="Honour .gitignore files."
+)
 @click.option("--disable-noqa", is_flag=True, help="Ignore `# noqa` comments.")
-@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", help="Colour text output.")
-@click.option("--runtime", is_flag=True, help="Confirm findings by running the losses under TensorFlow.")
-@click.option("--runtime-all", is_flag=True, help="With --runtime: also probe losses static analysis did not flag.")
-@click.option("--show-refuted", is_flag=True, help="With --runtime: keep findings the runtime refuted.")
-@click.option("--explain", callback=_explain, expose_value=False, is_eager=True, metavar="CODE", help="Explain a rule and exit.")
-@click.option("--list-rules", is_flag=True, callback=_list_rules, expose_value=False, is_eager=True, help="List the rules and exit.")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    help="Colour text output.",
+)
+@click.option(
+    "--runtime", is_flag=True, help="Confirm findings by running the losses under TensorFlow."
+)
+@click.option(
+    "--runtime-all",
+    is_flag=True,
+    help="With --runtime: also probe losses static analysis did not flag.",
+)
+@click.option(
+    "--show-refuted", is_flag=True, help="With --runtime: keep findings the runtime refuted."
+)
+@click.option(
+    "--explain",
+    callback=_explain,
+    expose_value=False,
+    is_eager=True,
+    metavar="CODE",
+    help="Explain a rule and exit.",
+)
+@click.option(
+    "--list-rules",
+    is_flag=True,
+    callback=_list_rules,
+    expose_value=False,
+    is_eager=True,
+    help="List the rules and exit.",
+)
 @click.version_option(__version__, "--version", prog_name="losslint")
 @click.pass_context
 def main(
@@ -199,7 +269,11 @@ def _main(
     if stdin_mode and len(paths) > 1:
         click.echo("warning: ignoring other paths when reading from stdin", err=True)
     targets = list(paths) or [Path(".")]
-    start = Path(stdin_filename) if stdin_mode and stdin_filename else (Path(cwd) if stdin_mode else targets[0])
+    start = (
+        Path(stdin_filename)
+        if stdin_mode and stdin_filename
+        else (Path(cwd) if stdin_mode else targets[0])
+    )
     try:
         config = load_config(start, config_file)
     except ConfigError as exc:
@@ -231,13 +305,21 @@ def _main(
         found = discover(targets, config, force_exclude=force_exclude)
         results = lint_paths(found.files, config, options, jobs=jobs, cache=not no_cache)
         results.extend(
-            FileResult(path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),))
+            FileResult(
+                path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
+            )
             for p in found.missing
         )
     if runtime or runtime_all:
         from losslint.runtime import verify
 
-        results = verify(results, config, all_losses=runtime_all, show_refuted=show_refuted, quiet=quiet or silent)
+        results = verify(
+            results,
+            config,
+            all_losses=runtime_all,
+            show_refuted=show_refuted,
+            quiet=quiet or silent,
+        )
 
     summary = Summary()
     diagnostics: list[Diagnostic] = []
@@ -255,18 +337,28 @@ def _main(
             elif not unsafe_fixes:
                 summary.hidden_unsafe += 1
 
-    report = ReportContext(root=str(config.root), cwd=cwd, unsafe_fixes=unsafe_fixes, color=_use_color(color))
+    report = ReportContext(
+        root=str(config.root), cwd=cwd, unsafe_fixes=unsafe_fixes, color=_use_color(color)
+    )
     if show_diff:
         text = diff_reporter.render(results, cwd)
         if not silent:
             click.echo(text, nl=False)
         if not quiet and not silent:
             count = sum(r.fixed_count for r in results)
-            click.echo(f"Would fix {count} error{'s' if count != 1 else ''}." if count else "No errors would be fixed.", err=True)
+            click.echo(
+                f"Would fix {count} error{'s' if count != 1 else ''}."
+                if count
+                else "No errors would be fixed.",
+                err=True,
+            )
     else:
         if stdin_mode and fix:
             result = results[0]
-            click.echo(result.fixed_source if result.fixed_source is not None else (result.source or ""), nl=False)
+            click.echo(
+                result.fixed_source if result.fixed_source is not None else (result.source or ""),
+                nl=False,
+            )
             if not silent:
                 click.echo(REPORTERS["text"](diagnostics, report), err=True, nl=False)
         elif not silent:
@@ -282,7 +374,11 @@ def _main(
                     click.echo(f"Fixed {result.fixed_count} in {result.path}", err=True)
         if not quiet and not silent and output_format == "text":
             click.echo(_summary_text(summary, fix), err=True)
-    ctx.exit(summary.exit_code(exit_zero=exit_zero, diff=show_diff, exit_non_zero_on_fix=exit_non_zero_on_fix))
+    ctx.exit(
+        summary.exit_code(
+            exit_zero=exit_zero, diff=show_diff, exit_non_zero_on_fix=exit_non_zero_on_fix
+        )
+    )
 
 
 def _run_stdin(

@@ -15,10 +15,28 @@ else:  # pragma: no cover
 from losslint.rules import DEFAULT_SELECT, is_valid_selector
 
 DEFAULT_EXCLUDE: tuple[str, ...] = (
-    ".bzr", ".direnv", ".eggs", ".git", ".hg", ".ipynb_checkpoints", ".losslint_cache",
-    ".mypy_cache", ".nox", ".pytest_cache", ".ruff_cache", ".svn", ".tox", ".venv",
-    "__pycache__", "__pypackages__", "_build", "build", "dist", "node_modules",
-    "site-packages", "venv",
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".losslint_cache",
+    ".mypy_cache",
+    ".nox",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    "__pycache__",
+    "__pypackages__",
+    "_build",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
 )
 
 DEFAULT_LOSS_ARG_NAMES: tuple[tuple[str, str], ...] = (
@@ -38,8 +56,15 @@ DEFAULT_LOSS_ARG_NAMES: tuple[tuple[str, str], ...] = (
 
 KNOWN_KEYS = frozenset(
     {
-        "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
-        "respect-gitignore", "loss-arg-names", "runtime",
+        "select",
+        "ignore",
+        "extend-select",
+        "exclude",
+        "extend-exclude",
+        "per-file-ignores",
+        "respect-gitignore",
+        "loss-arg-names",
+        "runtime",
     }
 )
 RUNTIME_KEYS = frozenset({"shapes", "timeout"})
@@ -115,7 +140,9 @@ def parse_table(table: dict[str, Any], root: Path, path: Path | None) -> Config:
     """Validate a `[tool.losslint]` table into a Config."""
     unknown = sorted(set(table) - KNOWN_KEYS)
     if unknown:
-        raise ConfigError(f"unknown key `{unknown[0]}` in [tool.losslint]" + (f" ({path})" if path else ""))
+        raise ConfigError(
+            f"unknown key `{unknown[0]}` in [tool.losslint]" + (f" ({path})" if path else "")
+        )
     config = Config(root=root, path=path)
     changes: dict[str, Any] = {}
     if "select" in table:
@@ -145,7 +172,9 @@ def parse_table(table: dict[str, Any], root: Path, path: Path | None) -> Config:
             isinstance(pair, list) and len(pair) == 2 and all(isinstance(n, str) for n in pair)
             for pair in value
         ):
-            raise ConfigError('`loss-arg-names` must be a list of [true, pred] name pairs, e.g. [["y_true", "y_pred"]]')
+            raise ConfigError(
+                '`loss-arg-names` must be a list of [true, pred] name pairs, e.g. [["y_true", "y_pred"]]'
+            )
         changes["loss_arg_names"] = tuple((a, b) for a, b in value)
     if "runtime" in table:
         changes["runtime"] = _runtime(table["runtime"])
@@ -162,14 +191,22 @@ def _runtime(value: Any) -> RuntimeConfig:
     if "shapes" in value:
         raw = value["shapes"]
         if not isinstance(raw, list) or not all(
-            isinstance(shape, list) and len(shape) >= 1 and all(isinstance(d, int) and d > 0 for d in shape)
+            isinstance(shape, list)
+            and len(shape) >= 1
+            and all(isinstance(d, int) and d > 0 for d in shape)
             for shape in raw
         ):
-            raise ConfigError("`runtime.shapes` must be a list of shapes such as [[5, 7], [5, 8, 8, 2]]")
+            raise ConfigError(
+                "`runtime.shapes` must be a list of shapes such as [[5, 7], [5, 8, 8, 2]]"
+            )
         shapes = tuple(tuple(shape) for shape in raw)
     timeout = 20.0
     if "timeout" in value:
-        if not isinstance(value["timeout"], int | float) or isinstance(value["timeout"], bool) or value["timeout"] <= 0:
+        if (
+            not isinstance(value["timeout"], int | float)
+            or isinstance(value["timeout"], bool)
+            or value["timeout"] <= 0
+        ):
             raise ConfigError("`runtime.timeout` must be a positive number of seconds")
         timeout = float(value["timeout"])
     return RuntimeConfig(shapes=shapes, timeout=timeout)

@@ -43,14 +43,13 @@ class _Ignorer:
         if rel is None or rel == ".":
             rel = path.name
         candidate = rel + "/" if is_dir else rel
-        if self.exclude.match_file(candidate) or self.exclude.match_file(path.name + ("/" if is_dir else "")):
+        if self.exclude.match_file(candidate) or self.exclude.match_file(
+            path.name + ("/" if is_dir else "")
+        ):
             return True
         # a file inside an excluded folder given explicitly
         parts = Path(rel).parts
-        for i in range(1, len(parts)):
-            if self.exclude.match_file("/".join(parts[:i]) + "/"):
-                return True
-        return False
+        return any(self.exclude.match_file("/".join(parts[:i]) + "/") for i in range(1, len(parts)))
 
     def _spec(self, folder: Path) -> pathspec.PathSpec | None:
         if folder not in self._gitignores:

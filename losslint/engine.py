@@ -18,9 +18,8 @@ from pathlib import Path
 import libcst as cst
 
 from losslint.cache import Cache, content_hash
-
 from losslint.config import Config
-from losslint.fixes import apply_fixes, applicable, edit_for, replacement_for
+from losslint.fixes import applicable, apply_fixes, edit_for, replacement_for
 from losslint.index.modules import ModuleInfo
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, Edit, FileResult, Fix, LossTarget, Position
@@ -49,7 +48,9 @@ class LintOptions:
 def _trigger(config: Config) -> re.Pattern[str]:
     firsts = sorted({a for a, _ in config.loss_arg_names})
     params = "|".join(re.escape(a) for a in firsts)
-    return re.compile(rf"\.compile\s*\(|Loss\b|\bdef\s+(?:call|__call__)\b|\b(?:{params})\s*(?::[^,()]*)?,")
+    return re.compile(
+        rf"\.compile\s*\(|Loss\b|\bdef\s+(?:call|__call__)\b|\b(?:{params})\s*(?::[^,()]*)?,"
+    )
 
 
 def _enabled(config: Config, options: LintOptions) -> frozenset[str]:
@@ -187,7 +188,9 @@ def _has_project_bases(evaluator: Evaluator, module: ModuleInfo) -> bool:
     for stmt in module.tree.body:
         if isinstance(stmt, cst.ClassDef) and stmt.bases:
             for base in stmt.bases:
-                if not isinstance(evaluator.eval_expr(base.value, evaluator.module_scope(module)), Symbol):
+                if not isinstance(
+                    evaluator.eval_expr(base.value, evaluator.module_scope(module)), Symbol
+                ):
                     return True
     return False
 
@@ -231,7 +234,10 @@ def _analyze(
             collected = list(
                 pool.map(
                     _collect_worker,
-                    [(config.root, index.overlays, chunk, linted, config, known_clean) for chunk in chunks],
+                    [
+                        (config.root, index.overlays, chunk, linted, config, known_clean)
+                        for chunk in chunks
+                    ],
                 )
             )
     results: dict[Path, list[Diagnostic]] = {path: [] for path in paths}
@@ -265,7 +271,9 @@ def _filter(
         return diagnostics
     ignored = ignores.ignored(path)
     kept = [
-        d for d in diagnostics if d.code in enabled and not any(d.code.startswith(c) for c in ignored)
+        d
+        for d in diagnostics
+        if d.code in enabled and not any(d.code.startswith(c) for c in ignored)
     ]
     if options.disable_noqa or not kept:
         return kept
@@ -335,7 +343,9 @@ def _fix(rule: Rule, issue: Issue, module: ModuleInfo) -> Fix | None:
         edits.append(edit_for(target_module, *pair))
     if not edits:
         return None
-    return Fix(decision.applicability, decision.message, tuple(sorted(edits, key=lambda e: e.location)))
+    return Fix(
+        decision.applicability, decision.message, tuple(sorted(edits, key=lambda e: e.location))
+    )
 
 
 @dataclass(frozen=True)
@@ -348,7 +358,9 @@ class DiscoveredLoss:
     target: LossTarget
 
 
-def discover_losses(files: list[Path], config: Config, overlays: dict[Path, bytes] | None = None) -> list[DiscoveredLoss]:
+def discover_losses(
+    files: list[Path], config: Config, overlays: dict[Path, bytes] | None = None
+) -> list[DiscoveredLoss]:
     """Every loss candidate whose function lives in one of `files` (deduplicated)."""
     index = ProjectIndex(config.root, overlays)
     evaluator = Evaluator(index)
@@ -368,7 +380,14 @@ def discover_losses(files: list[Path], config: Config, overlays: dict[Path, byte
             if target.path not in linted:
                 continue
             key = (target.path, target.qualname)
-            loss = DiscoveredLoss(qualified(candidate.ref), candidate.role, candidate.evidence, target)
+            loss = DiscoveredLoss(
+                qualified(candidate.ref), candidate.role, candidate.evidence, target
+            )
             if key not in found or candidate.priority < found[key][0]:
                 found[key] = (candidate.priority, loss)
-    return [loss for _, loss in sorted(found.values(), key=lambda item: (str(item[1].target.path), item[1].target.line))]
+    return [
+        loss
+        for _, loss in sorted(
+            found.values(), key=lambda item: (str(item[1].target.path), item[1].target.line)
+        )
+    ]

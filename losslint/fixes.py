@@ -62,7 +62,9 @@ def with_keyword_arg(call: cst.Call, keyword: str, value: cst.BaseExpression) ->
         args.append(new_arg.with_changes(comma=cst.Comma(whitespace_after=tail)))
     else:
         tail_ws = last.whitespace_after_arg
-        if isinstance(tail_ws, cst.ParenthesizedWhitespace) and isinstance(sep, cst.ParenthesizedWhitespace):
+        if isinstance(tail_ws, cst.ParenthesizedWhitespace) and isinstance(
+            sep, cst.ParenthesizedWhitespace
+        ):
             # `)` on its own line: the new argument gets a line of its own, and a comment after
             # the last argument stays on that argument's line
             comma_ws: cst.BaseParenthesizableWhitespace = cst.ParenthesizedWhitespace(
@@ -80,7 +82,8 @@ def with_keyword_arg(call: cst.Call, keyword: str, value: cst.BaseExpression) ->
         else:
             comma_ws = sep
         args[-1] = last.with_changes(
-            comma=cst.Comma(whitespace_after=comma_ws), whitespace_after_arg=cst.SimpleWhitespace("")
+            comma=cst.Comma(whitespace_after=comma_ws),
+            whitespace_after_arg=cst.SimpleWhitespace(""),
         )
         args.append(new_arg.with_changes(whitespace_after_arg=tail_ws))
     return call.with_changes(args=args)
@@ -89,14 +92,22 @@ def with_keyword_arg(call: cst.Call, keyword: str, value: cst.BaseExpression) ->
 def _needs_parens(module: ModuleInfo, call: cst.Call, operand: cst.BaseExpression) -> bool:
     if operand.lpar or isinstance(
         operand,
-        cst.Name | cst.Attribute | cst.Call | cst.Subscript | cst.Integer | cst.Float | cst.SimpleString,
+        cst.Name
+        | cst.Attribute
+        | cst.Call
+        | cst.Subscript
+        | cst.Integer
+        | cst.Float
+        | cst.SimpleString,
     ):
         return False
     parent = module.parents.get(call)
     return not isinstance(parent, cst.Return | cst.Assign | cst.AnnAssign | cst.Arg | cst.Element)
 
 
-def replacement_for(module: ModuleInfo, plan: FixPlan, call: cst.CSTNode, all_axes_ref: str | None = None) -> tuple[cst.CSTNode, cst.CSTNode] | None:
+def replacement_for(
+    module: ModuleInfo, plan: FixPlan, call: cst.CSTNode, all_axes_ref: str | None = None
+) -> tuple[cst.CSTNode, cst.CSTNode] | None:
     """The (old node, new node) pair a plan describes, or None when it cannot be built."""
     if plan.action == "reduction_none":
         if plan.ctor is None:
@@ -134,7 +145,9 @@ def edit_for(module: ModuleInfo, old: cst.CSTNode, new: cst.CSTNode) -> Edit:
     while start < limit and before[start] == after[start]:
         start += 1
     end_before, end_after = len(before), len(after)
-    while end_before > start and end_after > start and before[end_before - 1] == after[end_after - 1]:
+    while (
+        end_before > start and end_after > start and before[end_before - 1] == after[end_after - 1]
+    ):
         end_before -= 1
         end_after -= 1
     return Edit(

@@ -38,7 +38,9 @@ def run_cli(args: list[str], cwd: Path, stdin: bytes | str | None = None) -> Run
     return Run(result.exit_code, result.stdout, result.stderr)
 
 
-def run_subprocess(args: list[str], cwd: Path, stdin: bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+def run_subprocess(
+    args: list[str], cwd: Path, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run `python -m losslint` as a real process."""
     return subprocess.run(
         [sys.executable, "-m", "losslint", *args],
@@ -53,7 +55,12 @@ def run_subprocess(args: list[str], cwd: Path, stdin: bytes | None = None, env: 
 def copy_case(name: str, dest: Path) -> Path:
     """Copy a fixture project (without its `expected/` folder) into `dest`."""
     target = dest / name
-    shutil.copytree(FIXTURES / name, target, ignore=shutil.ignore_patterns("expected", "__pycache__"), symlinks=True)
+    shutil.copytree(
+        FIXTURES / name,
+        target,
+        ignore=shutil.ignore_patterns("expected", "__pycache__"),
+        symlinks=True,
+    )
     return target
 
 

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, copy_case, run_cli
 
 UPDATE = os.environ.get("LOSSLINT_UPDATE_FIXTURES") == "1"
@@ -30,11 +29,15 @@ def _check_tree(case: str, kind: str, before: dict[str, bytes], after: dict[str,
         for name, data in changed.items():
             (expected_dir / name).parent.mkdir(parents=True, exist_ok=True)
             (expected_dir / name).write_bytes(data)
-    expected = {
-        p.relative_to(expected_dir).as_posix(): p.read_bytes()
-        for p in sorted(expected_dir.rglob("*"))
-        if p.is_file()
-    } if expected_dir.exists() else {}
+    expected = (
+        {
+            p.relative_to(expected_dir).as_posix(): p.read_bytes()
+            for p in sorted(expected_dir.rglob("*"))
+            if p.is_file()
+        }
+        if expected_dir.exists()
+        else {}
+    )
     assert sorted(changed) == sorted(expected), f"{kind}: changed files differ from expected"
     for name, data in expected.items():
         assert changed[name] == data, f"{kind}: {name} differs from expected/{kind}/{name}"
@@ -67,4 +70,6 @@ def test_fix_matches_expected_and_is_idempotent(case: str, kind: str, tmp_path: 
     second = run_cli(args, cwd=root)
     assert _snapshot(root) == after
     assert second.exit_code == first.exit_code
-    assert "fixed" not in second.stderr or "(0 fixed" in second.stderr or "Found" not in second.stderr
+    assert (
+        "fixed" not in second.stderr or "(0 fixed" in second.stderr or "Found" not in second.stderr
+    )

@@ -26,13 +26,19 @@ def _lint(path: Path, **options: bool):
     return lint_paths([path], Config(root=path.parent), LintOptions(**options))[0]
 
 
-@pytest.mark.parametrize(("code", "index", "example"), VALID, ids=[f"{c}-valid-{i}" for c, i, _ in VALID])
-def test_valid_examples_have_no_findings(code: str, index: int, example: Example, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("code", "index", "example"), VALID, ids=[f"{c}-valid-{i}" for c, i, _ in VALID]
+)
+def test_valid_examples_have_no_findings(
+    code: str, index: int, example: Example, tmp_path: Path
+) -> None:
     result = _lint(_write(tmp_path, example))
     assert [d.code for d in result.diagnostics] == []
 
 
-@pytest.mark.parametrize(("code", "index", "example"), INVALID, ids=[f"{c}-invalid-{i}" for c, i, _ in INVALID])
+@pytest.mark.parametrize(
+    ("code", "index", "example"), INVALID, ids=[f"{c}-invalid-{i}" for c, i, _ in INVALID]
+)
 def test_invalid_examples(code: str, index: int, example: Example, tmp_path: Path) -> None:
     path = _write(tmp_path, example)
     result = _lint(path)
@@ -62,5 +68,9 @@ def test_codes_unique_and_named() -> None:
     codes = [rule.code for rule in ALL_RULES]
     assert codes == sorted(set(codes))
     assert [r.name for r in ALL_RULES] == [
-        "unreadable-file", "batch-axis-reduction", "reducing-loss-object", "scalar-only-op", "batch-reduced-metric",
+        "unreadable-file",
+        "batch-axis-reduction",
+        "reducing-loss-object",
+        "scalar-only-op",
+        "batch-reduced-metric",
     ]

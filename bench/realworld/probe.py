@@ -402,13 +402,17 @@ for _bk in ("torch", "openvino"):
     spec("keras", "in_top_k", f"keras/src/backend/{_bk}/math.py",
          no_run=f"the {_bk} backend is not installed in the probe environment")
 for _bk in ("tensorflow", "numpy", "jax"):
-    spec("keras", "categorical_crossentropy", f"keras/src/backend/{_bk}/nn.py", inputs="onehot")
+    _np = _bk != "tensorflow"  # the numpy and jax backends take arrays, not tf tensors
+    spec("keras", "categorical_crossentropy", f"keras/src/backend/{_bk}/nn.py", inputs="onehot",
+         numpy=_np)
     spec("keras", "sparse_categorical_crossentropy", f"keras/src/backend/{_bk}/nn.py",
-         inputs="sparse")
-    spec("keras", "binary_crossentropy", f"keras/src/backend/{_bk}/nn.py", inputs="binary")
-    spec("keras", "ctc_loss", f"keras/src/backend/{_bk}/nn.py", inputs=_ctc,
-         call_kwargs={"target_length": [4] * B, "output_length": [9] * B})
-    spec("keras", "in_top_k", f"keras/src/backend/{_bk}/math.py", inputs="sparse",
+         inputs="sparse", numpy=_np)
+    spec("keras", "binary_crossentropy", f"keras/src/backend/{_bk}/nn.py", inputs="binary",
+         numpy=_np)
+    spec("keras", "ctc_loss", f"keras/src/backend/{_bk}/nn.py", inputs=_ctc, numpy=_np,
+         call_kwargs={"target_length": __import__("numpy").full(B, 4, "int32"),
+                      "output_length": __import__("numpy").full(B, 9, "int32")})
+    spec("keras", "in_top_k", f"keras/src/backend/{_bk}/math.py", inputs="sparse", numpy=_np,
          call_kwargs={"k": 3})
 spec("keras", "binary_crossentropy", "keras/src/legacy/backend.py", inputs="binary")
 spec("keras", "binary_focal_crossentropy", "keras/src/legacy/backend.py", inputs="binary")
@@ -880,7 +884,13 @@ def worker(package: str, rows: list[dict]) -> None:
             continue
         try:
             if setup.installed:
+                # Importing keras.src.backend.numpy.* rebinds the attribute
+                # keras.src.backend.numpy (the active backend's numpy ops); put it back.
+                kb = sys.modules.get("keras.src.backend")
+                saved = getattr(kb, "numpy", None) if kb is not None else None
                 mod = importlib.import_module(_dotted(row["path"]))
+                if kb is not None and saved is not None:
+                    kb.numpy = saved
             else:
                 mod = _load(root, row["path"], setup.synthetic)
             fn = _resolve(mod, row["function"], sp)

@@ -79,7 +79,9 @@ def render(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> str:
                         "rules": rules,
                     }
                 },
-                "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(ctx.root).resolve().as_uri() + "/"}},
+                "originalUriBaseIds": {
+                    "%SRCROOT%": {"uri": Path(ctx.root).resolve().as_uri() + "/"}
+                },
                 "results": results,
             }
         ],

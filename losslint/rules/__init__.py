@@ -27,8 +27,10 @@ def rule_infos() -> list[RuleInfo]:
 
 
 def is_valid_selector(selector: str) -> bool:
-    return selector == "ALL" or any(code.startswith(selector) for code in RULES_BY_CODE) or (
-        selector.startswith("LL") and selector[2:].isdigit() and len(selector) <= 5
+    return (
+        selector == "ALL"
+        or any(code.startswith(selector) for code in RULES_BY_CODE)
+        or (selector.startswith("LL") and selector[2:].isdigit() and len(selector) <= 5)
     )
 
 

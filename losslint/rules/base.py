@@ -122,7 +122,9 @@ def decide_fix(issue: Issue) -> FixDecision | None:
         if plan is None:
             return None
         if plan.action in ("add_axis", "replace_axis") and origin.all_axes_ref:
-            parts.append((origin, FixPlan("all_axes", False, axis_arg=plan.axis_arg), origin.all_axes_ref))
+            parts.append(
+                (origin, FixPlan("all_axes", False, axis_arg=plan.axis_arg), origin.all_axes_ref)
+            )
         elif plan.action == "drop_call":
             parts.append((origin, FixPlan("drop_call", False, operand_arg=plan.operand_arg), None))
         else:

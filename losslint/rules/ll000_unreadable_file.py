@@ -37,7 +37,10 @@ class UnreadableFile(Rule):
 
     code = "LL000"
     name = "unreadable-file"
-    VALID = (Example("x = 1\n"), Example("# -*- coding: latin-1 -*-\nname = 'caf\xe9'\n".encode("latin-1")))
+    VALID = (
+        Example("x = 1\n"),
+        Example("# -*- coding: latin-1 -*-\nname = 'caf\xe9'\n".encode("latin-1")),
+    )
     INVALID = (
         Example("def loss(y_true, y_pred)\n    return y_pred\n", ("LL000",)),
         Example(b"x = 1\n\x00\x01\x02", ("LL000",)),

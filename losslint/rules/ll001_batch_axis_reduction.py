@@ -105,9 +105,7 @@ class BatchAxisReduction(Rule):
             note="an unknown helper gives no finding",
         ),
         Example(
-            "import tensorflow as tf\n\n"
-            "def normalise(x, y):\n"
-            "    return x / tf.reduce_sum(x)\n",
+            "import tensorflow as tf\n\ndef normalise(x, y):\n    return x / tf.reduce_sum(x)\n",
             note="not a loss",
         ),
     )

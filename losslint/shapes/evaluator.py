@@ -54,14 +54,37 @@ _BUILTINS = frozenset(dir(builtins))
 # Elementwise functions that are linear in their tensor arguments.
 _LINEAR = frozenset(
     {
-        "add", "subtract", "add_n", "cast", "identity", "stop_gradient", "convert_to_tensor",
-        "negative", "ensure_shape", "check_numerics", "cast_to_floatx", "saturate_cast", "copy",
+        "add",
+        "subtract",
+        "add_n",
+        "cast",
+        "identity",
+        "stop_gradient",
+        "convert_to_tensor",
+        "negative",
+        "ensure_shape",
+        "check_numerics",
+        "cast_to_floatx",
+        "saturate_cast",
+        "copy",
     }
 )
-_SCALING = frozenset({"multiply", "divide", "truediv", "true_divide", "realdiv", "div",
-                      "divide_no_nan", "multiply_no_nan"})
+_SCALING = frozenset(
+    {
+        "multiply",
+        "divide",
+        "truediv",
+        "true_divide",
+        "realdiv",
+        "div",
+        "divide_no_nan",
+        "multiply_no_nan",
+    }
+)
 _MEAN_OPS = frozenset({"mean"})
-_AXIS_FIXABLE_OPS = frozenset({"mean", "sum", "max", "min", "prod", "norm", "euclidean_norm", "any"})
+_AXIS_FIXABLE_OPS = frozenset(
+    {"mean", "sum", "max", "min", "prod", "norm", "euclidean_norm", "any"}
+)
 _DROP_FIXABLE_OPS = frozenset({"mean", "sum", "max", "min"})
 _OPERAND_KEYWORDS = ("input_tensor", "x", "tensor", "input", "inputs")
 _LOSS_TENSOR_KEYWORDS = ("y_true", "y_pred", "labels", "logits", "target", "output", "predictions")
@@ -128,7 +151,9 @@ class Evaluator:
     def module_scope(self, module: ModuleInfo) -> Scope:
         return Scope(module=module, function="<module>")
 
-    def module_value(self, module: ModuleInfo, name: str, _seen: frozenset[str] = frozenset()) -> Value:
+    def module_value(
+        self, module: ModuleInfo, name: str, _seen: frozenset[str] = frozenset()
+    ) -> Value:
         key = (id(module), name)
         if key in self._module_values:
             return self._module_values[key]
@@ -217,7 +242,9 @@ class Evaluator:
             if isinstance(base, Symbol):
                 name = self.catalogue.canonical(base.qualname)
                 is_loss |= name in self.catalogue.loss_bases | self.catalogue.loss_classes
-                is_metric |= name in self.catalogue.metric_bases or name.startswith("keras.metrics.")
+                is_metric |= name in self.catalogue.metric_bases or name.startswith(
+                    "keras.metrics."
+                )
             elif isinstance(base, ClassRef):
                 base_loss, base_metric = self.class_kind(base)
                 is_loss |= base_loss
@@ -229,7 +256,9 @@ class Evaluator:
         scope = self.module_scope(cls.module)
         return [self.eval_expr(base.value, scope) for base in cls.node.bases]
 
-    def find_method(self, cls: ClassRef, name: str, _depth: int = 0) -> tuple[ClassRef, cst.FunctionDef] | None:
+    def find_method(
+        self, cls: ClassRef, name: str, _depth: int = 0
+    ) -> tuple[ClassRef, cst.FunctionDef] | None:
         for stmt in cls.node.body.body:
             if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
                 return cls, stmt
@@ -252,7 +281,9 @@ class Evaluator:
                     return found
         return None
 
-    def method_ref(self, cls: ClassRef, method: cst.FunctionDef, self_value: Value | None) -> FunctionRef:
+    def method_ref(
+        self, cls: ClassRef, method: cst.FunctionDef, self_value: Value | None
+    ) -> FunctionRef:
         return FunctionRef(
             module=cls.module,
             node=method,
@@ -297,7 +328,9 @@ class Evaluator:
         if found is not None:
             cls, init = found
             saved = self.batch_level
-            scope = Scope(module=cls.module, function=f"{cls.qualname}.__init__", cls=cls, self_value=inst)
+            scope = Scope(
+                module=cls.module, function=f"{cls.qualname}.__init__", cls=cls, self_value=inst
+            )
             self._bind_params(
                 FunctionRef(cls.module, init, f"{cls.qualname}.__init__", self_value=inst, cls=cls),
                 list(inst.args),
@@ -367,7 +400,11 @@ class Evaluator:
 
     def _expr_Dict(self, expr: cst.Dict, scope: Scope) -> Value:
         return Mapping(
-            tuple(self.eval_expr(e.value, scope) for e in expr.elements if isinstance(e, cst.DictElement))
+            tuple(
+                self.eval_expr(e.value, scope)
+                for e in expr.elements
+                if isinstance(e, cst.DictElement)
+            )
         )
 
     def _expr_UnaryOperation(self, expr: cst.UnaryOperation, scope: Scope) -> Value:
@@ -674,10 +711,12 @@ class Evaluator:
         result: Value = handler(qualname, entry, call, scope)
         return result
 
-    def _cat_reduction(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_reduction(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         if call.starred:
             return Unknown(tainted=any(tainted(v) for v in call.tensors()))
-        operand, operand_arg = call.get(0, *_OPERAND_KEYWORDS, "y_true")
+        operand, _operand_arg = call.get(0, *_OPERAND_KEYWORDS, "y_true")
         if operand is None:
             return self._opaque_call(call)
         value = as_tensor(operand)
@@ -685,7 +724,6 @@ class Evaluator:
             second, _ = call.get(1, "y_pred")
             if second is not None:
                 value = combine(value, as_tensor(second), linear=False)
-            operand_arg = None
         axis_value, axis_arg = call.get(entry.axis_position, "axis", "reduction_indices", "axes")
         keep, _ = call.get(entry.axis_position + 1, "keepdims", "keep_dims")
         keepdims = isinstance(keep, Const) and keep.literal is True
@@ -707,7 +745,13 @@ class Evaluator:
         if isinstance(value, Flat):
             if axes is None or axes in (0, -1) or axes == (0,) or axes == (-1,):
                 return self._reduced(
-                    entry, call, scope, label, "over a tensor flattened with its batch axis", value, None
+                    entry,
+                    call,
+                    scope,
+                    label,
+                    "over a tensor flattened with its batch axis",
+                    value,
+                    None,
                 )
             return Unknown(tainted=True)
         if not isinstance(value, Batched):
@@ -720,8 +764,13 @@ class Evaluator:
             return replace(value, rank=value.rank if keepdims else Rank(drop=None, exact=1))
         if isinstance(axes, Alternatives):
             options = [_axis_tuple(opt) for opt in axes.options]
-            if any(opt is None or any(value.rank.axis_effect(a) == "removes" for a in opt) for opt in options):
-                return self._reduced(entry, call, scope, label, "on some path", value, None, fixable=False)
+            if any(
+                opt is None or any(value.rank.axis_effect(a) == "removes" for a in opt)
+                for opt in options
+            ):
+                return self._reduced(
+                    entry, call, scope, label, "on some path", value, None, fixable=False
+                )
             return replace(value, rank=UNKNOWN_RANK)
         axis_tuple = _axis_tuple(axes)
         if axis_tuple is None:
@@ -759,7 +808,8 @@ class Evaluator:
                     all_axes_ref = name
                     break
         scalar = entry.op == "norm" and (
-            axis_arg is None or (isinstance(axis_arg.value, cst.Name) and axis_arg.value.value == "None")
+            axis_arg is None
+            or (isinstance(axis_arg.value, cst.Name) and axis_arg.value.value == "None")
         )
         origin = Origin(
             kind="scalar_op" if scalar else "reduction",
@@ -775,7 +825,9 @@ class Evaluator:
         )
         return Reduced.of(origin)
 
-    def _plan_reduction(self, op: str, call: Call, operand: Batched, axis_arg: cst.Arg | None) -> FixPlan | None:
+    def _plan_reduction(
+        self, op: str, call: Call, operand: Batched, axis_arg: cst.Arg | None
+    ) -> FixPlan | None:
         if axis_arg is not None and not _is_literal_expr(axis_arg.value):
             return None  # the axis comes from a name (a parameter default, a constant)
         if operand.rank == FULL_RANK and op in _AXIS_FIXABLE_OPS:
@@ -785,7 +837,8 @@ class Evaluator:
             operand_arg = call.arg_nodes[0] if call.arg_nodes else None
             others = [a for a in call.node.args if a is not operand_arg]
             if operand_arg is None or any(
-                a.keyword is None or a.keyword.value not in ("axis", "keepdims", "keep_dims", "name")
+                a.keyword is None
+                or a.keyword.value not in ("axis", "keepdims", "keep_dims", "name")
                 or not _is_literal_expr(a.value)
                 for a in others
             ):
@@ -793,13 +846,17 @@ class Evaluator:
             return FixPlan("drop_call", safe=op in _MEAN_OPS, operand_arg=operand_arg)
         return None
 
-    def _cat_elementwise(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_elementwise(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         values = [as_tensor(v) for v in call.tensors()]
         if not values:
             return Const()
         short = qualname.rsplit(".", 1)[-1]
         if short in _SCALING and len(values) == 2:
-            linear = _is_const(values[1]) or (short in ("multiply", "multiply_no_nan") and _is_const(values[0]))
+            linear = _is_const(values[1]) or (
+                short in ("multiply", "multiply_no_nan") and _is_const(values[0])
+            )
         else:
             linear = short in _LINEAR
         result = values[0]
@@ -807,7 +864,9 @@ class Evaluator:
             result = combine(result, other, linear=linear)
         return result if linear else nonlinear(result)
 
-    def _cat_normalize(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_normalize(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         operand, _ = call.get(0, *_OPERAND_KEYWORDS, "logits")
         if operand is None:
             return self._opaque_call(call)
@@ -843,7 +902,9 @@ class Evaluator:
             return Const()
         return Unknown(tainted=any(tainted(v) for v in tensors))
 
-    def _cat_per_sample(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_per_sample(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         values = list(call.args[:2])
         for name in _LOSS_TENSOR_KEYWORDS:
             if name in call.kwargs:
@@ -852,7 +913,9 @@ class Evaluator:
             return self._opaque_call(call)
         return self._per_sample(values)
 
-    def _cat_loss_class(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_loss_class(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         reduction = call.kwargs.get("reduction")
         per_sample = _reduction_is_none(reduction, None, self)
         if per_sample is None:
@@ -865,7 +928,9 @@ class Evaluator:
             reduction_given=reduction is not None,
         )
 
-    def _cat_scalar_op(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_scalar_op(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         if not any(tainted(v) for v in call.tensors()):
             return Const()
         origin = Origin(
@@ -879,7 +944,9 @@ class Evaluator:
         )
         return Reduced.of(origin)
 
-    def _cat_shape(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_shape(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         operand = call.args[0] if call.args else None
         batched = operand is not None and tainted(operand) and not isinstance(operand, Reduced)
         if qualname in ("tensorflow.size", "keras.ops.size", "len"):
@@ -890,10 +957,14 @@ class Evaluator:
             return Const(batch_size=batched)
         return ShapeOf(batched=batched)
 
-    def _cat_rank(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_rank(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         return Const()
 
-    def _cat_constant(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_constant(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         if qualname in ("float", "int") and call.args and isinstance(call.args[0], Const):
             return Const(literal=call.args[0].literal, batch_size=call.args[0].batch_size)
         return Const()
@@ -904,7 +975,9 @@ class Evaluator:
             return Unknown(tainted=True)
         return Const()
 
-    def _cat_batch_mixing(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_batch_mixing(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         short = qualname.rsplit(".", 1)[-1]
         values = [as_tensor(v) for v in call.args]
         if short in ("matmul", "dot", "tensordot") and len(values) >= 2:
@@ -915,11 +988,18 @@ class Evaluator:
             if isinstance(values[0], Batched) and isinstance(values[1], Const) and not transposed:
                 return replace(values[0], rank=UNKNOWN_RANK)
         if short in ("gather", "take", "take_along_axis", "repeat", "repeat_elements", "tile"):
-            axis, _ = call.get(2 if short in ("gather", "take", "take_along_axis", "repeat_elements") else 99, "axis")
+            axis, _ = call.get(
+                2 if short in ("gather", "take", "take_along_axis", "repeat_elements") else 99,
+                "axis",
+            )
             batch_dims, _ = call.get(99, "batch_dims")
             literal = _literal(axis) if axis is not None else None
             if values and isinstance(values[0], Batched):
-                if isinstance(literal, int) and literal != 0 and values[0].rank.axis_effect(literal) == "keeps":
+                if (
+                    isinstance(literal, int)
+                    and literal != 0
+                    and values[0].rank.axis_effect(literal) == "keeps"
+                ):
                     return replace(values[0], rank=UNKNOWN_RANK)
                 if isinstance(batch_dims, Const) and batch_dims.literal == 1:
                     return replace(values[0], rank=UNKNOWN_RANK)
@@ -927,7 +1007,12 @@ class Evaluator:
                     return Unknown(tainted=True)
         if short == "gather_nd":
             batch_dims, _ = call.get(99, "batch_dims")
-            if values and isinstance(values[0], Batched) and isinstance(batch_dims, Const) and batch_dims.literal == 1:
+            if (
+                values
+                and isinstance(values[0], Batched)
+                and isinstance(batch_dims, Const)
+                and batch_dims.literal == 1
+            ):
                 return replace(values[0], rank=UNKNOWN_RANK)
         if short == "einsum":
             return self._einsum(call)
@@ -951,7 +1036,9 @@ class Evaluator:
         terms = inputs.split(",")
         if len(terms) != len(operands):
             return self._mixing(operands)
-        batch_letters = {t[0] for t, v in zip(terms, operands, strict=True) if isinstance(v, Batched) and t}
+        batch_letters = {
+            t[0] for t, v in zip(terms, operands, strict=True) if isinstance(v, Batched) and t
+        }
         if (
             len(batch_letters) == 1
             and output[:1] in batch_letters
@@ -962,7 +1049,9 @@ class Evaluator:
             return Batched(rank=Rank(drop=None, exact=len(output)), coupled=coupled)
         return self._mixing(operands)
 
-    def _cat_flatten(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_flatten(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         value = as_tensor(call.args[0]) if call.args else Unknown()
         if isinstance(value, Batched | Flat):
             return Flat(coupled=value.coupled)
@@ -970,13 +1059,17 @@ class Evaluator:
             return value
         return Unknown(tainted=tainted(value))
 
-    def _cat_batch_flatten(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_batch_flatten(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         value = as_tensor(call.args[0]) if call.args else Unknown()
         if isinstance(value, Batched):
             return replace(value, rank=Rank(drop=None, exact=2))
         return value if isinstance(value, Reduced | Const) else Unknown(tainted=tainted(value))
 
-    def _cat_reshape(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_reshape(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         value = as_tensor(call.args[0]) if call.args else Unknown()
         shape, _ = call.get(1, "shape", "newshape", "new_shape")
         if isinstance(value, Reduced | Const):
@@ -997,7 +1090,9 @@ class Evaluator:
             return Flat(coupled=value.coupled)
         return Unknown(tainted=True)
 
-    def _cat_axis_change(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_axis_change(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         operand, _ = call.get(0, *_OPERAND_KEYWORDS, "indices")
         if operand is None:
             return self._opaque_call(call)
@@ -1028,7 +1123,9 @@ class Evaluator:
             return replace(value, rank=value.rank.minus(-1))
         return Unknown(tainted=True)
 
-    def _cat_join(self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope) -> Value:
+    def _cat_join(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
         items, _ = call.get(0, "values", "xs", "tensors")
         axis_value, _ = call.get(entry.axis_position, "axis")
         if axis_value is None:
@@ -1041,7 +1138,9 @@ class Evaluator:
         if all(isinstance(v, Const) for v in values):
             return Const()
         if not all(isinstance(v, Batched) for v in values):
-            if any(isinstance(v, Reduced) for v in values) and all(isinstance(v, Reduced | Const) for v in values):
+            if any(isinstance(v, Reduced) for v in values) and all(
+                isinstance(v, Reduced | Const) for v in values
+            ):
                 total = [v for v in values if isinstance(v, Reduced)]
                 result = total[0]
                 for other in total[1:]:
@@ -1081,7 +1180,9 @@ class Evaluator:
             cls=ref.cls,
             self_value=ref.self_value,
         )
-        self._bind_params(ref, [*ref.bound_args, *args], {**dict(ref.bound_kwargs), **kwargs}, scope)
+        self._bind_params(
+            ref, [*ref.bound_args, *args], {**dict(ref.bound_kwargs), **kwargs}, scope
+        )
         scope.full_params = tuple(k for k, v in scope.env.items() if v == Batched(rank=FULL_RANK))
         result = self._run_function(ref, scope)
         if isinstance(result, Reduced | Batched):
@@ -1098,7 +1199,8 @@ class Evaluator:
             if isinstance(result, Reduced):
                 result = Reduced(
                     frozenset(
-                        Group(frozenset(through(o) for o in g.origins), g.nonlinear) for g in result.groups
+                        Group(frozenset(through(o) for o in g.origins), g.nonlinear)
+                        for g in result.groups
                     )
                 )
             elif result.mixed:
@@ -1127,7 +1229,9 @@ class Evaluator:
         elif isinstance(body, cst.SimpleStatementSuite):
             self.exec_block([cst.SimpleStatementLine(body=body.body)], scope)
 
-    def _bind_params(self, ref: FunctionRef, args: list[Value], kwargs: dict[str, Value], scope: Scope) -> None:
+    def _bind_params(
+        self, ref: FunctionRef, args: list[Value], kwargs: dict[str, Value], scope: Scope
+    ) -> None:
         params = ref.node.params
         positional = [*params.posonly_params, *params.params]
         if ref.self_value is not None and positional and not _is_static(ref.node):
@@ -1281,7 +1385,11 @@ class Evaluator:
 
     def _exec_small(self, small: cst.BaseSmallStatement, scope: Scope) -> None:
         if isinstance(small, cst.Return):
-            value = self.eval_expr(small.value, scope) if small.value is not None else Const(literal=None)
+            value = (
+                self.eval_expr(small.value, scope)
+                if small.value is not None
+                else Const(literal=None)
+            )
             scope.returns.append((value, small))
             scope.alive = False
         elif isinstance(small, cst.Raise):
@@ -1323,8 +1431,10 @@ class Evaluator:
                 scope.env[f"self.{target.attr.value}"] = value
         elif isinstance(target, cst.Tuple | cst.List):
             elements = target.elements
-            if isinstance(value, Seq) and len(value.items) == len(elements) and not any(
-                isinstance(e, cst.StarredElement) for e in elements
+            if (
+                isinstance(value, Seq)
+                and len(value.items) == len(elements)
+                and not any(isinstance(e, cst.StarredElement) for e in elements)
             ):
                 for element, item in zip(elements, value.items, strict=True):
                     self._assign(element.value, item, scope)
@@ -1425,7 +1535,9 @@ def _axis_tuple(axes: Any) -> tuple[int, ...] | None:
         return ()
     if isinstance(axes, int):
         return (axes,)
-    if isinstance(axes, tuple) and all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+    if isinstance(axes, tuple) and all(
+        isinstance(a, int) and not isinstance(a, bool) for a in axes
+    ):
         return axes
     return ()
 
@@ -1491,7 +1603,9 @@ def _names_in(node: cst.CSTNode) -> Iterator[str]:
         stack.extend(current.children)
 
 
-def _reduction_is_none(reduction: Value | None, inst: Instance | None, ev: Evaluator) -> bool | None:
+def _reduction_is_none(
+    reduction: Value | None, inst: Instance | None, ev: Evaluator
+) -> bool | None:
     """True for reduction="none"/None/Reduction.NONE, False for the default, None if unknown."""
     if reduction is None:
         return False

@@ -8,6 +8,7 @@ becomes an `Issue`: one origin, or a group of origins combined non-linearly (a r
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,14 +111,20 @@ class LossFinder:
             where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
             for expr, role in _compile_arguments(call):
                 for ref, kind, sub_expr in self._targets(expr, scope):
-                    evidence = f"compiled at {where}" if role == "loss" else f"compiled as a metric at {where}"
+                    evidence = (
+                        f"compiled at {where}"
+                        if role == "loss"
+                        else f"compiled as a metric at {where}"
+                    )
                     if kind == "factory":
                         evidence = f"returned by `{module.code_for(sub_expr)}`, {evidence}"
                     yield Candidate(
                         ref=ref,
                         role=role,
                         evidence=evidence,
-                        priority=PRIORITY_COMPILED_LOSS if role == "loss" else PRIORITY_COMPILED_METRIC,
+                        priority=PRIORITY_COMPILED_LOSS
+                        if role == "loss"
+                        else PRIORITY_COMPILED_METRIC,
                         target=self._target(ref, kind, module, sub_expr, site_line),
                     )
 
@@ -126,14 +133,16 @@ class LossFinder:
         for node in enclosing:
             if isinstance(node, cst.FunctionDef):
                 inner = Scope(module=module, function=node.name.value, env=dict(scope.env))
-                for param in [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]:
+                for param in [
+                    *node.params.posonly_params,
+                    *node.params.params,
+                    *node.params.kwonly_params,
+                ]:
                     inner.env[param.name.value] = self.ev._default(
                         FunctionRef(module, node, node.name.value), param
                     )
-                try:
+                with contextlib.suppress(RecursionError):
                     self.ev._guarded_block(node, node.body, inner)
-                except RecursionError:
-                    pass
                 scope = Scope(module=module, function=node.name.value, env=inner.env)
         return scope
 
@@ -153,7 +162,9 @@ class LossFinder:
         for ref, kind in self._refs(value, expr):
             yield ref, kind, expr
 
-    def _refs(self, value: Value, expr: cst.BaseExpression, depth: int = 0) -> Iterator[tuple[FunctionRef, str]]:
+    def _refs(
+        self, value: Value, expr: cst.BaseExpression, depth: int = 0
+    ) -> Iterator[tuple[FunctionRef, str]]:
         if depth > 4:
             return
         if isinstance(value, FunctionRef):
@@ -205,7 +216,10 @@ class LossFinder:
         for node, owner, enclosing in _functions(module):
             params = [*node.params.posonly_params, *node.params.params]
             if owner is not None:
-                if not isinstance(node, cst.FunctionDef) or node.name.value not in ("call", "__call__"):
+                if not isinstance(node, cst.FunctionDef) or node.name.value not in (
+                    "call",
+                    "__call__",
+                ):
                     continue
                 params = params[1:]
                 is_loss, is_metric = self.ev.class_kind(owner)
@@ -227,7 +241,15 @@ class LossFinder:
                 role=role,
                 evidence=f"parameters named like a loss (`{names[0]}`, `{names[1]}`)",
                 priority=PRIORITY_NAMED,
-                target=self._target(ref, "lambda" if isinstance(node, cst.Lambda) else ("method" if owner else "function"), module, None, None),
+                target=self._target(
+                    ref,
+                    "lambda"
+                    if isinstance(node, cst.Lambda)
+                    else ("method" if owner else "function"),
+                    module,
+                    None,
+                    None,
+                ),
             )
 
     def _ref_for(
@@ -257,7 +279,12 @@ class LossFinder:
         prefix = ".<locals>.".join(_qual_parts(module, enclosing))
         if isinstance(node, cst.Lambda):
             line = module.range_of(node).start.line
-            return FunctionRef(module=module, node=node, qualname=f"{prefix}.<locals>.<lambda>@{line}", closure=closure or {})
+            return FunctionRef(
+                module=module,
+                node=node,
+                qualname=f"{prefix}.<locals>.<lambda>@{line}",
+                closure=closure or {},
+            )
         return FunctionRef(
             module=module,
             node=node,
@@ -283,10 +310,8 @@ class LossFinder:
             ref = FunctionRef(module=module, node=outer, qualname=outer.name.value)
         scope = self.ev.module_scope(module)
         self.ev.batch_level = False
-        try:
+        with contextlib.suppress(RecursionError):
             self.ev.call_function(ref, [], {}, scope, outer)
-        except RecursionError:
-            pass
 
     def _target(
         self,
@@ -303,7 +328,9 @@ class LossFinder:
             qualname=ref.qualname,
             line=line,
             site_path=site_module.path if site_expr is not None and site_module else None,
-            site_expr=site_module.code_for(site_expr) if site_expr is not None and site_module else None,
+            site_expr=site_module.code_for(site_expr)
+            if site_expr is not None and site_module
+            else None,
             site_line=site_line if site_expr is not None else None,
         )
 
@@ -379,14 +406,17 @@ class _CompileCollector(cst.CSTVisitor):
             base = func.value
             if isinstance(base, cst.Name) and base.value in ("re", "regex"):
                 return
-            if any(a.keyword is not None and a.keyword.value in ("loss", "metrics", "optimizer") for a in node.args) or (
-                len([a for a in node.args if a.keyword is None]) >= 2
-            ):
+            if any(
+                a.keyword is not None and a.keyword.value in ("loss", "metrics", "optimizer")
+                for a in node.args
+            ) or (len([a for a in node.args if a.keyword is None]) >= 2):
                 self.calls.append((node, [n for n in self.stack if isinstance(n, cst.FunctionDef)]))
 
 
 def _classes(module: ModuleInfo) -> Iterator[ClassRef]:
-    def walk(body: list[cst.BaseStatement] | tuple[cst.BaseStatement, ...], prefix: str) -> Iterator[ClassRef]:
+    def walk(
+        body: list[cst.BaseStatement] | tuple[cst.BaseStatement, ...], prefix: str
+    ) -> Iterator[ClassRef]:
         for stmt in body:
             if isinstance(stmt, cst.ClassDef):
                 qual = f"{prefix}{stmt.name.value}"
@@ -420,7 +450,11 @@ def _functions(
             owner = None
             if self.stack and isinstance(self.stack[-1], cst.ClassDef):
                 cls_node = self.stack[-1]
-                names = [n.name.value for n in self.stack if isinstance(n, cst.ClassDef | cst.FunctionDef)]
+                names = [
+                    n.name.value
+                    for n in self.stack
+                    if isinstance(n, cst.ClassDef | cst.FunctionDef)
+                ]
                 if all(isinstance(n, cst.ClassDef) for n in self.stack):
                     owner = ClassRef(module, cls_node, ".".join(names))
                 else:

@@ -397,7 +397,9 @@ def join(a: Value, b: Value) -> Value:
     if isinstance(b, Reduced):
         return b
     if isinstance(a, Batched) and isinstance(b, Batched):
-        return Batched(rank=a.rank.join(b.rank), coupled=a.coupled or b.coupled, mixed=a.mixed | b.mixed)
+        return Batched(
+            rank=a.rank.join(b.rank), coupled=a.coupled or b.coupled, mixed=a.mixed | b.mixed
+        )
     if isinstance(a, Batched) and isinstance(b, Const):
         return a
     if isinstance(b, Batched) and isinstance(a, Const):
@@ -409,8 +411,16 @@ def join(a: Value, b: Value) -> Value:
             options = tuple(
                 dict.fromkeys(
                     [
-                        *(a.literal.options if isinstance(a.literal, Alternatives) else (a.literal,)),
-                        *(b.literal.options if isinstance(b.literal, Alternatives) else (b.literal,)),
+                        *(
+                            a.literal.options
+                            if isinstance(a.literal, Alternatives)
+                            else (a.literal,)
+                        ),
+                        *(
+                            b.literal.options
+                            if isinstance(b.literal, Alternatives)
+                            else (b.literal,)
+                        ),
                     ]
                 )
             )
