@@ -515,9 +515,12 @@ class Evaluator:
             first = elements[0].slice if len(elements) == 1 else None
             if isinstance(first, cst.Index):
                 index = self.eval_expr(first.value, scope)
-                if isinstance(index, Const) and isinstance(index.literal, int):
-                    if -len(base.items) <= index.literal < len(base.items):
-                        return base.items[index.literal]
+                if (
+                    isinstance(index, Const)
+                    and isinstance(index.literal, int)
+                    and -len(base.items) <= index.literal < len(base.items)
+                ):
+                    return base.items[index.literal]
             result: Value = Unknown()
             for i, item in enumerate(base.items):
                 result = item if i == 0 else join(result, item)

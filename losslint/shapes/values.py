@@ -14,7 +14,7 @@ and a few reference values (functions, classes, modules, Loss objects) that call
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -283,22 +283,22 @@ class ShapeOf:
     batched: bool
 
 
-Value = Union[
-    Batched,
-    Flat,
-    Reduced,
-    Const,
-    Unknown,
-    Symbol,
-    ModuleRef,
-    FunctionRef,
-    ClassRef,
-    Instance,
-    LossObject,
-    Seq,
-    Mapping,
-    ShapeOf,
-]
+Value = (
+    Batched
+    | Flat
+    | Reduced
+    | Const
+    | Unknown
+    | Symbol
+    | ModuleRef
+    | FunctionRef
+    | ClassRef
+    | Instance
+    | LossObject
+    | Seq
+    | Mapping
+    | ShapeOf
+)
 
 TENSORS = (Batched, Flat, Reduced, Const, Unknown)
 
