@@ -11,14 +11,14 @@ import click
 
 from losslint import __version__
 from losslint.config import Config, ConfigError, load_config
-from losslint.discovery import discover
+from losslint.discovery import discover, is_excluded
 from losslint.engine import LintOptions, lint_paths, lint_source
 from losslint.model import Applicability, Diagnostic, FileResult
 from losslint.reporters import REPORTERS, ReportContext
 from losslint.reporters import diff as diff_reporter
 from losslint.reporters.text import statistics as render_statistics
 from losslint.rules import RULES_BY_CODE, is_valid_selector, rule_infos
-from losslint.source import SourceError, write_atomic
+from losslint.source import SourceError, decode, read_bytes, write_atomic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -297,17 +297,19 @@ def _main(
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
 
+    echo: bytes | None = None
     if stdin_mode:
-        results = _run_stdin(config, options, stdin_filename, force_exclude, fix and not show_diff)
-        if results is None:
+        stdin_result, echo = _run_stdin(config, options, stdin_filename, force_exclude)
+        if stdin_result is None:
+            if fix and not show_diff:
+                _write_binary(echo)
             ctx.exit(EXIT_OK)
+        results = [stdin_result]
     else:
         found = discover(targets, config, force_exclude=force_exclude)
         results = lint_paths(found.files, config, options, jobs=jobs, cache=not no_cache)
         results.extend(
-            FileResult(
-                path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
-            )
+            FileResult(path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),))
             for p in found.missing
         )
     if runtime or runtime_all:
@@ -354,11 +356,7 @@ def _main(
             )
     else:
         if stdin_mode and fix:
-            result = results[0]
-            click.echo(
-                result.fixed_source if result.fixed_source is not None else (result.source or ""),
-                nl=False,
-            )
+            _write_binary(echo or b"")
             if not silent:
                 click.echo(REPORTERS["text"](diagnostics, report), err=True, nl=False)
         elif not silent:
@@ -366,7 +364,7 @@ def _main(
                 click.echo(render_statistics(diagnostics, unsafe_fixes), nl=False)
             else:
                 click.echo(REPORTERS[output_format](diagnostics, report), nl=False)
-        if not stdin_mode or not fix:
+        if not stdin_mode:
             _write_fixes(results)
         if show_fixes and not silent:
             for result in results:
@@ -386,41 +384,30 @@ def _run_stdin(
     options: LintOptions,
     stdin_filename: str | None,
     force_exclude: bool,
-    fix: bool,
-) -> list[FileResult] | None:
-    data = click.get_binary_stream("stdin").read()
+) -> tuple[FileResult | None, bytes]:
+    """Lint (and fix) stdin; returns the result (None when excluded) and the bytes to echo."""
+    data = sys.stdin.buffer.read()
     path = Path(os.path.abspath(stdin_filename)) if stdin_filename else Path(os.getcwd()) / "-"
-    if force_exclude and stdin_filename:
-        found = discover([path], config, force_exclude=True)
-        if not found.files and not found.missing:
-            if fix:
-                click.get_binary_stream("stdout").write(data)
-            return None
+    if force_exclude and stdin_filename and is_excluded(path, config):
+        return None, data
     result = lint_source(path, data, config, options)
+    output = data
+    if result.fixed_source is not None:
+        output = decode(path, data).encode(result.fixed_source)
     if not stdin_filename:
         result = replace(
-            result,
-            path=Path("-"),
-            diagnostics=tuple(replace(d, path=Path("-")) for d in result.diagnostics),
+            result, path=Path("-"), diagnostics=tuple(replace(d, path=Path("-")) for d in result.diagnostics)
         )
-    if fix and result.fixed_source is not None:
-        # write the fixed source back in the input's encoding
-        from losslint.source import decode
+    return result, output
 
-        encoded = decode(path, data).encode(result.fixed_source)
-        click.get_binary_stream("stdout").write(encoded)
-        click.get_binary_stream("stdout").flush()
-        result = replace(result, fixed_source=None, source=None)
-    elif fix:
-        click.get_binary_stream("stdout").write(data)
-        click.get_binary_stream("stdout").flush()
-        result = replace(result, source=None)
-    return [result]
+
+def _write_binary(data: bytes) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def _write_fixes(results: list[FileResult]) -> None:
-    from losslint.source import decode, read_bytes
-
     for result in results:
         if result.fixed_source is None or str(result.path) == "-":
             continue

@@ -153,3 +153,10 @@ def discover(paths: list[Path], config: Config, *, force_exclude: bool = False) 
         else:
             result.missing.append(path)
     return result
+
+
+def is_excluded(path: Path, config: Config) -> bool:
+    """Whether the exclude settings or .gitignore exclude a (possibly non-existent) file."""
+    ignorer = _Ignorer(config)
+    absolute = Path(os.path.abspath(path))
+    return ignorer.excluded(absolute, False) or ignorer.gitignored(absolute, False)

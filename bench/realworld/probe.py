@@ -380,6 +380,36 @@ def _centernet(r):
     return yt, r.normal(size=(B, 3, 3 + 8 + 3)).astype("float32")
 
 
+def _extract(qualname: str, **init_kwargs):
+    """Re-create a def/class nested in a test method from its source, in the module's globals.
+
+    Used for test helpers that cannot be reached by calling their enclosing test method; only
+    works when the nested code needs nothing from the enclosing function's locals.
+    """
+
+    def get(mod):
+        import ast
+        import inspect
+
+        tree = ast.parse(inspect.getsource(mod))
+        names = [p for p in qualname.split(".") if p != "<locals>"]
+        want_method = names[-1] in ("call", "__call__")
+        target = names[-2] if want_method else names[-1]
+        node = next(
+            n for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == target
+        )
+        ns = dict(mod.__dict__)
+        exec(compile(ast.Module(body=[node], type_ignores=[]), mod.__file__, "exec"), ns)
+        obj = ns[target]
+        if want_method:
+            inst = obj(**init_kwargs)
+            return inst if names[-1] == "__call__" else getattr(inst, names[-1])
+        return obj
+
+    return get
+
+
 def _ms_ssim(r):
     # tf.image.ssim_multiscale needs images of at least 176 pixels per side for 5 scales
     return _u(r, B, 176, 176, 2), _u(r, B, 176, 176, 2)
@@ -455,14 +485,11 @@ spec("keras", "confusion_matrix", "keras/src/metrics/metrics_utils.py",
 spec("keras", "ModelTest.get_struct_loss.<locals>.loss_fn",
      get=lambda m: m.ModelTest("setUp").get_struct_loss(
          __import__("keras").KerasTensor((B, 7))))
-spec("keras", "TestCase.run_layer_test.<locals>.run_training_step.<locals>.TestLoss.__call__",
-     no_run="class defined inside a test method; not importable")
-spec("keras", "TestCompileMetrics.test_custom_metric_function.<locals>.my_custom_metric",
-     no_run="defined inside a test method; not importable")
-spec("keras", "TestTrainer.test_evaluate_return_list_respect_metrics_order.<locals>.metrics_zero",
-     no_run="defined inside a test method; not importable")
-spec("keras", "TestTrainer.test_evaluate_return_list_respect_metrics_order.<locals>.metrics_one",
-     no_run="defined inside a test method; not importable")
+for _q in ("TestCase.run_layer_test.<locals>.run_training_step.<locals>.TestLoss.__call__",
+           "TestCompileMetrics.test_custom_metric_function.<locals>.my_custom_metric",
+           "TestTrainer.test_evaluate_return_list_respect_metrics_order.<locals>.metrics_zero",
+           "TestTrainer.test_evaluate_return_list_respect_metrics_order.<locals>.metrics_one"):
+    spec("keras", _q, get=_extract(_q))
 spec("keras", "is_binary_or_sparse_categorical", "keras/src/trainers/compile_utils.py")
 spec("keras", "CompileLoss.__call__", no_run="framework: aggregates the compiled losses")
 spec("keras", "CompileLoss.call", no_run="framework: aggregates the compiled losses")
