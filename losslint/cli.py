@@ -339,8 +339,9 @@ def _main(
             elif not unsafe_fixes:
                 summary.hidden_unsafe += 1
 
+    ctx.color = _use_color(color) and output_format == "text"
     report = ReportContext(
-        root=str(config.root), cwd=cwd, unsafe_fixes=unsafe_fixes, color=_use_color(color)
+        root=str(config.root), cwd=cwd, unsafe_fixes=unsafe_fixes, color=bool(ctx.color)
     )
     if show_diff:
         text = diff_reporter.render(results, cwd)
