@@ -309,7 +309,9 @@ def _main(
         found = discover(targets, config, force_exclude=force_exclude)
         results = lint_paths(found.files, config, options, jobs=jobs, cache=not no_cache)
         results.extend(
-            FileResult(path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),))
+            FileResult(
+                path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
+            )
             for p in found.missing
         )
     if runtime or runtime_all:
@@ -397,7 +399,9 @@ def _run_stdin(
         output = decode(path, data).encode(result.fixed_source)
     if not stdin_filename:
         result = replace(
-            result, path=Path("-"), diagnostics=tuple(replace(d, path=Path("-")) for d in result.diagnostics)
+            result,
+            path=Path("-"),
+            diagnostics=tuple(replace(d, path=Path("-")) for d in result.diagnostics),
         )
     return result, output
 

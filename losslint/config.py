@@ -13,6 +13,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from losslint.rules import DEFAULT_SELECT, is_valid_selector
+from losslint.source import real_path
 
 DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".bzr",
@@ -108,7 +109,7 @@ def _has_table(path: Path) -> bool:
 
 def find_config(start: Path) -> tuple[Path | None, Path]:
     """(nearest pyproject.toml with [tool.losslint], project root) above `start`."""
-    start = start.resolve()
+    start = real_path(start)
     base = start if start.is_dir() else start.parent
     fallback_root: Path | None = None
     for folder in (base, *base.parents):
@@ -215,7 +216,7 @@ def _runtime(value: Any) -> RuntimeConfig:
 def load_config(start: Path, explicit: Path | None = None) -> Config:
     """The configuration for a run whose first path is `start` (or from `--config FILE`)."""
     if explicit is not None:
-        path = explicit.resolve()
+        path = real_path(explicit)
         try:
             data = tomllib.loads(path.read_text("utf-8"))
         except OSError as exc:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pathspec
 
 from losslint.config import Config
+from losslint.source import real_path
 
 SOURCE_SUFFIXES = (".py",)
 
@@ -27,7 +28,7 @@ class _Ignorer:
     """Answers 'is this path excluded?' from exclude globs and nested .gitignore files."""
 
     def __init__(self, config: Config) -> None:
-        self.root = config.root.resolve()
+        self.root = real_path(config.root)
         self.exclude = pathspec.GitIgnoreSpec.from_lines([*config.exclude, *config.extend_exclude])
         self.respect_gitignore = config.respect_gitignore
         self._gitignores: dict[Path, pathspec.PathSpec | None] = {}
@@ -132,7 +133,7 @@ def discover(paths: list[Path], config: Config, *, force_exclude: bool = False) 
     def add(path: Path) -> None:
         absolute = Path(os.path.abspath(path))
         try:
-            key = absolute.resolve()
+            key = real_path(absolute)
         except (OSError, RuntimeError):
             key = absolute
         if key not in seen:

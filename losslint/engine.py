@@ -28,7 +28,7 @@ from losslint.rules.base import Rule
 from losslint.shapes.evaluator import Evaluator
 from losslint.shapes.losses import Issue, LossFinder, qualified
 from losslint.shapes.values import Symbol
-from losslint.source import SourceError, check_syntax, parse
+from losslint.source import SourceError, check_syntax, parse, real_path
 from losslint.suppression import PerFileIgnores, parse_suppressions
 
 MAX_FIX_PASSES = 10
@@ -77,7 +77,7 @@ def lint_paths(
     """
     index = ProjectIndex(config.root, overlays)
     store = Cache(config.root, repr(config.loss_arg_names)) if cache else None
-    paths = [p.resolve() for p in files]
+    paths = [real_path(p) for p in files]
     originals: dict[Path, str] = {}
     fixed_counts: dict[Path, int] = defaultdict(int)
     diagnostics = _analyze(index, paths, config, options, jobs, store)
@@ -128,7 +128,7 @@ def lint_source(
     path: Path, data: bytes, config: Config, options: LintOptions = LintOptions()
 ) -> FileResult:
     """Lint one buffer as if it were the file at `path` (which need not exist)."""
-    return lint_paths([path], config, options, overlays={path.resolve(): data})[0]
+    return lint_paths([path], config, options, overlays={real_path(path): data})[0]
 
 
 @dataclass
@@ -365,7 +365,7 @@ def discover_losses(
     index = ProjectIndex(config.root, overlays)
     evaluator = Evaluator(index)
     finder = LossFinder(evaluator, config.loss_arg_names)
-    linted = {p.resolve() for p in files}
+    linted = {real_path(p) for p in files}
     found: dict[tuple[Path, str], tuple[int, DiscoveredLoss]] = {}
     for path in linted:
         module = index.module(path)

@@ -65,6 +65,11 @@ class SourceError(Exception):
         )
 
 
+def real_path(path: Path | str) -> Path:
+    """The absolute path with symlinks resolved; never raises (a link loop stays as it is)."""
+    return Path(os.path.realpath(path))
+
+
 def read_bytes(path: Path) -> bytes:
     """Read a regular file; FIFOs, devices, directories and broken links raise SourceError."""
     try:

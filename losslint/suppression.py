@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pathspec
 
+from losslint.source import real_path
+
 _LINE_NOQA = re.compile(
     r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*))?", re.IGNORECASE
 )
@@ -89,7 +91,7 @@ class PerFileIgnores:
     """`per-file-ignores`: glob (relative to the project root, `!` negates) -> code prefixes."""
 
     def __init__(self, entries: tuple[tuple[str, tuple[str, ...]], ...], root: Path) -> None:
-        self.root = root.resolve()
+        self.root = real_path(root)
         self.entries = [
             (
                 glob.startswith("!"),
@@ -103,7 +105,7 @@ class PerFileIgnores:
         if not self.entries:
             return frozenset()
         try:
-            rel = path.resolve().relative_to(self.root).as_posix()
+            rel = real_path(path).relative_to(self.root).as_posix()
         except ValueError:
             rel = path.name
         codes: set[str] = set()

@@ -410,6 +410,31 @@ def _extract(qualname: str, **init_kwargs):
     return get
 
 
+def _smk_keras2_branch(get):
+    """segmodels_keras picks `ops = keras.ops` on Keras 3 and `ops = keras.backend` on Keras 2.
+    Some of its functions call ops.epsilon()/ops.pow(), which exist only in the Keras-2
+    branch (AttributeError on Keras 3). Run them through that branch: functional.ops is set to
+    the Keras-2 backend (tf_keras.backend) for the duration of the call."""
+
+    def wrapped(mod):
+        import tf_keras
+
+        fn = get(mod)
+        functional = sys.modules["segmodels_keras.base.functional"]
+
+        def call(yt, yp):
+            saved = functional.ops
+            functional.ops = tf_keras.backend
+            try:
+                return fn(yt, yp)
+            finally:
+                functional.ops = saved
+
+        return call
+
+    return wrapped
+
+
 def _ms_ssim(r):
     # tf.image.ssim_multiscale needs images of at least 176 pixels per side for 5 scales
     return _u(r, B, 176, 176, 2), _u(r, B, 176, 176, 2)
@@ -634,6 +659,15 @@ for _pkg, _p, _flavour in (("segmentation-models", "segmentation_models", "tf.ke
         spec(_pkg, f"{_c}.__call__", inputs="seg")
     for _c in ("CategoricalCELoss", "CategoricalFocalLoss"):
         spec(_pkg, f"{_c}.__call__", inputs="seg_onehot")
+# Keras-3 AttributeError (keras.ops has no epsilon / pow): run the package's Keras-2 branch.
+for _f in ("categorical_crossentropy", "categorical_focal_loss", "binary_focal_loss"):
+    _inp = "seg_onehot" if "categorical" in _f else "seg"
+    spec("segmodels-keras", _f, "segmodels_keras/base/functional.py", inputs=_inp,
+         get=_smk_keras2_branch(_with_backend(_f, "keras")))
+for _c, _inp in (("CategoricalCELoss", "seg_onehot"), ("CategoricalFocalLoss", "seg_onehot"),
+                 ("BinaryFocalLoss", "seg")):
+    spec("segmodels-keras", f"{_c}.__call__", "segmodels_keras/losses.py", inputs=_inp,
+         get=_smk_keras2_branch((lambda c: lambda m: getattr(m, c)())(_c)))
 
 # ---- keras-unet-collection ------------------------------------------------------------------
 for _p in ("keras_unet_collection/loss.py", "keras_unet_collection/losses.py"):

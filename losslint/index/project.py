@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from losslint.index.modules import ModuleInfo, module_name_for
-from losslint.source import SourceError, SourceText, decode, parse, read_bytes
+from losslint.source import SourceError, SourceText, decode, parse, read_bytes, real_path
 
 
 class ProjectIndex:
@@ -17,15 +17,15 @@ class ProjectIndex:
     """
 
     def __init__(self, root: Path, overlays: dict[Path, bytes] | None = None) -> None:
-        self.root = root.resolve()
-        self.overlays = {p.resolve(): data for p, data in (overlays or {}).items()}
+        self.root = real_path(root)
+        self.overlays = {real_path(p): data for p, data in (overlays or {}).items()}
         self._by_path: dict[Path, ModuleInfo | None] = {}
         self._sources: dict[Path, SourceText] = {}
         self._errors: dict[Path, SourceError] = {}
 
     def source(self, path: Path) -> SourceText:
         """The decoded text of a file (or of its overlay); raises SourceError."""
-        key = path.resolve()
+        key = real_path(path)
         if key in self._errors:
             raise self._errors[key]
         if key not in self._sources:
@@ -39,14 +39,14 @@ class ProjectIndex:
 
     def module(self, path: Path) -> ModuleInfo | None:
         """The parsed module for a file, or None when it cannot be read or parsed."""
-        key = path.resolve()
+        key = real_path(path)
         if key not in self._by_path:
             self._by_path[key] = self._load(key)
         return self._by_path[key]
 
     def error(self, path: Path) -> SourceError | None:
         self.module(path)
-        return self._errors.get(path.resolve())
+        return self._errors.get(real_path(path))
 
     def _load(self, path: Path) -> ModuleInfo | None:
         try:
@@ -65,7 +65,7 @@ class ProjectIndex:
 
     def set_source(self, path: Path, data: bytes) -> None:
         """Replace a file's content (used between fix passes and by editors)."""
-        key = path.resolve()
+        key = real_path(path)
         self.overlays[key] = data
         self._by_path.pop(key, None)
         self._sources.pop(key, None)
@@ -97,7 +97,9 @@ class ProjectIndex:
             return init if init.is_file() else None
         target = base.joinpath(*dotted_name.split("."))
         for path in (target.with_suffix(".py"), target / "__init__.py"):
-            if self._inside(path.resolve()) and (path.is_file() or path.resolve() in self.overlays):
+            if self._inside(real_path(path)) and (
+                path.is_file() or real_path(path) in self.overlays
+            ):
                 return path
         return None
 
@@ -111,7 +113,7 @@ class ProjectIndex:
             return self.module(path) if path else None
         for root in self._search_roots(importer.path):
             path = self._file_for(root, name)
-            if path is not None and path.resolve() != importer.path:
+            if path is not None and real_path(path) != importer.path:
                 return self.module(path)
         return None
 
@@ -121,6 +123,6 @@ class ProjectIndex:
             return False
         for root in self._search_roots(importer.path):
             folder = root.joinpath(*name.split("."))
-            if folder.is_dir() and self._inside(folder.resolve()) and folder != self.root:
+            if folder.is_dir() and self._inside(real_path(folder)) and folder != self.root:
                 return True
         return False

@@ -11,6 +11,7 @@ from losslint import __version__
 from losslint.model import Diagnostic
 from losslint.reporters.paths import display_path
 from losslint.rules import rule_infos
+from losslint.source import real_path
 
 if TYPE_CHECKING:
     from losslint.reporters import ReportContext
@@ -80,7 +81,7 @@ def render(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> str:
                     }
                 },
                 "originalUriBaseIds": {
-                    "%SRCROOT%": {"uri": Path(ctx.root).resolve().as_uri() + "/"}
+                    "%SRCROOT%": {"uri": real_path(Path(ctx.root)).as_uri() + "/"}
                 },
                 "results": results,
             }

@@ -30,6 +30,7 @@ from losslint.shapes.values import (
     Seq,
     Value,
 )
+from losslint.source import real_path
 
 PRIORITY_COMPILED_LOSS = 0
 PRIORITY_LOSS_CLASS = 1
@@ -80,7 +81,7 @@ def qualified(ref: FunctionRef) -> str:
 
 def _rel(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root).as_posix()
+        return real_path(path).relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
 
