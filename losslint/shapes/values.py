@@ -327,6 +327,8 @@ def as_tensor(value: Value) -> Value:
         return result
     if isinstance(value, ShapeOf):
         return Const(batch_size=value.batched)
+    if isinstance(value, Symbol | ModuleRef | ClassRef):
+        return Const()  # `tf.float32`, a module or a class used as a value
     return Unknown(tainted=False)
 
 
