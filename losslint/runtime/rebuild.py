@@ -1,0 +1,733 @@
+"""Definitions-only modules: rebuild a project module without running its top-level code.
+
+Runs in the runtime worker, but imports nothing heavy (no TensorFlow), so it is tested on its
+own. A module is parsed with `ast` and only these top-level statements are kept:
+
+- imports (project modules are themselves rebuilt through `ProjectImporter`);
+- `def`s and classes (class bodies filtered by the same rules); decorators, defaults and base
+  classes are kept only when they pass the call check below;
+- assignments to plain names whose value calls nothing (literals, names, attributes, operators,
+  lambdas, comprehensions without calls);
+- assignments whose value makes calls, only when (a) a kept definition (or the loss being probed)
+  refers to the assigned name and (b) every call goes to TensorFlow, Keras, NumPy, the standard
+  math/functools/operator modules, a pure builtin or a definition of the project, and the called
+  name does not look like I/O or training (`fit`, `save*`, `load*`, `write*`, `system`, ...);
+- `if`/`try` blocks, filtered recursively; docstrings.
+
+Everything else is dropped: expression statements (`model.fit(...)`, `os.system(...)`,
+`print(...)`), `if __name__ == "__main__":` blocks, `with`/`for`/`while` blocks, assignments to
+attributes or subscripts (`os.environ[...] = ...`), `del`, `global`, `assert`, `raise`. Each kept
+statement runs in a guard: if it fails, the failure is noted (`__losslint_failed__`) and the rest
+of the module still loads.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+SAFE_LIBRARIES = frozenset(
+    {
+        "tensorflow", "tf_keras", "keras", "numpy", "scipy", "math", "cmath", "functools",
+        "operator", "itertools", "collections", "string", "re", "enum", "dataclasses", "typing",
+        "typing_extensions", "fractions", "decimal", "statistics", "abc", "numbers", "copy",
+    }
+)
+PURE_BUILTINS = frozenset(
+    {
+        "abs", "all", "any", "bool", "bytes", "callable", "chr", "classmethod", "complex", "dict",
+        "divmod", "enumerate", "filter", "float", "frozenset", "getattr", "hasattr", "hash", "int",
+        "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "next", "object",
+        "ord", "pow", "property", "range", "repr", "reversed", "round", "set", "slice", "sorted",
+        "staticmethod", "str", "sum", "super", "tuple", "type", "zip",
+    }
+)
+# called names that suggest training, I/O, processes or network: never run at import time
+DENIED_CALL = re.compile(
+    r"^(fit\w*|train\w*|evaluate\w*|predict\w*|save\w*|load\w*|restore\w*|write\w*|read\w*|"
+    r"dump\w*|remove\w*|unlink|rmtree|rmdir|mkdir|makedirs|rename|copy\w*|system|popen|spawn\w*|"
+    r"exec\w*|eval|open|input|print|download\w*|get_file|urlopen|urlretrieve|request|fork|kill|"
+    r"exit|quit|sleep|run|call|check_call|check_output|seed|set_\w*|enable\w*|disable\w*|"
+    r"connect|login|init|setup|main)$"
+)
+FAILED_NAME = "__losslint_failed__"
+_NOTE_NAME = "__losslint_note__"
+_EXC_NAME = "__losslint_exception__"
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A top-level statement that was not executed, and why."""
+
+    line: int
+    reason: str
+    names: tuple[str, ...] = ()
+
+
+@dataclass
+class Rebuilt:
+    """The filtered module tree and the statements left out."""
+
+    tree: ast.Module
+    dropped: list[Dropped] = field(default_factory=list)
+
+
+# -- what a statement binds and refers to --------------------------------------------------
+
+
+def _target_names(target: ast.expr) -> list[str] | None:
+    """Names bound by an assignment target, or None when it assigns into something else."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    if isinstance(target, ast.Tuple | ast.List):
+        names: list[str] = []
+        for element in target.elts:
+            sub = _target_names(element)
+            if sub is None:
+                return None
+            names.extend(sub)
+        return names
+    return None
+
+
+def _referenced(nodes: Iterable[ast.AST]) -> set[str]:
+    return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+    has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
+    return has_name and has_main
+
+
+def _walk_evaluated(node: ast.AST) -> Iterator[ast.AST]:
+    """Nodes evaluated when `node` is evaluated (lambda bodies are not)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, ast.Lambda):
+            stack.extend(current.args.defaults)
+            stack.extend(d for d in current.args.kw_defaults if d is not None)
+            continue
+        stack.extend(ast.iter_child_nodes(current))
+
+
+def _call_root(func: ast.expr) -> tuple[ast.expr, str]:
+    """The leftmost part of a callee (`tf` in `tf.keras.losses.X`) and the called name (`X`)."""
+    called = func.attr if isinstance(func, ast.Attribute) else (func.id if isinstance(func, ast.Name) else "")
+    node = func
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node, called
+
+
+# -- the filter -----------------------------------------------------------------------------
+
+
+class _Filter:
+    """Decides which top-level statements of one module are kept (see the module docstring)."""
+
+    def __init__(self, tree: ast.Module, is_project_import: Callable[[str, int], bool], extra_roots: Iterable[str]) -> None:
+        self.tree = tree
+        self.is_project_import = is_project_import
+        self.callable_names: set[str] = set()  # names that may be called at import time
+        self.shadowed: set[str] = set()
+        self.needed: set[str] = set(extra_roots)
+        self.kept_assign_names: set[str] = set()
+        self.dropped: list[Dropped] = []
+        self._scan_bindings(tree.body)
+
+    def _scan_bindings(self, body: Sequence[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    bound = alias.asname or alias.name.split(".")[0]
+                    self.shadowed.add(bound)
+                    if self._safe_module(alias.name, 0):
+                        self.callable_names.add(bound)
+            elif isinstance(stmt, ast.ImportFrom):
+                for alias in stmt.names:
+                    bound = alias.asname or alias.name
+                    self.shadowed.add(bound)
+                    if self._safe_module(stmt.module or "", stmt.level):
+                        self.callable_names.add(bound)
+            elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                self.shadowed.add(stmt.name)
+                self.callable_names.add(stmt.name)
+            elif isinstance(stmt, ast.If | ast.Try | ast.TryStar):
+                for block in self._blocks(stmt):
+                    self._scan_bindings(block)
+            elif isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    self.shadowed.update(_target_names(target) or [])
+
+    @staticmethod
+    def _blocks(stmt: ast.If | ast.Try | ast.TryStar) -> list[list[ast.stmt]]:
+        if isinstance(stmt, ast.If):
+            return [stmt.body, stmt.orelse]
+        return [stmt.body, *(h.body for h in stmt.handlers), stmt.orelse, stmt.finalbody]
+
+    def _safe_module(self, name: str, level: int) -> bool:
+        if level or self.is_project_import(name, level):
+            return True
+        return name.split(".")[0] in SAFE_LIBRARIES
+
+    # -- expressions --
+
+    def unsafe_call(self, expr: ast.AST, *, as_decorator: bool = False) -> str | None:
+        """A reason why evaluating `expr` could run something other than definitions, or None."""
+        if as_decorator and isinstance(expr, ast.Name | ast.Attribute):
+            problem = self._callee_problem(expr)
+            if problem:
+                return problem
+        for node in _walk_evaluated(expr):
+            if isinstance(node, ast.Await | ast.Yield | ast.YieldFrom):
+                return "awaits or yields"
+            if isinstance(node, ast.Call):
+                problem = self._callee_problem(node.func)
+                if problem:
+                    return problem
+        return None
+
+    def _callee_problem(self, func: ast.expr) -> str | None:
+        root, called = _call_root(func)
+        text = ast.unparse(func)
+        if called and DENIED_CALL.match(called):
+            return f"calls `{text}`"
+        if isinstance(root, ast.Call | ast.Constant):
+            return None  # the inner call is checked on its own; methods of literals are fine
+        if not isinstance(root, ast.Name):
+            return f"calls `{text}`"
+        name = root.id
+        if name in self.callable_names:
+            return None
+        if name in PURE_BUILTINS and name not in self.shadowed:
+            return None
+        return f"calls `{text}`"
+
+    @staticmethod
+    def has_call(expr: ast.AST) -> bool:
+        return any(isinstance(n, ast.Call | ast.Await | ast.Yield | ast.YieldFrom) for n in _walk_evaluated(expr))
+
+    # -- statements --
+
+    def run(self) -> list[ast.stmt]:
+        """Filter the module body until the set of needed names stops growing."""
+        self.needed |= _referenced(n for n in ast.walk(self.tree) if isinstance(n, ast.Lambda))
+        while True:
+            before = (len(self.needed), len(self.kept_assign_names), len(self.callable_names))
+            self.dropped = []
+            body = self.body(self.tree.body, in_class=False)
+            if (len(self.needed), len(self.kept_assign_names), len(self.callable_names)) == before:
+                return body
+
+    def body(self, stmts: Sequence[ast.stmt], *, in_class: bool) -> list[ast.stmt]:
+        kept: list[ast.stmt] = []
+        for index, stmt in enumerate(stmts):
+            new = self.stmt(stmt, in_class=in_class, first=index == 0)
+            if new is not None:
+                kept.append(new)
+        return kept
+
+    def _drop(self, stmt: ast.stmt, reason: str, names: Iterable[str] = ()) -> None:
+        self.dropped.append(Dropped(stmt.lineno, reason, tuple(names)))
+
+    def stmt(self, stmt: ast.stmt, *, in_class: bool, first: bool) -> ast.stmt | None:
+        if isinstance(stmt, ast.Import | ast.ImportFrom | ast.Pass):
+            return stmt
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            return self._function(stmt)
+        if isinstance(stmt, ast.ClassDef):
+            return self._class(stmt)
+        if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            return self._assign(stmt, in_class=in_class)
+        if isinstance(stmt, ast.Expr):
+            if isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+                return stmt  # a docstring
+            self._drop(stmt, "top-level expression" + (f" `{ast.unparse(stmt.value)[:60]}`" if isinstance(stmt.value, ast.Call) else ""))
+            return None
+        if isinstance(stmt, ast.If):
+            return self._if(stmt, in_class=in_class)
+        if isinstance(stmt, ast.Try | ast.TryStar):
+            return self._try(stmt, in_class=in_class)
+        if hasattr(ast, "TypeAlias") and isinstance(stmt, ast.TypeAlias):  # pragma: no cover (3.12+)
+            return stmt
+        bound = [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+        self._drop(stmt, f"top-level `{type(stmt).__name__.lower()}` statement", bound)
+        return None
+
+    def _function(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.stmt | None:
+        args = stmt.args
+        for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            problem = self.unsafe_call(default)
+            if problem:
+                self._drop(stmt, f"a default argument of `{stmt.name}` {problem}", [stmt.name])
+                return None
+        decorators = self._decorators(stmt)
+        annotations = [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg) if a is not None and a.annotation is not None]
+        if stmt.returns is not None:
+            annotations.append(stmt.returns)
+        if any(self.unsafe_call(a) for a in annotations):
+            stmt = _strip_annotations(stmt)
+        new = _replace(stmt, decorator_list=decorators)
+        self.needed |= _referenced([new])
+        return new
+
+    def _decorators(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[ast.expr]:
+        kept = []
+        for decorator in stmt.decorator_list:
+            problem = self.unsafe_call(decorator, as_decorator=True)
+            if problem:
+                self.dropped.append(Dropped(decorator.lineno, f"decorator of `{stmt.name}` {problem}"))
+            else:
+                kept.append(decorator)
+        return kept
+
+    def _class(self, stmt: ast.ClassDef) -> ast.stmt | None:
+        for base in [*stmt.bases, *(k.value for k in stmt.keywords)]:
+            problem = self.unsafe_call(base)
+            if problem:
+                self._drop(stmt, f"a base of class `{stmt.name}` {problem}", [stmt.name])
+                return None
+        body = self.body(stmt.body, in_class=True) or [_pass(stmt)]
+        new = _replace(stmt, decorator_list=self._decorators(stmt), body=body)
+        self.needed |= _referenced([new])
+        return new
+
+    def _assign(self, stmt: ast.Assign | ast.AnnAssign | ast.AugAssign, *, in_class: bool) -> ast.stmt | None:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        names: list[str] = []
+        for target in targets:
+            sub = _target_names(target)
+            if sub is None:
+                self._drop(stmt, f"assignment to `{ast.unparse(target)}` (not a plain name)")
+                return None
+            names.extend(sub)
+        value = stmt.value
+        if isinstance(stmt, ast.AnnAssign) and self.unsafe_call(stmt.annotation):
+            if value is None:
+                return None
+            stmt = ast.copy_location(ast.Assign(targets=[stmt.target], value=value), stmt)
+        if value is None or not self.has_call(value):
+            self._keep_names(names, value)
+            return stmt
+        problem = self.unsafe_call(value)
+        if problem:
+            self._drop(stmt, problem, names)
+            return None
+        if not in_class and not (set(names) & self.needed):
+            self._drop(stmt, "makes calls and no definition needs it", names)
+            return None
+        self._keep_names(names, value)
+        return stmt
+
+    def _keep_names(self, names: list[str], value: ast.AST | None) -> None:
+        """Note a kept assignment: what it needs, and whether its names may be called."""
+        self.kept_assign_names.update(names)
+        refs = _referenced([value]) if value is not None else set()
+        self.needed |= refs
+        # `f = tf.reduce_mean` may be called later; `f = os.system` may not
+        if all(r in self.callable_names or (r in PURE_BUILTINS and r not in self.shadowed) for r in refs - set(names)):
+            self.callable_names.update(names)
+
+    def _if(self, stmt: ast.If, *, in_class: bool) -> ast.stmt | None:
+        if _is_main_guard(stmt.test):
+            self._drop(stmt, "`if __name__ == \"__main__\":` block")
+            orelse = self.body(stmt.orelse, in_class=in_class)
+            return _as_block(orelse, stmt)
+        problem = self.unsafe_call(stmt.test)
+        if problem:
+            self._drop(stmt, f"`if` whose condition {problem}")
+            return None
+        body = self.body(stmt.body, in_class=in_class)
+        orelse = self.body(stmt.orelse, in_class=in_class)
+        return _replace(stmt, body=body or [_pass(stmt)], orelse=orelse)
+
+    def _try(self, stmt: ast.Try | ast.TryStar, *, in_class: bool) -> ast.stmt | None:
+        handlers = []
+        for handler in stmt.handlers:
+            if handler.type is not None and self.unsafe_call(handler.type):
+                continue
+            handlers.append(_replace(handler, body=self.body(handler.body, in_class=in_class) or [_pass(handler)]))
+        body = self.body(stmt.body, in_class=in_class) or [_pass(stmt)]
+        finalbody = self.body(stmt.finalbody, in_class=in_class)
+        if not handlers and not finalbody:
+            finalbody = [_pass(stmt)]
+        return _replace(
+            stmt,
+            body=body,
+            handlers=handlers,
+            orelse=self.body(stmt.orelse, in_class=in_class),
+            finalbody=finalbody,
+        )
+
+
+def _replace(node: Any, **changes: Any) -> Any:
+    new = type(node)(**{name: getattr(node, name) for name in node._fields})
+    for name, value in changes.items():
+        setattr(new, name, value)
+    return ast.copy_location(new, node)
+
+
+def _pass(near: ast.AST) -> ast.stmt:
+    return ast.copy_location(ast.Pass(), near)
+
+
+def _as_block(stmts: list[ast.stmt], near: ast.stmt) -> ast.stmt | None:
+    if not stmts:
+        return None
+    return ast.copy_location(ast.If(test=ast.Constant(True), body=stmts, orelse=[]), near)
+
+
+def _strip_annotations(stmt: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    args = stmt.args
+    for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+        if arg is not None:
+            arg.annotation = None
+    return _replace(stmt, returns=None)
+
+
+def _guard(stmt: ast.stmt) -> ast.stmt:
+    """`try: <stmt> except Exception as e: __losslint_note__(line, e)`."""
+    exc = "__losslint_exc"
+    note = ast.Expr(
+        ast.Call(
+            func=ast.Name(_NOTE_NAME, ast.Load()),
+            args=[ast.Constant(stmt.lineno), ast.Name(exc, ast.Load())],
+            keywords=[],
+        )
+    )
+    handler = ast.ExceptHandler(type=ast.Name(_EXC_NAME, ast.Load()), name=exc, body=[note])
+    guarded = ast.Try(body=[stmt], handlers=[handler], orelse=[], finalbody=[])
+    return ast.copy_location(guarded, stmt)
+
+
+def definitions_only(
+    source: str,
+    filename: str,
+    is_project_import: Callable[[str, int], bool] = lambda name, level: level > 0,
+    extra_roots: Iterable[str] = (),
+) -> Rebuilt:
+    """The module `source` with only its definitions (see the module docstring)."""
+    tree = ast.parse(source, filename)
+    flt = _Filter(tree, is_project_import, extra_roots)
+    body = flt.run()
+    guarded: list[ast.stmt] = []
+    for stmt in body:
+        is_future = isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
+        is_docstring = isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+        guarded.append(stmt if is_future or is_docstring else _guard(stmt))
+    module = ast.Module(body=guarded, type_ignores=[])
+    ast.fix_missing_locations(module)
+    return Rebuilt(module, sorted(flt.dropped, key=lambda d: d.line))
+
+
+def prepare_namespace(namespace: dict[str, Any]) -> list[tuple[int, str]]:
+    """Give a module namespace the helpers the guards call; returns the failure list."""
+    failed: list[tuple[int, str]] = []
+
+    def note(line: int, exc: BaseException) -> None:
+        failed.append((line, f"{type(exc).__name__}: {exc}"))
+
+    namespace[FAILED_NAME] = failed
+    namespace[_NOTE_NAME] = note
+    namespace[_EXC_NAME] = Exception
+    return failed
+
+
+# -- the import hook ------------------------------------------------------------------------
+
+
+def package_root(path: Path) -> Path:
+    """The folder a module's dotted name is relative to (above its last `__init__.py`)."""
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def module_name(path: Path) -> str:
+    """The dotted name a file is imported under when its package root is on `sys.path`."""
+    rel = path.relative_to(package_root(path)).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) or path.stem
+
+
+@dataclass
+class LoadedModule:
+    """A module the importer built: its file, the filtered tree and its guarded failures."""
+
+    path: Path | None
+    rebuilt: Rebuilt | None
+    failed: list[tuple[int, str]]
+
+
+class ProjectImporter(importlib.abc.MetaPathFinder):
+    """Imports project modules (files under `root`) definitions-only; everything else as usual.
+
+    `overrides` maps files to text used instead of their content on disk (fixed sources).
+    Calling `activate` with different overrides forgets every module loaded so far.
+    """
+
+    def __init__(self, root: Path, search_paths: Sequence[Path]) -> None:
+        self.root = root.resolve()
+        self.search_paths = [p.resolve() for p in search_paths]
+        self.overrides: dict[Path, str] = {}
+        self.loaded: dict[str, LoadedModule] = {}
+        self.roots: dict[Path, frozenset[str]] = {}  # extra names needed per file
+        self._built_roots: dict[Path, frozenset[str]] = {}
+
+    def install(self) -> None:
+        if self not in sys.meta_path:
+            sys.meta_path.insert(0, self)
+
+    def uninstall(self) -> None:
+        self.forget()
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+    def forget(self) -> None:
+        for name in self.loaded:
+            sys.modules.pop(name, None)
+        self.loaded.clear()
+        self._built_roots.clear()
+        importlib.invalidate_caches()
+
+    def activate(self, overrides: dict[Path, str]) -> None:
+        overrides = {p.resolve(): text for p, text in overrides.items()}
+        if overrides != self.overrides:
+            self.forget()
+            self.overrides = overrides
+
+    # finder ---
+
+    def _inside(self, path: Path) -> bool:
+        resolved = path.resolve()
+        if "site-packages" in resolved.parts or "dist-packages" in resolved.parts:
+            return False
+        return resolved == self.root or self.root in resolved.parents
+
+    def _exists(self, path: Path) -> bool:
+        return path.resolve() in self.overrides or path.is_file()
+
+    def locate(self, fullname: str) -> tuple[Path, bool] | None:
+        """(file or package folder, is_package) for a project module name, or None."""
+        parent, _, last = fullname.rpartition(".")
+        if parent:
+            if parent not in self.loaded:
+                return None
+            module = sys.modules.get(parent)
+            bases = [Path(p) for p in getattr(module, "__path__", []) or []]
+        else:
+            bases = self.search_paths
+        for base in bases:
+            init = base / last / "__init__.py"
+            if self._exists(init) and self._inside(init):
+                return init, True
+            single = base / f"{last}.py"
+            if self._exists(single) and self._inside(single):
+                return single, False
+        for base in bases:
+            folder = base / last
+            if folder.is_dir() and self._inside(folder) and folder.resolve() != self.root:
+                return folder, True
+        return None
+
+    def is_project_import(self, name: str, level: int) -> bool:
+        if level:
+            return True
+        top = name.split(".")[0]
+        if not top:
+            return False
+        if top in self.loaded:
+            return True
+        return any(
+            self._exists(base / top / "__init__.py") or self._exists(base / f"{top}.py")
+            for base in self.search_paths
+        )
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        found = self.locate(fullname)
+        if found is None:
+            return None
+        location, is_package = found
+        if location.is_dir():  # a namespace package, unless a regular one exists elsewhere
+            if importlib.machinery.PathFinder.find_spec(fullname, path) is not None and "." not in fullname:
+                return None
+            spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
+            spec.submodule_search_locations = [str(location)]
+            self.loaded[fullname] = LoadedModule(None, None, [])
+            return spec
+        loader = _DefinitionsLoader(self, location.resolve())
+        return importlib.util.spec_from_file_location(
+            fullname,
+            location,
+            loader=loader,
+            submodule_search_locations=[str(location.parent)] if is_package else None,
+        )
+
+    def source(self, path: Path) -> str:
+        resolved = path.resolve()
+        if resolved in self.overrides:
+            return self.overrides[resolved]
+        return importlib.util.decode_source(resolved.read_bytes())
+
+    def load_path(self, path: Path, roots: Iterable[str] = ()) -> ModuleType:
+        """The definitions-only module for a project file (importing its packages first).
+
+        `roots` are names the caller will use (a compile-site expression's names): top-level
+        assignments they need are kept as if a definition referred to them.
+        """
+        path = path.resolve()
+        name = module_name(path)
+        root = package_root(path)
+        if root not in self.search_paths:
+            self.search_paths.append(root)
+        wanted = self.roots.get(path, frozenset()) | frozenset(roots)
+        self.roots[path] = wanted
+        module = sys.modules.get(name)
+        current = self.loaded.get(name)
+        if module is not None and current is not None and current.path == path and wanted <= self._built_roots.get(path, frozenset()):
+            return module
+        if current is not None:  # another file under this name, or more names needed
+            self.forget()
+        imported = importlib.import_module(name)
+        if getattr(imported, "__file__", None) and Path(imported.__file__).resolve() == path:
+            return imported
+        raise ImportError(f"`{name}` resolves to {getattr(imported, '__file__', '?')}, not {path}")
+
+
+class _DefinitionsLoader(importlib.abc.Loader):
+    def __init__(self, importer: ProjectImporter, path: Path) -> None:
+        self.importer = importer
+        self.path = path
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        text = self.importer.source(self.path)
+        roots = self.importer.roots.get(self.path, frozenset())
+        rebuilt = definitions_only(text, str(self.path), self.importer.is_project_import, roots)
+        self.importer._built_roots[self.path] = roots
+        failed = prepare_namespace(module.__dict__)
+        self.importer.loaded[module.__name__] = LoadedModule(self.path, rebuilt, failed)
+        code = compile(rebuilt.tree, str(self.path), "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+
+
+# -- compile-site expressions ---------------------------------------------------------------
+
+
+class SiteError(Exception):
+    """A compile-site expression that runtime mode will not evaluate."""
+
+
+def evaluate_site(
+    expr: str,
+    namespace: dict[str, Any],
+    may_call: Callable[[Any], bool],
+    filename: str = "<site>",
+) -> Any:
+    """Evaluate a compile-site loss expression with names, attributes, literals and the calls
+    `may_call` accepts (project definitions, `functools.partial`, Keras loss constructors)."""
+    try:
+        node = ast.parse(expr.strip(), filename, mode="eval").body
+    except SyntaxError as exc:
+        raise SiteError(f"cannot parse `{expr}`") from exc
+    return _SiteEvaluator(namespace, may_call, filename).eval(node)
+
+
+class _SiteEvaluator:
+    def __init__(self, namespace: dict[str, Any], may_call: Callable[[Any], bool], filename: str) -> None:
+        self.ns = namespace
+        self.may_call = may_call
+        self.filename = filename
+
+    def eval(self, node: ast.expr) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id in self.ns:
+                return self.ns[node.id]
+            if hasattr(builtins, node.id):
+                return getattr(builtins, node.id)
+            raise SiteError(f"`{node.id}` is not defined at the top level of the compile site's module")
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("__"):
+                raise SiteError(f"will not read `{node.attr}`")
+            return getattr(self.eval(node.value), node.attr)
+        if isinstance(node, ast.Tuple):
+            return tuple(self.eval(e) for e in node.elts)
+        if isinstance(node, ast.List):
+            return [self.eval(e) for e in node.elts]
+        if isinstance(node, ast.Dict):
+            if any(k is None for k in node.keys):
+                raise SiteError("`**` in a dict")
+            return {self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values, strict=True) if k is not None}
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            value = self.eval(node.operand)
+            if isinstance(value, int | float):
+                return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Pow):
+            left, right = self.eval(node.left), self.eval(node.right)
+            if isinstance(left, int | float) and isinstance(right, int | float):
+                ops: dict[type, Callable[[Any, Any], Any]] = {
+                    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+                    ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b,
+                }
+                return ops[type(node.op)](left, right)
+        if isinstance(node, ast.Subscript):
+            container = self.eval(node.value)
+            key = self.eval(node.slice)
+            if isinstance(container, dict | list | tuple):
+                return container[key]
+        if isinstance(node, ast.Lambda):
+            defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+            if not all(isinstance(d, ast.Constant) for d in defaults):
+                raise SiteError("a lambda with computed defaults")
+            code = compile(ast.fix_missing_locations(ast.Expression(node)), self.filename, "eval")
+            return eval(code, self.ns)  # creates the function; runs nothing
+        if isinstance(node, ast.Call):
+            func = self.eval(node.func)
+            if not self.may_call(func):
+                raise SiteError(f"will not call `{ast.unparse(node.func)}` (not a project definition, "
+                                "functools.partial or a Keras loss)")
+            args = []
+            for arg in node.args:
+                if isinstance(arg, ast.Starred):
+                    raise SiteError("`*args` in a call")
+                args.append(self.eval(arg))
+            kwargs = {}
+            for keyword in node.keywords:
+                if keyword.arg is None:
+                    raise SiteError("`**kwargs` in a call")
+                kwargs[keyword.arg] = self.eval(keyword.value)
+            return func(*args, **kwargs)
+        raise SiteError(f"will not evaluate `{ast.unparse(node)}` ({type(node).__name__})")
+
+
+def is_partial(obj: Any) -> bool:
+    return obj is functools.partial
