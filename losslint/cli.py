@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from dataclasses import dataclass, replace
@@ -225,6 +226,9 @@ def main(
 
     PATHS are files or folders (default: the current folder); `-` reads stdin.
     """
+    # libcst trees hold millions of small objects and no reference cycles: collecting
+    # rarely saves about a third of the run time on large projects
+    gc.set_threshold(100_000, 50, 100)
     try:
         _main(ctx, **ctx.params)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):

@@ -21,6 +21,7 @@ from losslint.cache import Cache, content_hash
 from losslint.config import Config
 from losslint.fixes import applicable, apply_fixes, edit_for, replacement_for
 from losslint.index.modules import ModuleInfo
+from losslint.index.prescreen import may_hold_losses
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, Edit, FileResult, Fix, LossTarget, Position
 from losslint.rules import ALL_RULES, enabled_codes
@@ -145,6 +146,7 @@ def _collect(
 ) -> _Collected:
     out = _Collected()
     trigger = _trigger(config)
+    pairs = frozenset(config.loss_arg_names)
     evaluator = Evaluator(index)
     finder = LossFinder(evaluator, config.loss_arg_names)
     candidates = []
@@ -154,8 +156,8 @@ def _collect(
             digest = content_hash(source.text)
             if digest in known_clean:
                 continue
-            check_syntax(source.text, path)
-            if not trigger.search(source.text):
+            tree = check_syntax(source.text, path)
+            if not trigger.search(source.text) or not may_hold_losses(tree, source.text, pairs):
                 out.clean.add(digest)
                 continue
         except SourceError as exc:

@@ -101,7 +101,7 @@ def _needs_parens(module: ModuleInfo, call: cst.Call, operand: cst.BaseExpressio
         | cst.SimpleString,
     ):
         return False
-    parent = module.parents.get(call)
+    parent = module.parent_of(call)
     return not isinstance(parent, cst.Return | cst.Assign | cst.AnnAssign | cst.Arg | cst.Element)
 
 

@@ -120,16 +120,18 @@ def parse(text: str) -> cst.Module:
         raise SourceError(f"cannot parse file: {type(exc).__name__}") from exc
 
 
-def check_syntax(text: str, path: Path) -> None:
-    """A fast syntax check with CPython's own parser, for files losslint does not analyse."""
+def check_syntax(text: str, path: Path) -> ast.Module:
+    """A fast syntax check with CPython's own parser; returns the `ast` tree."""
     try:
-        compile(text, str(path), "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        tree = compile(text, str(path), "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as exc:
         raise SourceError(
             f"cannot parse file: {exc.msg}", exc.lineno or 1, exc.offset or 1
         ) from exc
     except (ValueError, RecursionError, MemoryError) as exc:
         raise SourceError(f"cannot parse file: {type(exc).__name__}") from exc
+    assert isinstance(tree, ast.Module)
+    return tree
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -12,7 +12,9 @@ from losslint.discovery import discover
 from losslint.engine import LintOptions, lint_paths
 
 
-def lint(root: Path, files: dict[str, str], only: list[str] | None = None, fix: bool = False) -> list[tuple]:
+def lint(
+    root: Path, files: dict[str, str], only: list[str] | None = None, fix: bool = False
+) -> list[tuple]:
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +54,9 @@ def test_helper_in_another_module_is_reported_at_its_reduction(tmp_path: Path) -
                 return 1.0 - soft_dice(y_true, y_pred)
         """,
     }
-    assert lint(tmp_path, files) == [("pkg/helpers.py", 5, "LL001", "pkg.losses.dice_loss", "unsafe")]
+    assert lint(tmp_path, files) == [
+        ("pkg/helpers.py", 5, "LL001", "pkg.losses.dice_loss", "unsafe")
+    ]
 
 
 def test_only_the_loss_file_linted_reports_at_the_call_without_fix(tmp_path: Path) -> None:
@@ -72,7 +76,9 @@ def test_only_the_loss_file_linted_reports_at_the_call_without_fix(tmp_path: Pat
                 return mean_all(tf.square(y_true - y_pred))
         """,
     }
-    assert lint(tmp_path, files, only=["pkg/losses.py"]) == [("pkg/losses.py", 6, "LL001", "pkg.losses.mse", None)]
+    assert lint(tmp_path, files, only=["pkg/losses.py"]) == [
+        ("pkg/losses.py", 6, "LL001", "pkg.losses.mse", None)
+    ]
     # with the helper linted too, the finding moves to the reduction; the fix is unsafe
     # there because the helper is shared
     assert lint(tmp_path, {}) == [("pkg/helpers.py", 5, "LL001", "pkg.losses.mse", "unsafe")]
@@ -129,7 +135,10 @@ def test_reduction_aliases(tmp_path: Path, imports: str) -> None:
         ("keras.losses.BinaryCrossentropy()(y_true, y_pred)", "LL002"),
         ("keras.losses.BinaryCrossentropy(reduction=None)(y_true, y_pred)", None),
         ("keras.losses.BinaryCrossentropy(reduction='none')(y_true, y_pred)", None),
-        ("tf.keras.losses.MeanSquaredError(reduction=tf.keras.losses.Reduction.NONE)(y_true, y_pred)", None),
+        (
+            "tf.keras.losses.MeanSquaredError(reduction=tf.keras.losses.Reduction.NONE)(y_true, y_pred)",
+            None,
+        ),
         ("x + 0.1 * tf.reduce_mean(x)", None),
         ("x + keras.losses.BinaryCrossentropy()(y_true, y_pred)", "LL002"),
         ("tf.reduce_mean(K.flatten(x))", "LL001"),
@@ -256,7 +265,10 @@ def test_names_and_metrics_heuristics(tmp_path: Path) -> None:
                 self.total.assign_add(tf.reduce_sum(y_true - y_pred))
     """
     found = lint(tmp_path, {"m.py": source})
-    assert [(f[1], f[2], f[3]) for f in found] == [(8, "LL004", "m.dice_coef"), (12, "LL001", "m.Wrapper.__call__")]
+    assert [(f[1], f[2], f[3]) for f in found] == [
+        (8, "LL004", "m.dice_coef"),
+        (12, "LL001", "m.Wrapper.__call__"),
+    ]
 
 
 def test_loss_objects_bound_in_init_and_module(tmp_path: Path) -> None:
@@ -319,4 +331,7 @@ def test_control_flow(tmp_path: Path) -> None:
                 total += tf.reduce_mean(y_pred[..., i])
             return total
     """
-    assert [(f[1], f[2]) for f in lint(tmp_path, {"m.py": source})] == [(15, "LL001"), (21, "LL001")]
+    assert [(f[1], f[2]) for f in lint(tmp_path, {"m.py": source})] == [
+        (15, "LL001"),
+        (21, "LL001"),
+    ]

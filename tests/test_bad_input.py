@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli, run_subprocess
+
 from losslint.config import Config
 from losslint.engine import LintOptions, lint_paths
 
@@ -86,7 +86,9 @@ def test_symlink_loops_and_broken_links(project: Path) -> None:
     walked = run_subprocess(["."], project)
     assert walked.returncode == 1
     assert walked.stdout.decode().splitlines() == [
-        line for line in walked.stdout.decode().splitlines() if line.startswith("sub/losses.py:5:12: LL001")
+        line
+        for line in walked.stdout.decode().splitlines()
+        if line.startswith("sub/losses.py:5:12: LL001")
     ]
     named = run_subprocess(["loop_a.py"], project)
     assert named.returncode == 1
@@ -115,7 +117,9 @@ def test_fix_preserves_file_mode_and_is_atomic(project: Path) -> None:
     assert sorted(p.name for p in project.iterdir()) == inode_dir  # no temporary file left behind
 
 
-def test_fix_never_writes_text_that_does_not_parse(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fix_never_writes_text_that_does_not_parse(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = project / "losses.py"
     path.write_text(BAD)
 
@@ -128,7 +132,9 @@ def test_fix_never_writes_text_that_does_not_parse(project: Path, monkeypatch: p
     assert result.exit_code == 1
 
 
-def test_file_changed_during_run_is_not_overwritten(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_changed_during_run_is_not_overwritten(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = project / "losses.py"
     path.write_text(BAD)
     import losslint.cli as cli
@@ -148,7 +154,9 @@ def test_file_changed_during_run_is_not_overwritten(project: Path, monkeypatch: 
 
 def test_empty_and_huge_nesting(project: Path) -> None:
     (project / "empty.py").write_bytes(b"")
-    (project / "deep.py").write_text("y_true, y_pred = 1, 2\nx = " + "(" * 200 + "1" + ")" * 200 + "\n")
+    (project / "deep.py").write_text(
+        "y_true, y_pred = 1, 2\nx = " + "(" * 200 + "1" + ")" * 200 + "\n"
+    )
     result = run_subprocess(["."], project)
     assert result.returncode in (0, 1)
     assert b"Traceback" not in result.stderr

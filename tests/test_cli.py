@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, copy_case, run_cli, run_subprocess
+
 from losslint import __version__
 
 BAD = "import tensorflow as tf\n\n\ndef mse(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
@@ -120,7 +120,11 @@ def test_stdin_lint_uses_stdin_filename(project: Path) -> None:
 
 
 def test_stdin_fix_prints_whole_source_and_reports_on_stderr(project: Path) -> None:
-    result = run_cli(["--fix", "--unsafe-fixes", "--stdin-filename", "x.py", "-"], project, stdin=BAD + SUM.replace("import tensorflow as tf\n", ""))
+    result = run_cli(
+        ["--fix", "--unsafe-fixes", "--stdin-filename", "x.py", "-"],
+        project,
+        stdin=BAD + SUM.replace("import tensorflow as tf\n", ""),
+    )
     assert result.exit_code == 0
     assert result.stdout.count("axis=-1") == 2
     assert result.stdout.startswith("import tensorflow as tf\n")
@@ -132,14 +136,18 @@ def test_stdin_fix_prints_whole_source_and_reports_on_stderr(project: Path) -> N
 
 def test_stdin_fix_keeps_encoding(project: Path) -> None:
     source = "# -*- coding: latin-1 -*-\n# é\n" + BAD
-    proc = run_subprocess(["--fix", "--stdin-filename", "x.py", "-"], project, stdin=source.encode("latin-1"))
+    proc = run_subprocess(
+        ["--fix", "--stdin-filename", "x.py", "-"], project, stdin=source.encode("latin-1")
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == source.replace("y_pred))\n", "y_pred), axis=-1)\n").encode("latin-1")
 
 
 def test_stdin_force_exclude_echoes_input(project: Path) -> None:
     (project / "pyproject.toml").write_text('[tool.losslint]\nextend-exclude = ["generated"]\n')
-    result = run_cli(["--fix", "--force-exclude", "--stdin-filename", "generated/x.py", "-"], project, stdin=BAD)
+    result = run_cli(
+        ["--fix", "--force-exclude", "--stdin-filename", "generated/x.py", "-"], project, stdin=BAD
+    )
     assert result.exit_code == 0
     assert result.stdout == BAD
 
@@ -152,8 +160,20 @@ def test_json_format(project: Path) -> None:
     assert len(data) == 1
     item = data[0]
     assert set(item) == {
-        "code", "name", "message", "filename", "location", "end_location", "cell", "noqa_row",
-        "url", "fix", "function", "role", "evidence", "runtime",
+        "code",
+        "name",
+        "message",
+        "filename",
+        "location",
+        "end_location",
+        "cell",
+        "noqa_row",
+        "url",
+        "fix",
+        "function",
+        "role",
+        "evidence",
+        "runtime",
     }
     assert item["code"] == "LL001" and item["name"] == "batch-axis-reduction"
     assert item["filename"] == str((project / "losses.py").resolve())
@@ -165,7 +185,13 @@ def test_json_format(project: Path) -> None:
     assert item["fix"] == {
         "applicability": "safe",
         "message": "Add `axis=-1`",
-        "edits": [{"content": ", axis=-1", "location": {"row": 5, "column": 53}, "end_location": {"row": 5, "column": 53}}],
+        "edits": [
+            {
+                "content": ", axis=-1",
+                "location": {"row": 5, "column": 53},
+                "end_location": {"row": 5, "column": 53},
+            }
+        ],
     }
     assert "Found" not in result.stdout
 
@@ -176,8 +202,16 @@ def test_sarif_format(project: Path) -> None:
     log = json.loads(result.stdout)
     assert log["version"] == "2.1.0"
     run = log["runs"][0]
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["LL000", "LL001", "LL002", "LL003", "LL004"]
-    assert all(r["fullDescription"]["text"] and r["help"]["text"] for r in run["tool"]["driver"]["rules"])
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [
+        "LL000",
+        "LL001",
+        "LL002",
+        "LL003",
+        "LL004",
+    ]
+    assert all(
+        r["fullDescription"]["text"] and r["help"]["text"] for r in run["tool"]["driver"]["rules"]
+    )
     (res,) = run["results"]
     assert res["ruleId"] == "LL001"
     loc = res["locations"][0]["physicalLocation"]
@@ -189,7 +223,9 @@ def test_github_format_escapes(project: Path) -> None:
     write(project, "a,b.py", BAD)
     result = run_cli(["--format", "github", "."], project)
     line = result.stdout.strip()
-    assert line.startswith("::error title=losslint (LL001),file=a%2Cb.py,line=5,col=12,endLine=5,endColumn=54::LL001 loss")
+    assert line.startswith(
+        "::error title=losslint (LL001),file=a%2Cb.py,line=5,col=12,endLine=5,endColumn=54::LL001 loss"
+    )
 
 
 def test_statistics(project: Path) -> None:
@@ -201,7 +237,11 @@ def test_statistics(project: Path) -> None:
 
 
 def test_select_ignore_and_prefixes(project: Path) -> None:
-    write(project, "a.py", BAD + "\n\ndef l2(y_true, y_pred):\n    return tf.nn.l2_loss(y_true - y_pred)\n")
+    write(
+        project,
+        "a.py",
+        BAD + "\n\ndef l2(y_true, y_pred):\n    return tf.nn.l2_loss(y_true - y_pred)\n",
+    )
     codes = lambda args: sorted(  # noqa: E731
         line.split()[1] for line in run_cli([*args, "."], project).stdout.splitlines()
     )
@@ -233,7 +273,12 @@ def test_noqa_comments(project: Path) -> None:
 
 @pytest.mark.parametrize(
     ("header", "remaining"),
-    [("# losslint: noqa\n", 0), ("# losslint: noqa: LL003\n", 1), ("# flake8: noqa\n", 0), ("x = 1  # losslint: noqa\n", 1)],
+    [
+        ("# losslint: noqa\n", 0),
+        ("# losslint: noqa: LL003\n", 1),
+        ("# flake8: noqa\n", 0),
+        ("x = 1  # losslint: noqa\n", 1),
+    ],
 )
 def test_file_level_noqa(project: Path, header: str, remaining: int) -> None:
     write(project, "a.py", header + BAD)
@@ -241,7 +286,9 @@ def test_file_level_noqa(project: Path, header: str, remaining: int) -> None:
 
 
 def test_per_file_ignores(project: Path) -> None:
-    (project / "pyproject.toml").write_text('[tool.losslint.per-file-ignores]\n"tests/**" = ["LL001"]\n"!src/**" = ["LL003"]\n')
+    (project / "pyproject.toml").write_text(
+        '[tool.losslint.per-file-ignores]\n"tests/**" = ["LL001"]\n"!src/**" = ["LL003"]\n'
+    )
     write(project, "tests/test_losses.py", BAD)
     write(project, "src/losses.py", BAD)
     result = run_cli(["."], project)
@@ -249,11 +296,22 @@ def test_per_file_ignores(project: Path) -> None:
 
 
 def test_discovery_excludes_and_gitignore(project: Path) -> None:
-    for name in [".venv/lib/x.py", "build/x.py", "node_modules/x.py", "site-packages/x.py", "ignored/x.py", "keep/x.py", "keep/notes.txt", "gen/x.py"]:
+    for name in [
+        ".venv/lib/x.py",
+        "build/x.py",
+        "node_modules/x.py",
+        "site-packages/x.py",
+        "ignored/x.py",
+        "keep/x.py",
+        "keep/notes.txt",
+        "gen/x.py",
+    ]:
         write(project, name, BAD)
     (project / ".gitignore").write_text("ignored/\n")
     (project / "pyproject.toml").write_text('[tool.losslint]\nextend-exclude = ["gen"]\n')
-    files = lambda args: sorted(line.split(":")[0] for line in run_cli(args, project).stdout.splitlines())  # noqa: E731
+    files = lambda args: sorted(
+        line.split(":")[0] for line in run_cli(args, project).stdout.splitlines()
+    )  # noqa: E731
     assert files(["."]) == ["keep/x.py"]
     assert files(["--no-respect-gitignore", "."]) == ["ignored/x.py", "keep/x.py"]
     # explicit files are linted even when excluded, unless --force-exclude
@@ -280,9 +338,15 @@ def test_config_option(project: Path, tmp_path: Path) -> None:
 
 
 def test_loss_arg_names_config(project: Path) -> None:
-    write(project, "a.py", BAD.replace("y_true, y_pred", "truth, guess").replace("y_true - y_pred", "truth - guess"))
+    write(
+        project,
+        "a.py",
+        BAD.replace("y_true, y_pred", "truth, guess").replace("y_true - y_pred", "truth - guess"),
+    )
     assert run_cli(["."], project).exit_code == 0
-    (project / "pyproject.toml").write_text('[tool.losslint]\nloss-arg-names = [["truth", "guess"]]\n')
+    (project / "pyproject.toml").write_text(
+        '[tool.losslint]\nloss-arg-names = [["truth", "guess"]]\n'
+    )
     assert run_cli(["."], project).exit_code == 1
     (project / "pyproject.toml").write_text('[tool.losslint]\nloss-arg-names = ["truth"]\n')
     assert run_cli(["."], project).exit_code == 2
@@ -297,11 +361,23 @@ def test_missing_path_is_ll000(project: Path) -> None:
 def test_explain_list_rules_version(project: Path) -> None:
     explained = run_cli(["--explain", "LL001"], project)
     assert explained.exit_code == 0
-    for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):
+    for section in (
+        "## What it does",
+        "## Why is this bad?",
+        "## Example",
+        "## Use instead",
+        "## Fix safety",
+    ):
         assert section in explained.stdout
     assert run_cli(["--explain", "LL999"], project).exit_code == 2
     listed = run_cli(["--list-rules"], project)
-    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["LL000", "LL001", "LL002", "LL003", "LL004"]
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == [
+        "LL000",
+        "LL001",
+        "LL002",
+        "LL003",
+        "LL004",
+    ]
     assert run_cli(["--version"], project).stdout.strip() == f"losslint, version {__version__}"
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from conftest import copy_case, run_cli
 
 tf = pytest.importorskip("tensorflow")
@@ -83,8 +82,12 @@ def test_every_safe_fix_is_per_sample_and_keeps_the_mean(tmp_path: Path) -> None
             y_true, y_pred = _inputs(shape, binary="accuracy" in function or "focal" in function)
             old = before(y_true, y_pred)
             new = after(y_true, y_pred)
-            assert old.shape.rank == 0 or old.shape[0] != shape[0], f"{function}: the original was not batch-reduced"
-            assert new.shape.rank >= 1 and new.shape[0] == shape[0], f"{function}: {new.shape} is not per-sample"
+            assert old.shape.rank == 0 or old.shape[0] != shape[0], (
+                f"{function}: the original was not batch-reduced"
+            )
+            assert new.shape.rank >= 1 and new.shape[0] == shape[0], (
+                f"{function}: {new.shape} is not per-sample"
+            )
             np.testing.assert_allclose(
                 float(tf.reduce_mean(new)), float(tf.reduce_mean(old)), rtol=1e-5, err_msg=function
             )

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 BAD = "import tensorflow as tf\n\n\ndef mse(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
@@ -21,7 +20,13 @@ def _run(args: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess[
 
 def test_manifest_is_valid() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "validate-manifest", str(REPO / ".pre-commit-hooks.yaml")],
+        [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "validate-manifest",
+            str(REPO / ".pre-commit-hooks.yaml"),
+        ],
         capture_output=True,
         text=True,
     )
@@ -38,16 +43,28 @@ def test_try_repo_lint_and_fix_hooks(tmp_path: Path) -> None:
     (user / "clean.py").write_text("x = 1\n")
     subprocess.run(["git", "add", "."], cwd=user, check=True)
 
-    lint = _run([sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "losslint", "--all-files"], user, home)
+    lint = _run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "losslint", "--all-files"],
+        user,
+        home,
+    )
     assert lint.returncode == 1, lint.stdout + lint.stderr
     assert "losses.py:5:12: LL001" in lint.stdout
     assert (user / "losses.py").read_text() == BAD
 
-    fix = _run([sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "losslint-fix", "--all-files"], user, home)
+    fix = _run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "losslint-fix", "--all-files"],
+        user,
+        home,
+    )
     assert fix.returncode == 1  # pre-commit fails when a hook modified files
     assert "files were modified by this hook" in fix.stdout
     assert "axis=-1" in (user / "losses.py").read_text()
 
     subprocess.run(["git", "add", "."], cwd=user, check=True)
-    again = _run([sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "losslint", "--all-files"], user, home)
+    again = _run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "losslint", "--all-files"],
+        user,
+        home,
+    )
     assert again.returncode == 0, again.stdout

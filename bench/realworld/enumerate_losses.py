@@ -160,8 +160,10 @@ def _package_loss_classes(files: dict[str, ast.Module]) -> set[tuple[str, str]]:
     seeds: set[tuple[str, str]] = set()
     for p, info in infos.items():
         comps = info.dotted.split(".")
-        if "Loss" in info.classes and any(c in KERAS_ROOTS for c in comps) and (
-            "losses" in comps or comps[-1] == "loss"
+        if (
+            "Loss" in info.classes
+            and any(c in KERAS_ROOTS for c in comps)
+            and ("losses" in comps or comps[-1] == "loss")
         ):
             seeds.add((p, "Loss"))
 
@@ -213,9 +215,7 @@ class _Walker(ast.NodeVisitor):
         params = _params(node)
         why = None
         if in_class:
-            is_static = any(
-                _dotted(d) in ("staticmethod",) for d in node.decorator_list
-            )
+            is_static = any(_dotted(d) in ("staticmethod",) for d in node.decorator_list)
             rest = params if is_static else params[1:]
             cls = self.stack[-1][1]
             if node.name == "call" and (self.relpath, cls) in self.loss_classes:
@@ -302,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         print("not triaged:", *m, sep="\t")
     for e in extra:
         print("not loss-like (in triage only):", *e, sep="\t")
-    print(f"{len(found)} loss-like, {len(triaged)} triaged, {len(missing)} missing, {len(extra)} extra")
+    print(
+        f"{len(found)} loss-like, {len(triaged)} triaged, {len(missing)} missing, {len(extra)} extra"
+    )
     return 1 if missing or extra else 0
 
 

@@ -25,11 +25,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import tomllib
 import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
+
+import tomllib
 
 HERE = Path(__file__).resolve().parent
 PACKAGES_TOML = HERE / "packages.toml"
@@ -97,8 +98,17 @@ def _download(pkg: dict, dest: Path) -> None:
     fmt = ["--only-binary", ":all:"] if pkg["kind"] == "wheel" else ["--no-binary", ":all:"]
     with tempfile.TemporaryDirectory() as td:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", *fmt, "-d", td,
-             f"{pkg['name']}=={pkg['version']}"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                *fmt,
+                "-d",
+                td,
+                f"{pkg['name']}=={pkg['version']}",
+            ],
             check=True,
         )
         got = Path(td) / pkg["filename"]

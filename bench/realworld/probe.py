@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import importlib
 import importlib.util
 import json
@@ -37,9 +38,10 @@ import subprocess
 import sys
 import traceback
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -104,7 +106,10 @@ INPUTS: dict[str, Callable[[Any], tuple[Any, Any]]] = {
     # one-hot targets over 7 classes, softmax probabilities
     "onehot": lambda r: (_onehot(r, B, 7), _softmax(r.normal(size=(B, 7)))),
     # integer class ids (5,), softmax probabilities (5, 7)
-    "sparse": lambda r: (r.integers(0, 7, size=(B,)).astype("int32"), _softmax(r.normal(size=(B, 7)))),
+    "sparse": lambda r: (
+        r.integers(0, 7, size=(B,)).astype("int32"),
+        _softmax(r.normal(size=(B, 7))),
+    ),
     # per-pixel masks (5, 8, 8, 2)
     "seg": lambda r: (r.integers(0, 2, size=(B, 8, 8, 2)).astype("float32"), _u(r, B, 8, 8, 2)),
     # binary masks (5, 8, 8, 1)
@@ -118,7 +123,10 @@ INPUTS: dict[str, Callable[[Any], tuple[Any, Any]]] = {
     # integer labels with repeats (5,), embeddings (5, 6)
     "embed": lambda r: (_groups(), r.normal(size=(B, 6)).astype("float32")),
     # two views of embeddings (self-supervised losses take (za, zb))
-    "views": lambda r: (r.normal(size=(B, 6)).astype("float32"), r.normal(size=(B, 6)).astype("float32")),
+    "views": lambda r: (
+        r.normal(size=(B, 6)).astype("float32"),
+        r.normal(size=(B, 6)).astype("float32"),
+    ),
     # one-hot labels (5, 2) and a batch-by-batch similarity matrix (5, 5)
     "gram": lambda r: (_gram_onehot(), _u(r, B, B)),
     # time series (5, 6, 3)
@@ -277,7 +285,7 @@ def _yolo_inputs(r):
 
     t = np.zeros((B, 13, 13, 5, 8), "float32")
     for b in range(B):
-        for k in range(2):
+        for _ in range(2):
             i, j, a = r.integers(0, 13), r.integers(0, 13), r.integers(0, 5)
             t[b, i, j, a, 0] = 1.0
             t[b, i, j, a, 1:3] = r.uniform(0.1, 0.9, 2)
@@ -311,7 +319,6 @@ def _rpn_regr(r):
 
 
 def _rpn_cls(r):
-    import numpy as np
 
     flags = r.integers(0, 2, size=(B, 4, 4, 18)).astype("float32")
     return flags, _u(r, B, 4, 4, 9)
@@ -396,7 +403,8 @@ def _extract(qualname: str, **init_kwargs):
         want_method = names[-1] in ("call", "__call__")
         target = names[-2] if want_method else names[-1]
         node = next(
-            n for n in ast.walk(tree)
+            n
+            for n in ast.walk(tree)
             if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == target
         )
         ns = dict(mod.__dict__)
@@ -450,39 +458,85 @@ def _hamming(r):
 
 # ---- keras 3 -------------------------------------------------------------------------------
 for _bk in ("torch", "openvino"):
-    for _fn in ("categorical_crossentropy", "sparse_categorical_crossentropy",
-                "binary_crossentropy", "ctc_loss"):
-        spec("keras", _fn, f"keras/src/backend/{_bk}/nn.py",
-             no_run=f"the {_bk} backend is not installed in the probe environment")
-    spec("keras", "in_top_k", f"keras/src/backend/{_bk}/math.py",
-         no_run=f"the {_bk} backend is not installed in the probe environment")
+    for _fn in (
+        "categorical_crossentropy",
+        "sparse_categorical_crossentropy",
+        "binary_crossentropy",
+        "ctc_loss",
+    ):
+        spec(
+            "keras",
+            _fn,
+            f"keras/src/backend/{_bk}/nn.py",
+            no_run=f"the {_bk} backend is not installed in the probe environment",
+        )
+    spec(
+        "keras",
+        "in_top_k",
+        f"keras/src/backend/{_bk}/math.py",
+        no_run=f"the {_bk} backend is not installed in the probe environment",
+    )
 for _bk in ("tensorflow", "numpy", "jax"):
     _np = _bk != "tensorflow"  # the numpy and jax backends take arrays, not tf tensors
-    spec("keras", "categorical_crossentropy", f"keras/src/backend/{_bk}/nn.py", inputs="onehot",
-         numpy=_np)
-    spec("keras", "sparse_categorical_crossentropy", f"keras/src/backend/{_bk}/nn.py",
-         inputs="sparse", numpy=_np)
-    spec("keras", "binary_crossentropy", f"keras/src/backend/{_bk}/nn.py", inputs="binary",
-         numpy=_np)
-    spec("keras", "ctc_loss", f"keras/src/backend/{_bk}/nn.py", inputs=_ctc, numpy=_np,
-         call_kwargs={"target_length": __import__("numpy").full(B, 4, "int32"),
-                      "output_length": __import__("numpy").full(B, 9, "int32")})
-    spec("keras", "in_top_k", f"keras/src/backend/{_bk}/math.py", inputs="sparse", numpy=_np,
-         call_kwargs={"k": 3})
+    spec(
+        "keras",
+        "categorical_crossentropy",
+        f"keras/src/backend/{_bk}/nn.py",
+        inputs="onehot",
+        numpy=_np,
+    )
+    spec(
+        "keras",
+        "sparse_categorical_crossentropy",
+        f"keras/src/backend/{_bk}/nn.py",
+        inputs="sparse",
+        numpy=_np,
+    )
+    spec(
+        "keras", "binary_crossentropy", f"keras/src/backend/{_bk}/nn.py", inputs="binary", numpy=_np
+    )
+    spec(
+        "keras",
+        "ctc_loss",
+        f"keras/src/backend/{_bk}/nn.py",
+        inputs=_ctc,
+        numpy=_np,
+        call_kwargs={
+            "target_length": __import__("numpy").full(B, 4, "int32"),
+            "output_length": __import__("numpy").full(B, 9, "int32"),
+        },
+    )
+    spec(
+        "keras",
+        "in_top_k",
+        f"keras/src/backend/{_bk}/math.py",
+        inputs="sparse",
+        numpy=_np,
+        call_kwargs={"k": 3},
+    )
 spec("keras", "binary_crossentropy", "keras/src/legacy/backend.py", inputs="binary")
 spec("keras", "binary_focal_crossentropy", "keras/src/legacy/backend.py", inputs="binary")
 spec("keras", "categorical_crossentropy", "keras/src/legacy/backend.py", inputs="onehot")
 spec("keras", "categorical_focal_crossentropy", "keras/src/legacy/backend.py", inputs="onehot")
 spec("keras", "sparse_categorical_crossentropy", "keras/src/legacy/backend.py", inputs="sparse")
-spec("keras", "ctc_batch_cost", "keras/src/legacy/backend.py", inputs=_ctc_legacy,
-     call_kwargs={"input_length": [[9]] * B, "label_length": [[4]] * B})
+spec(
+    "keras",
+    "ctc_batch_cost",
+    "keras/src/legacy/backend.py",
+    inputs=_ctc_legacy,
+    call_kwargs={"input_length": [[9]] * B, "label_length": [[4]] * B},
+)
 spec("keras", "Loss.__call__", no_run="framework: Loss.__call__ (the reduction step)")
 spec("keras", "Loss.call", no_run="abstract: raises NotImplementedError")
 spec("keras", "LossFunctionWrapper.call", no_run="wrapper: requires fn")
 for _f in ("hinge", "squared_hinge", "categorical_hinge"):
     spec("keras", _f, "keras/src/losses/losses.py", inputs="binary")
-for _f in ("categorical_crossentropy", "categorical_focal_crossentropy", "kl_divergence",
-           "poisson"):
+for _f in (
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "kl_divergence",
+    "poisson",
+):
     spec("keras", _f, "keras/src/losses/losses.py", inputs="onehot")
 spec("keras", "sparse_categorical_crossentropy", "keras/src/losses/losses.py", inputs="sparse")
 spec("keras", "binary_crossentropy", "keras/src/losses/losses.py", inputs="binary")
@@ -491,35 +545,62 @@ spec("keras", "ctc", "keras/src/losses/losses.py", inputs=_ctc)
 spec("keras", "dice", "keras/src/losses/losses.py", inputs="seg1")
 spec("keras", "tversky", "keras/src/losses/losses.py", inputs="seg1")
 spec("keras", "circle", "keras/src/losses/losses.py", inputs="embed")
-spec("keras", "categorical_generalized_cross_entropy", "keras/src/losses/losses.py",
-     inputs="sparse", call_kwargs={"q": 0.5})
+spec(
+    "keras",
+    "categorical_generalized_cross_entropy",
+    "keras/src/losses/losses.py",
+    inputs="sparse",
+    call_kwargs={"q": 0.5},
+)
 spec("keras", "accuracy", "keras/src/metrics/accuracy_metrics.py", inputs="binary")
 spec("keras", "binary_accuracy", "keras/src/metrics/accuracy_metrics.py", inputs="binary")
 spec("keras", "categorical_accuracy", "keras/src/metrics/accuracy_metrics.py", inputs="onehot")
-spec("keras", "sparse_categorical_accuracy", "keras/src/metrics/accuracy_metrics.py",
-     inputs="sparse")
-spec("keras", "top_k_categorical_accuracy", "keras/src/metrics/accuracy_metrics.py",
-     inputs="onehot")
-spec("keras", "sparse_top_k_categorical_accuracy", "keras/src/metrics/accuracy_metrics.py",
-     inputs="sparse")
-spec("keras", "update_confusion_matrix_variables.<locals>.weighted_assign_add",
-     no_run="closure over metric variables; needs a tf.Variable argument")
-spec("keras", "confusion_matrix", "keras/src/metrics/metrics_utils.py",
-     inputs=lambda r: (r.integers(0, 3, B).astype("int32"), r.integers(0, 3, B).astype("int32")),
-     call_kwargs={"num_classes": 3})
-spec("keras", "ModelTest.get_struct_loss.<locals>.loss_fn",
-     get=lambda m: m.ModelTest("setUp").get_struct_loss(
-         __import__("keras").KerasTensor((B, 7))))
-for _q in ("TestCase.run_layer_test.<locals>.run_training_step.<locals>.TestLoss.__call__",
-           "TestCompileMetrics.test_custom_metric_function.<locals>.my_custom_metric",
-           "TestTrainer.test_evaluate_return_list_respect_metrics_order.<locals>.metrics_zero",
-           "TestTrainer.test_evaluate_return_list_respect_metrics_order.<locals>.metrics_one"):
+spec(
+    "keras", "sparse_categorical_accuracy", "keras/src/metrics/accuracy_metrics.py", inputs="sparse"
+)
+spec(
+    "keras", "top_k_categorical_accuracy", "keras/src/metrics/accuracy_metrics.py", inputs="onehot"
+)
+spec(
+    "keras",
+    "sparse_top_k_categorical_accuracy",
+    "keras/src/metrics/accuracy_metrics.py",
+    inputs="sparse",
+)
+spec(
+    "keras",
+    "update_confusion_matrix_variables.<locals>.weighted_assign_add",
+    no_run="closure over metric variables; needs a tf.Variable argument",
+)
+spec(
+    "keras",
+    "confusion_matrix",
+    "keras/src/metrics/metrics_utils.py",
+    inputs=lambda r: (r.integers(0, 3, B).astype("int32"), r.integers(0, 3, B).astype("int32")),
+    call_kwargs={"num_classes": 3},
+)
+spec(
+    "keras",
+    "ModelTest.get_struct_loss.<locals>.loss_fn",
+    get=lambda m: m.ModelTest("setUp").get_struct_loss(__import__("keras").KerasTensor((B, 7))),
+)
+for _q in (
+    "TestCase.run_layer_test.<locals>.run_training_step.<locals>.TestLoss.__call__",
+    "TestCompileMetrics.test_custom_metric_function.<locals>.my_custom_metric",
+    "TestTrainer.test_evaluate_return_list_respect_metrics_order.<locals>.metrics_zero",
+    "TestTrainer.test_evaluate_return_list_respect_metrics_order.<locals>.metrics_one",
+):
     spec("keras", _q, get=_extract(_q))
 spec("keras", "is_binary_or_sparse_categorical", "keras/src/trainers/compile_utils.py")
 spec("keras", "CompileLoss.__call__", no_run="framework: aggregates the compiled losses")
 spec("keras", "CompileLoss.call", no_run="framework: aggregates the compiled losses")
-spec("keras", "InTopK.call", "keras/src/ops/math.py", inputs="sparse",
-     get=lambda m: m.InTopK(k=3).call)
+spec(
+    "keras",
+    "InTopK.call",
+    "keras/src/ops/math.py",
+    inputs="sparse",
+    get=lambda m: m.InTopK(k=3).call,
+)
 spec("keras", "in_top_k", "keras/src/ops/math.py", inputs="sparse", call_kwargs={"k": 3})
 spec("keras", "BinaryCrossentropy.call", "keras/src/ops/nn.py", inputs="binary")
 spec("keras", "binary_crossentropy", "keras/src/ops/nn.py", inputs="binary")
@@ -527,10 +608,20 @@ spec("keras", "CategoricalCrossentropy.call", "keras/src/ops/nn.py", inputs="one
 spec("keras", "categorical_crossentropy", "keras/src/ops/nn.py", inputs="onehot")
 spec("keras", "SparseCategoricalCrossentropy.call", "keras/src/ops/nn.py", inputs="sparse")
 spec("keras", "sparse_categorical_crossentropy", "keras/src/ops/nn.py", inputs="sparse")
-spec("keras", "CTCLoss.call", "keras/src/ops/nn.py", inputs=_ctc,
-     call_kwargs={"target_length": [4] * B, "output_length": [9] * B})
-spec("keras", "ctc_loss", "keras/src/ops/nn.py", inputs=_ctc,
-     call_kwargs={"target_length": [4] * B, "output_length": [9] * B})
+spec(
+    "keras",
+    "CTCLoss.call",
+    "keras/src/ops/nn.py",
+    inputs=_ctc,
+    call_kwargs={"target_length": [4] * B, "output_length": [9] * B},
+)
+spec(
+    "keras",
+    "ctc_loss",
+    "keras/src/ops/nn.py",
+    inputs=_ctc,
+    call_kwargs={"target_length": [4] * B, "output_length": [9] * B},
+)
 
 # ---- tf-keras -------------------------------------------------------------------------------
 spec("tf-keras", "categorical_crossentropy", "tf_keras/src/backend.py", inputs="onehot")
@@ -538,54 +629,112 @@ spec("tf-keras", "categorical_focal_crossentropy", "tf_keras/src/backend.py", in
 spec("tf-keras", "sparse_categorical_crossentropy", "tf_keras/src/backend.py", inputs="sparse")
 spec("tf-keras", "binary_crossentropy", "tf_keras/src/backend.py", inputs="binary")
 spec("tf-keras", "binary_focal_crossentropy", "tf_keras/src/backend.py", inputs="binary")
-spec("tf-keras", "ctc_batch_cost", "tf_keras/src/backend.py", inputs=_ctc_legacy,
-     call_kwargs={"input_length": [[9]] * B, "label_length": [[4]] * B})
+spec(
+    "tf-keras",
+    "ctc_batch_cost",
+    "tf_keras/src/backend.py",
+    inputs=_ctc_legacy,
+    call_kwargs={"input_length": [[9]] * B, "label_length": [[4]] * B},
+)
 spec("tf-keras", "LossesContainer.__call__", no_run="framework: aggregates the compiled losses")
 spec("tf-keras", "Loss.__call__", no_run="framework: Loss.__call__ (the reduction step)")
 spec("tf-keras", "Loss.call", no_run="abstract: raises NotImplementedError")
 spec("tf-keras", "LossFunctionWrapper.call", no_run="wrapper: requires fn")
-for _f in ("squared_hinge", "hinge", "categorical_hinge", "binary_crossentropy",
-           "binary_focal_crossentropy"):
+for _f in (
+    "squared_hinge",
+    "hinge",
+    "categorical_hinge",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+):
     spec("tf-keras", _f, "tf_keras/src/losses.py", inputs="binary")
-for _f in ("categorical_crossentropy", "categorical_focal_crossentropy", "kl_divergence",
-           "poisson"):
+for _f in (
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "kl_divergence",
+    "poisson",
+):
     spec("tf-keras", _f, "tf_keras/src/losses.py", inputs="onehot")
 spec("tf-keras", "sparse_categorical_crossentropy", "tf_keras/src/losses.py", inputs="sparse")
-for _f in ("_ragged_tensor_mse", "_ragged_tensor_mae", "_ragged_tensor_mape",
-           "_ragged_tensor_msle", "_ragged_tensor_binary_crossentropy",
-           "_ragged_tensor_binary_focal_crossentropy"):
+for _f in (
+    "_ragged_tensor_mse",
+    "_ragged_tensor_mae",
+    "_ragged_tensor_mape",
+    "_ragged_tensor_msle",
+    "_ragged_tensor_binary_crossentropy",
+    "_ragged_tensor_binary_focal_crossentropy",
+):
     spec("tf-keras", _f, "tf_keras/src/losses.py", inputs=_ragged("dense"))
-for _f in ("_ragged_tensor_categorical_crossentropy",
-           "_ragged_tensor_categorical_focal_crossentropy"):
+for _f in (
+    "_ragged_tensor_categorical_crossentropy",
+    "_ragged_tensor_categorical_focal_crossentropy",
+):
     spec("tf-keras", _f, "tf_keras/src/losses.py", inputs=_ragged("onehot"))
-spec("tf-keras", "_ragged_tensor_sparse_categorical_crossentropy", "tf_keras/src/losses.py",
-     inputs=_ragged("sparse"))
-spec("tf-keras", "<lambda>@169", "tf_keras/src/metrics/accuracy_metrics.py", inputs="onehot",
-     get=lambda m: m.CategoricalAccuracy()._fn)
+spec(
+    "tf-keras",
+    "_ragged_tensor_sparse_categorical_crossentropy",
+    "tf_keras/src/losses.py",
+    inputs=_ragged("sparse"),
+)
+spec(
+    "tf-keras",
+    "<lambda>@169",
+    "tf_keras/src/metrics/accuracy_metrics.py",
+    inputs="onehot",
+    get=lambda m: m.CategoricalAccuracy()._fn,
+)
 spec("tf-keras", "accuracy", "tf_keras/src/metrics/accuracy_metrics.py", inputs="binary")
 spec("tf-keras", "binary_accuracy", "tf_keras/src/metrics/accuracy_metrics.py", inputs="binary")
-spec("tf-keras", "categorical_accuracy", "tf_keras/src/metrics/accuracy_metrics.py",
-     inputs="onehot")
-spec("tf-keras", "sparse_categorical_accuracy", "tf_keras/src/metrics/accuracy_metrics.py",
-     inputs="sparse")
-spec("tf-keras", "top_k_categorical_accuracy", "tf_keras/src/metrics/accuracy_metrics.py",
-     inputs="onehot")
-spec("tf-keras", "sparse_top_k_categorical_accuracy", "tf_keras/src/metrics/accuracy_metrics.py",
-     inputs="sparse")
-spec("tf-keras", "PyMetric.__new__.<locals>.update_state_on_cpu",
-     no_run="Metric.update_state wrapper; updates variables and returns their assign op")
+spec(
+    "tf-keras", "categorical_accuracy", "tf_keras/src/metrics/accuracy_metrics.py", inputs="onehot"
+)
+spec(
+    "tf-keras",
+    "sparse_categorical_accuracy",
+    "tf_keras/src/metrics/accuracy_metrics.py",
+    inputs="sparse",
+)
+spec(
+    "tf-keras",
+    "top_k_categorical_accuracy",
+    "tf_keras/src/metrics/accuracy_metrics.py",
+    inputs="onehot",
+)
+spec(
+    "tf-keras",
+    "sparse_top_k_categorical_accuracy",
+    "tf_keras/src/metrics/accuracy_metrics.py",
+    inputs="sparse",
+)
+spec(
+    "tf-keras",
+    "PyMetric.__new__.<locals>.update_state_on_cpu",
+    no_run="Metric.update_state wrapper; updates variables and returns their assign op",
+)
 spec("tf-keras", "remove_squeezable_dimensions", "tf_keras/src/utils/losses_utils.py")
-spec("tf-keras", "update_confusion_matrix_variables.<locals>.weighted_assign_add",
-     no_run="closure over metric variables; needs a tf.Variable argument")
+spec(
+    "tf-keras",
+    "update_confusion_matrix_variables.<locals>.weighted_assign_add",
+    no_run="closure over metric variables; needs a tf.Variable argument",
+)
 spec("tf-keras", "binary_matches", "tf_keras/src/utils/metrics_utils.py", inputs="binary")
-spec("tf-keras", "sparse_categorical_matches", "tf_keras/src/utils/metrics_utils.py",
-     inputs="sparse")
-spec("tf-keras", "sparse_top_k_categorical_matches", "tf_keras/src/utils/metrics_utils.py",
-     inputs="sparse")
+spec(
+    "tf-keras", "sparse_categorical_matches", "tf_keras/src/utils/metrics_utils.py", inputs="sparse"
+)
+spec(
+    "tf-keras",
+    "sparse_top_k_categorical_matches",
+    "tf_keras/src/utils/metrics_utils.py",
+    inputs="sparse",
+)
 
 # ---- keras-cv -------------------------------------------------------------------------------
-spec("keras-cv", "CenterNetBoxLoss.call", inputs=_centernet,
-     init_kwargs={"num_heading_bins": 4, "anchor_size": [1.0, 1.0, 1.0]})
+spec(
+    "keras-cv",
+    "CenterNetBoxLoss.call",
+    inputs=_centernet,
+    init_kwargs={"num_heading_bins": 4, "anchor_size": [1.0, 1.0, 1.0]},
+)
 spec("keras-cv", "CIoULoss.call", inputs="boxes3", init_kwargs={"bounding_box_format": "yxyx"})
 spec("keras-cv", "FocalLoss.call", inputs="binary")
 spec("keras-cv", "GIoULoss.call", inputs="boxes3", init_kwargs={"bounding_box_format": "yxyx"})
@@ -593,42 +742,74 @@ spec("keras-cv", "IoULoss.call", inputs="boxes3", init_kwargs={"bounding_box_for
 spec("keras-cv", "BinaryPenaltyReducedFocalCrossEntropy.call", inputs="binary")
 spec("keras-cv", "SimCLRLoss.call", inputs="views", init_kwargs={"temperature": 0.5})
 spec("keras-cv", "BinaryCrossentropy.call", inputs="binary")
-spec("keras-cv", "compute_pycocotools_metric",
-     no_run="takes dicts of boxes/classes and needs pycocotools")
+spec(
+    "keras-cv",
+    "compute_pycocotools_metric",
+    no_run="takes dicts of boxes/classes and needs pycocotools",
+)
 spec("keras-cv", "iou_3d", no_run="custom TF op (.so) not shipped in the wheel")
 
 # ---- keras-hub ------------------------------------------------------------------------------
 spec("keras-hub", "silog", inputs="depth")
-spec("keras-hub", "SigLIPLoss.call",
-     inputs=lambda r: (2 * __import__("numpy").eye(B, dtype="float32") - 1,
-                       r.normal(size=(B, B)).astype("float32")))
+spec(
+    "keras-hub",
+    "SigLIPLoss.call",
+    inputs=lambda r: (
+        2 * __import__("numpy").eye(B, dtype="float32") - 1,
+        r.normal(size=(B, B)).astype("float32"),
+    ),
+)
 
 # ---- tensorflow-addons ---------------------------------------------------------------------
-spec("tensorflow-addons", "contrastive_loss",
-     inputs=lambda r: (r.integers(0, 2, B).astype("float32"), _u(r, B)))
+spec(
+    "tensorflow-addons",
+    "contrastive_loss",
+    inputs=lambda r: (r.integers(0, 2, B).astype("float32"), _u(r, B)),
+)
 spec("tensorflow-addons", "sigmoid_focal_crossentropy", inputs="binary")
 spec("tensorflow-addons", "giou_loss", inputs="boxes")
-spec("tensorflow-addons", "WeightedKappaLoss.call", inputs="onehot",
-     init_kwargs={"num_classes": 7})
-spec("tensorflow-addons", "npairs_loss",
-     inputs=lambda r: (_groups(), r.normal(size=(B, B)).astype("float32")))
-spec("tensorflow-addons", "npairs_multilabel_loss",
-     inputs=lambda r: (_gram_onehot(), r.normal(size=(B, B)).astype("float32")))
-spec("tensorflow-addons", "NpairsLoss.call",
-     inputs=lambda r: (_groups(), r.normal(size=(B, B)).astype("float32")))
-spec("tensorflow-addons", "NpairsMultilabelLoss.call",
-     inputs=lambda r: (_gram_onehot(), r.normal(size=(B, B)).astype("float32")))
+spec("tensorflow-addons", "WeightedKappaLoss.call", inputs="onehot", init_kwargs={"num_classes": 7})
+spec(
+    "tensorflow-addons",
+    "npairs_loss",
+    inputs=lambda r: (_groups(), r.normal(size=(B, B)).astype("float32")),
+)
+spec(
+    "tensorflow-addons",
+    "npairs_multilabel_loss",
+    inputs=lambda r: (_gram_onehot(), r.normal(size=(B, B)).astype("float32")),
+)
+spec(
+    "tensorflow-addons",
+    "NpairsLoss.call",
+    inputs=lambda r: (_groups(), r.normal(size=(B, B)).astype("float32")),
+)
+spec(
+    "tensorflow-addons",
+    "NpairsMultilabelLoss.call",
+    inputs=lambda r: (_gram_onehot(), r.normal(size=(B, B)).astype("float32")),
+)
 spec("tensorflow-addons", "pinball_loss")
 spec("tensorflow-addons", "SparsemaxLoss.call", inputs="onehot")
 spec("tensorflow-addons", "triplet_semihard_loss", inputs="embed")
 spec("tensorflow-addons", "triplet_hard_loss", inputs="embed")
-spec("tensorflow-addons", "hamming_loss_fn", inputs=_hamming,
-     call_kwargs={"threshold": 0.5, "mode": "multilabel"})
-spec("tensorflow-addons", "SequenceLoss.__call__",
-     inputs=lambda r: (r.integers(0, 7, size=(B, 6)).astype("int32"),
-                       r.normal(size=(B, 6, 7)).astype("float32")),
-     get=lambda m: (lambda yt, yp: m.SequenceLoss()(yt, yp,
-                                                    __import__("numpy").ones((B, 6), "float32"))))
+spec(
+    "tensorflow-addons",
+    "hamming_loss_fn",
+    inputs=_hamming,
+    call_kwargs={"threshold": 0.5, "mode": "multilabel"},
+)
+spec(
+    "tensorflow-addons",
+    "SequenceLoss.__call__",
+    inputs=lambda r: (
+        r.integers(0, 7, size=(B, 6)).astype("int32"),
+        r.normal(size=(B, 6, 7)).astype("float32"),
+    ),
+    get=lambda m: (
+        lambda yt, yp: m.SequenceLoss()(yt, yp, __import__("numpy").ones((B, 6), "float32"))
+    ),
+)
 spec("tensorflow-addons", "SequenceLoss.call", inputs="seq")
 spec("tensorflow-addons", "LossFunctionWrapper.call", no_run="wrapper: requires fn")
 
@@ -639,35 +820,72 @@ spec("tensorflow-similarity", "MultiNegativesRankLoss.call", inputs="views")
 spec("tensorflow-similarity", "SimCLRLoss.call", inputs="views")
 spec("tensorflow-similarity", "SimSiamLoss.call", inputs="views")
 spec("tensorflow-similarity", "VicReg.call", inputs="views")
-spec("tensorflow-similarity", "XBM.call",
-     inputs=lambda r: (_groups().reshape(B, 1), r.normal(size=(B, 6)).astype("float32")),
-     get=lambda m: m.XBM(
-         importlib.import_module("tensorflow_similarity.losses.triplet_loss").TripletLoss(),
-         memory_size=12).call)
+spec(
+    "tensorflow-similarity",
+    "XBM.call",
+    inputs=lambda r: (_groups().reshape(B, 1), r.normal(size=(B, 6)).astype("float32")),
+    get=lambda m: (
+        m.XBM(
+            importlib.import_module("tensorflow_similarity.losses.triplet_loss").TripletLoss(),
+            memory_size=12,
+        ).call
+    ),
+)
 
 # ---- segmentation-models / segmodels-keras --------------------------------------------------
-for _pkg, _p, _flavour in (("segmentation-models", "segmentation_models", "tf.keras"),
-                           ("segmodels-keras", "segmodels_keras", "keras")):
-    for _f in ("iou_score", "f_score", "precision", "recall", "categorical_crossentropy",
-               "binary_crossentropy", "categorical_focal_loss", "binary_focal_loss"):
+for _pkg, _p, _flavour in (
+    ("segmentation-models", "segmentation_models", "tf.keras"),
+    ("segmodels-keras", "segmodels_keras", "keras"),
+):
+    for _f in (
+        "iou_score",
+        "f_score",
+        "precision",
+        "recall",
+        "categorical_crossentropy",
+        "binary_crossentropy",
+        "categorical_focal_loss",
+        "binary_focal_loss",
+    ):
         _inp = "seg_onehot" if "categorical" in _f else "seg"
         spec(_pkg, _f, f"{_p}/base/functional.py", inputs=_inp, get=_with_backend(_f, _flavour))
     spec(_pkg, "MultipliedLoss.__call__", no_run="combinator: requires a wrapped loss")
     spec(_pkg, "SumOfLosses.__call__", no_run="combinator: requires two wrapped losses")
-    for _c in ("JaccardLoss", "DiceLoss", "BinaryCELoss", "BinaryFocalLoss", "IOUScore",
-               "FScore", "Precision", "Recall"):
+    for _c in (
+        "JaccardLoss",
+        "DiceLoss",
+        "BinaryCELoss",
+        "BinaryFocalLoss",
+        "IOUScore",
+        "FScore",
+        "Precision",
+        "Recall",
+    ):
         spec(_pkg, f"{_c}.__call__", inputs="seg")
     for _c in ("CategoricalCELoss", "CategoricalFocalLoss"):
         spec(_pkg, f"{_c}.__call__", inputs="seg_onehot")
 # Keras-3 AttributeError (keras.ops has no epsilon / pow): run the package's Keras-2 branch.
 for _f in ("categorical_crossentropy", "categorical_focal_loss", "binary_focal_loss"):
     _inp = "seg_onehot" if "categorical" in _f else "seg"
-    spec("segmodels-keras", _f, "segmodels_keras/base/functional.py", inputs=_inp,
-         get=_smk_keras2_branch(_with_backend(_f, "keras")))
-for _c, _inp in (("CategoricalCELoss", "seg_onehot"), ("CategoricalFocalLoss", "seg_onehot"),
-                 ("BinaryFocalLoss", "seg")):
-    spec("segmodels-keras", f"{_c}.__call__", "segmodels_keras/losses.py", inputs=_inp,
-         get=_smk_keras2_branch((lambda c: lambda m: getattr(m, c)())(_c)))
+    spec(
+        "segmodels-keras",
+        _f,
+        "segmodels_keras/base/functional.py",
+        inputs=_inp,
+        get=_smk_keras2_branch(_with_backend(_f, "keras")),
+    )
+for _c, _inp in (
+    ("CategoricalCELoss", "seg_onehot"),
+    ("CategoricalFocalLoss", "seg_onehot"),
+    ("BinaryFocalLoss", "seg"),
+):
+    spec(
+        "segmodels-keras",
+        f"{_c}.__call__",
+        "segmodels_keras/losses.py",
+        inputs=_inp,
+        get=_smk_keras2_branch((lambda c: lambda m: getattr(m, c)())(_c)),
+    )
 
 # ---- keras-unet-collection ------------------------------------------------------------------
 for _p in ("keras_unet_collection/loss.py", "keras_unet_collection/losses.py"):
@@ -675,16 +893,29 @@ for _p in ("keras_unet_collection/loss.py", "keras_unet_collection/losses.py"):
     spec("keras-unet-collection", "crps2d_tf", _p, inputs="seg1")
     spec("keras-unet-collection", "_crps_np", _p, inputs="seg1", numpy=True)
     spec("keras-unet-collection", "crps2d_np", _p, inputs="seg1", numpy=True)
-spec("keras-unet-collection", "triplet1d", "keras_unet_collection/loss.py",
-     inputs=lambda r: (_u(r, B, 1), r.normal(size=(B, 18)).astype("float32")),
-     call_kwargs={"N": 6})
-spec("keras-unet-collection", "triplet_1d", "keras_unet_collection/losses.py",
-     inputs=lambda r: (_u(r, B, 1), r.normal(size=(B, 18)).astype("float32")),
-     call_kwargs={"N": 6})
+spec(
+    "keras-unet-collection",
+    "triplet1d",
+    "keras_unet_collection/loss.py",
+    inputs=lambda r: (_u(r, B, 1), r.normal(size=(B, 18)).astype("float32")),
+    call_kwargs={"N": 6},
+)
+spec(
+    "keras-unet-collection",
+    "triplet_1d",
+    "keras_unet_collection/losses.py",
+    inputs=lambda r: (_u(r, B, 1), r.normal(size=(B, 18)).astype("float32")),
+    call_kwargs={"N": 6},
+)
 for _f in ("dice_coef", "dice", "tversky_coef", "tversky", "focal_tversky", "iou_seg"):
     spec("keras-unet-collection", _f, "keras_unet_collection/losses.py", inputs="seg")
-spec("keras-unet-collection", "ms_ssim", "keras_unet_collection/losses.py", inputs=_ms_ssim,
-     call_kwargs={"max_val": 1.0})
+spec(
+    "keras-unet-collection",
+    "ms_ssim",
+    "keras_unet_collection/losses.py",
+    inputs=_ms_ssim,
+    call_kwargs={"max_val": 1.0},
+)
 spec("keras-unet-collection", "iou_box_coef", "keras_unet_collection/losses.py", inputs="boxes")
 spec("keras-unet-collection", "iou_box", "keras_unet_collection/losses.py", inputs="boxes")
 
@@ -696,31 +927,44 @@ spec("keras-unet", "iou_thresholded_np", inputs="seg1", numpy=True)
 spec("keras-unet", "iou_thresholded_np_imgwise", inputs=_np_square, numpy=True)
 
 # ---- tf-semantic-segmentation ---------------------------------------------------------------
-for _f in ("ce_label_smoothing_loss.<locals>.ce_label_smoothing_fixed",
-           "categorical_crossentropy_loss.<locals>.categorical_crossentropy",
-           "categorical_crossentropy_ssim_loss.<locals>.categorical_crossentropy_ssim",
-           "dice_categorical_crossentropy_loss.<locals>.dice_categorical_crossentropy",
-           "dice_ssim_categorical_crossentropy_loss.<locals>.dice_ssim_categorical_crossentropy",
-           "categorical_focal_loss.<locals>.categorical_focal",
-           "categorical_lovasz.<locals>.categorical_lovasz"):
+for _f in (
+    "ce_label_smoothing_loss.<locals>.ce_label_smoothing_fixed",
+    "categorical_crossentropy_loss.<locals>.categorical_crossentropy",
+    "categorical_crossentropy_ssim_loss.<locals>.categorical_crossentropy_ssim",
+    "dice_categorical_crossentropy_loss.<locals>.dice_categorical_crossentropy",
+    "dice_ssim_categorical_crossentropy_loss.<locals>.dice_ssim_categorical_crossentropy",
+    "categorical_focal_loss.<locals>.categorical_focal",
+    "categorical_lovasz.<locals>.categorical_lovasz",
+):
     spec("tf-semantic-segmentation", _f, inputs="seg_onehot")
 spec("tf-semantic-segmentation", "binary_lovasz.<locals>.binary_lovasz", inputs="seg1")
-for _f in ("f1_score.<locals>.f1_score", "f2_score.<locals>.f2_score",
-           "iou_score.<locals>.iou_score", "precision.<locals>.precision",
-           "recall.<locals>.recall", "_f_score"):
+for _f in (
+    "f1_score.<locals>.f1_score",
+    "f2_score.<locals>.f2_score",
+    "iou_score.<locals>.iou_score",
+    "precision.<locals>.precision",
+    "recall.<locals>.recall",
+    "_f_score",
+):
     spec("tf-semantic-segmentation", _f, inputs="seg_onehot")
 spec("tf-semantic-segmentation", "mae")
 spec("tf-semantic-segmentation", "binary_accuracy", inputs="binary")
 spec("tf-semantic-segmentation", "categorical_accuracy", inputs="onehot")
-_TFSS_SEG = ("binary_crossentropy_loss.<locals>.binary_crossentropy",
-             "binary_crossentropy_ssim_loss.<locals>.binary_crossentropy_ssim",
-             "dice_ssim_loss.<locals>.dice_ssim",
-             "dice_binary_crossentropy_loss.<locals>.dice_binary_crossentropy",
-             "dice_ssim_binary_crossentropy_loss.<locals>.dice_ssim_binary_crossentropy",
-             "dice_loss.<locals>.dice_loss", "tversky_loss.<locals>.tversky_loss",
-             "focal_tversky_loss.<locals>.focal_tversky", "binary_focal_loss.<locals>.binary_focal",
-             "smooth_l1.<locals>.smooth_l1", "ssim_loss.<locals>.ssim", "psnr.<locals>.psnr",
-             "ssim.<locals>.ssim")
+_TFSS_SEG = (
+    "binary_crossentropy_loss.<locals>.binary_crossentropy",
+    "binary_crossentropy_ssim_loss.<locals>.binary_crossentropy_ssim",
+    "dice_ssim_loss.<locals>.dice_ssim",
+    "dice_binary_crossentropy_loss.<locals>.dice_binary_crossentropy",
+    "dice_ssim_binary_crossentropy_loss.<locals>.dice_ssim_binary_crossentropy",
+    "dice_loss.<locals>.dice_loss",
+    "tversky_loss.<locals>.tversky_loss",
+    "focal_tversky_loss.<locals>.focal_tversky",
+    "binary_focal_loss.<locals>.binary_focal",
+    "smooth_l1.<locals>.smooth_l1",
+    "ssim_loss.<locals>.ssim",
+    "psnr.<locals>.psnr",
+    "ssim.<locals>.ssim",
+)
 for _f in _TFSS_SEG:
     spec("tf-semantic-segmentation", _f, inputs="seg1")
 
@@ -734,49 +978,93 @@ spec("focal-loss", "SparseCategoricalFocalLoss.call", inputs="sparse", init_kwar
 for _pkg in ("keras-retinanet", "funkeras"):
     spec(_pkg, "focal.<locals>._focal", inputs=_retina_cls)
     spec(_pkg, "smooth_l1.<locals>._smooth_l1", inputs=_retina_reg)
-spec("funkeras", "rpn_loss_regr.<locals>.rpn_loss_regr_fixed_num", inputs=_rpn_regr,
-     factory_kwargs={"num_anchors": 9})
-spec("funkeras", "rpn_loss_cls.<locals>.rpn_loss_cls_fixed_num", inputs=_rpn_cls,
-     factory_kwargs={"num_anchors": 9})
-spec("funkeras", "class_loss_regr.<locals>.class_loss_regr_fixed_num", inputs=_cls_regr,
-     factory_kwargs={"num_classes": 3})
+spec(
+    "funkeras",
+    "rpn_loss_regr.<locals>.rpn_loss_regr_fixed_num",
+    inputs=_rpn_regr,
+    factory_kwargs={"num_anchors": 9},
+)
+spec(
+    "funkeras",
+    "rpn_loss_cls.<locals>.rpn_loss_cls_fixed_num",
+    inputs=_rpn_cls,
+    factory_kwargs={"num_anchors": 9},
+)
+spec(
+    "funkeras",
+    "class_loss_regr.<locals>.class_loss_regr_fixed_num",
+    inputs=_cls_regr,
+    factory_kwargs={"num_classes": 3},
+)
 spec("funkeras", "class_loss_cls", inputs=_cls_cls)
 spec("funkeras", "top_1_categorical_error", inputs=_ranked)
 spec("funkeras", "top_5_categorical_error", inputs=_ranked)
 
 # ---- keras-swin-unet / tf-extra -------------------------------------------------------------
-for _c in ("FocalLoss", "DiceLoss", "BCELoss", "TverskyLoss", "BCEDiceLoss", "FocalDiceLoss",
-           "FocalTverskyLoss"):
+for _c in (
+    "FocalLoss",
+    "DiceLoss",
+    "BCELoss",
+    "TverskyLoss",
+    "BCEDiceLoss",
+    "FocalDiceLoss",
+    "FocalTverskyLoss",
+):
     spec("keras-swin-unet", f"{_c}.call", inputs="seg1")
-spec("keras-swin-unet", "compute_binary_metrics",
-     no_run="sklearn report over 1-D label arrays; needs y_prob, returns a dict")
-spec("keras-swin-unet", "compute_multiclass_metrics",
-     no_run="sklearn report over 1-D label arrays; needs num_classes, returns a dict")
+spec(
+    "keras-swin-unet",
+    "compute_binary_metrics",
+    no_run="sklearn report over 1-D label arrays; needs y_prob, returns a dict",
+)
+spec(
+    "keras-swin-unet",
+    "compute_multiclass_metrics",
+    no_run="sklearn report over 1-D label arrays; needs num_classes, returns a dict",
+)
 spec("tf-extra", "FocalLoss.call", inputs="binary")
 spec("tf-extra", "DiceLoss.call", inputs="seg1")
 spec("tf-extra", "TverskyLoss.call", inputs="seg1")
 spec("tf-extra", "LabelSmoothingCrossEntropy.call", inputs="onehot")
-spec("tf-extra", "ContrastiveLoss.call",
-     inputs=lambda r: (r.integers(0, 2, B).astype("float32"), _u(r, B)))
-spec("tf-extra", "TripletLoss.call", inputs=lambda r: (_u(r, B), r.normal(size=(B, 18)).astype("float32")))
+spec(
+    "tf-extra",
+    "ContrastiveLoss.call",
+    inputs=lambda r: (r.integers(0, 2, B).astype("float32"), _u(r, B)),
+)
+spec(
+    "tf-extra",
+    "TripletLoss.call",
+    inputs=lambda r: (_u(r, B), r.normal(size=(B, 18)).astype("float32")),
+)
 
 # ---- keras-fsl ------------------------------------------------------------------------------
-for _f in ("MeanScoreClassificationLoss.call", "class_consistency_loss",
-           "ClassConsistencyLoss.call", "BinaryCrossentropy.call", "max_crossentropy",
-           "std_crossentropy", "TripletLoss.call",
-           "classification_accuracy.<locals>.top_score_classification_accuracy",
-           "mean_score_classification_accuracy", "accuracy.<locals>._accuracy"):
+for _f in (
+    "MeanScoreClassificationLoss.call",
+    "class_consistency_loss",
+    "ClassConsistencyLoss.call",
+    "BinaryCrossentropy.call",
+    "max_crossentropy",
+    "std_crossentropy",
+    "TripletLoss.call",
+    "classification_accuracy.<locals>.top_score_classification_accuracy",
+    "mean_score_classification_accuracy",
+    "accuracy.<locals>._accuracy",
+):
     spec("keras-fsl", _f, inputs="gram")
 
 # ---- yolov2keras ----------------------------------------------------------------------------
-for _f in ("obj_loss", "noobj_loss", "box_loss", "class_loss", "yolo_loss", "iou_acc",
-           "class_acc"):
+for _f in ("obj_loss", "noobj_loss", "box_loss", "class_loss", "yolo_loss", "iou_acc", "class_acc"):
     spec("yolov2keras", _f, inputs=_yolo_inputs)
 spec("yolov2keras", "GetIoU", inputs=lambda r: (_u(r, B, 4), _u(r, B, 4)))
-spec("yolov2keras", "calculate_MAP_for_class",
-     no_run="python lists of detections; needs class_idx; returns recall/precision curves")
-spec("yolov2keras", "calculate_MAP",
-     no_run="python lists of detections; returns a list of per-class APs")
+spec(
+    "yolov2keras",
+    "calculate_MAP_for_class",
+    no_run="python lists of detections; needs class_idx; returns recall/precision curves",
+)
+spec(
+    "yolov2keras",
+    "calculate_MAP",
+    no_run="python lists of detections; returns a list of per-class APs",
+)
 
 
 def find_spec(package: str, path: str, function: str) -> Spec:
@@ -886,7 +1174,12 @@ def _shape_of(out) -> tuple[str, str]:
         dims = [None if d is None else int(d) for d in shape]
     except TypeError:
         dims = list(shape)
-    text = "(" + ", ".join("?" if d is None else str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+    text = (
+        "("
+        + ", ".join("?" if d is None else str(d) for d in dims)
+        + ("," if len(dims) == 1 else "")
+        + ")"
+    )
     if len(dims) == 0:
         return "()", "reduced"
     return text, "per-sample" if dims[0] == B else "reduced"
@@ -902,7 +1195,12 @@ def _fmt_in(x) -> str:
         return str(s)
     if type(x).__name__ == "RaggedTensor":
         return "ragged(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
-    return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("?" if d is None else str(d) for d in dims)
+        + ("," if len(dims) == 1 else "")
+        + ")"
+    )
 
 
 def worker(package: str, rows: list[dict]) -> None:
@@ -926,7 +1224,7 @@ def worker(package: str, rows: list[dict]) -> None:
     if setup.prepare is not None:
         try:
             setup.prepare(root)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             prepare_error = f"prepare failed: {type(e).__name__}: {e}"
 
     for row in rows:
@@ -961,14 +1259,14 @@ def worker(package: str, rows: list[dict]) -> None:
             if not sp.numpy and isinstance(yt, np.ndarray):
                 yt, yp = tf.constant(yt), tf.constant(yp)
             rec["inputs"] = f"{_fmt_in(yt)} {_fmt_in(yp)}"
-            call = (lambda a, b: fn(a, b, **sp.call_kwargs))
+            call = functools.partial(fn, **sp.call_kwargs)
             if sp.graph:
                 call = tf.function(call)
             out = call(yt, yp)
             if hasattr(out, "numpy") and not isinstance(out, (tuple, list, dict)):
                 out.numpy()  # force evaluation
             rec["output"], rec["ran"] = _shape_of(out)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             msg = f"{type(e).__name__}: {e}".splitlines()[0][:300]
             rec["ran"] = "error"
             rec["error"] = msg
@@ -990,8 +1288,14 @@ def read_triage(path: Path = TRIAGE) -> tuple[list[str], list[dict]]:
 
 def write_triage(fields: list[str], rows: list[dict], path: Path = TRIAGE) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields, delimiter="\t", quoting=csv.QUOTE_NONE,
-                           escapechar="\\", lineterminator="\n")
+        w = csv.DictWriter(
+            f,
+            fieldnames=fields,
+            delimiter="\t",
+            quoting=csv.QUOTE_NONE,
+            escapechar="\\",
+            lineterminator="\n",
+        )
         w.writeheader()
         w.writerows(rows)
 
@@ -1008,8 +1312,13 @@ def run_package(package: str, rows: list[dict], timeout: int) -> list[dict]:
     payload = json.dumps({"package": package, "rows": rows})
     try:
         proc = subprocess.run(
-            [sys.executable, __file__, "--worker"], input=payload, capture_output=True,
-            text=True, env=env, timeout=timeout, cwd=str(HERE),
+            [sys.executable, __file__, "--worker"],
+            input=payload,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            cwd=str(HERE),
         )
         out = proc.stdout
         err = proc.stderr
@@ -1031,8 +1340,9 @@ def run_package(package: str, rows: list[dict], timeout: int) -> list[dict]:
         if rec is None:
             rec = {k: row[k] for k in ("package", "version", "path", "function", "expected")}
             tail = (err or "").strip().splitlines()[-1:] or ["no output"]
-            rec.update(inputs="", output="", ran="error", error=f"worker died: {tail[0][:200]}",
-                       note="")
+            rec.update(
+                inputs="", output="", ran="error", error=f"worker died: {tail[0][:200]}", note=""
+            )
         results.append(rec)
     return results
 
@@ -1049,8 +1359,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Run triaged functions on synthetic inputs.")
     ap.add_argument("--package", action="append", help="only these packages")
     ap.add_argument("--function", help="only functions whose name contains this text")
-    ap.add_argument("--annotate", action="store_true",
-                    help="write 'ran: <out> on <in>' into the reason column of agreeing rows")
+    ap.add_argument(
+        "--annotate",
+        action="store_true",
+        help="write 'ran: <out> on <in>' into the reason column of agreeing rows",
+    )
     ap.add_argument("--timeout", type=int, default=900, help="seconds per package")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -1074,13 +1387,36 @@ def main(argv: list[str] | None = None) -> int:
         res = run_package(package, prow, args.timeout)
         all_results.extend(res)
         for rec in res:
-            print("\t".join([rec["package"], rec["path"], rec["function"], rec["inputs"] or "-",
-                             rec["output"] or "-", rec["ran"], rec["expected"], agrees(rec),
-                             rec["error"]]), flush=True)
+            print(
+                "\t".join(
+                    [
+                        rec["package"],
+                        rec["path"],
+                        rec["function"],
+                        rec["inputs"] or "-",
+                        rec["output"] or "-",
+                        rec["ran"],
+                        rec["expected"],
+                        agrees(rec),
+                        rec["error"],
+                    ]
+                ),
+                flush=True,
+            )
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    cols = ["package", "version", "path", "function", "inputs", "output", "ran", "expected",
-            "agrees", "error"]
+    cols = [
+        "package",
+        "version",
+        "path",
+        "function",
+        "inputs",
+        "output",
+        "ran",
+        "expected",
+        "agrees",
+        "error",
+    ]
     with RESULTS.open("w", encoding="utf-8") as f:
         f.write("\t".join(cols) + "\n")
         for rec in all_results:
@@ -1091,8 +1427,10 @@ def main(argv: list[str] | None = None) -> int:
     n_no = sum(agrees(r) == "NO" for r in all_results)
     n_err = sum(r["ran"] == "error" for r in all_results)
     n_nr = sum(r["ran"] == "not-run" for r in all_results)
-    print(f"\n{len(all_results)} rows: {n_yes} agree, {n_no} DISAGREE, {n_err} errors, "
-          f"{n_nr} not run; results in {RESULTS.relative_to(HERE)}")
+    print(
+        f"\n{len(all_results)} rows: {n_yes} agree, {n_no} DISAGREE, {n_err} errors, "
+        f"{n_nr} not run; results in {RESULTS.relative_to(HERE)}"
+    )
 
     if args.annotate:
         idx = {(r["package"], r["path"], r["function"]): r for r in all_results}
@@ -1101,7 +1439,10 @@ def main(argv: list[str] | None = None) -> int:
             if rec is None or agrees(rec) != "yes":
                 continue
             base = RAN_RE.sub("", r["reason"]).rstrip()
-            note = f"ran: {rec['output']} on {rec['inputs']}"
+            yt_in, _, yp_in = rec["inputs"].partition(") ")
+            note = f"ran: {rec['output']} on y_true {yt_in})" + (
+                f" y_pred {yp_in}" if yp_in else ""
+            )
             r["reason"] = f"{base}; {note}" if base else note
         write_triage(fields, rows)
         print("annotated triage.tsv")

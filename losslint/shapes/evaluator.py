@@ -16,6 +16,7 @@ import libcst as cst
 
 from losslint.index.modules import Binding, ModuleInfo, dotted
 from losslint.index.project import ProjectIndex
+from losslint.index.walk import iter_children, walk
 from losslint.shapes import catalogue as catalogue_mod
 from losslint.shapes.values import (
     FULL_RANK,
@@ -50,6 +51,8 @@ from losslint.shapes.values import (
 )
 
 MAX_DEPTH = 12
+# Imports of these packages are read from the catalogue, even when linting their own sources.
+_FRAMEWORKS = frozenset({"tensorflow", "keras", "tf_keras"})
 _BUILTINS = frozenset(dir(builtins))
 # Elementwise functions that are linear in their tensor arguments.
 _LINEAR = frozenset(
@@ -193,6 +196,8 @@ class Evaluator:
         return Unknown()
 
     def _import_value(self, module: ModuleInfo, target: str) -> Value:
+        if target.split(".", 1)[0] in _FRAMEWORKS:
+            return Symbol(target)
         found = self.index.resolve_module(module, target)
         if found is not None:
             return ModuleRef(found)
@@ -201,6 +206,8 @@ class Evaluator:
         return Symbol(target)
 
     def _from_value(self, module: ModuleInfo, target: str, attr: str, level: int) -> Value:
+        if not level and target.split(".", 1)[0] in _FRAMEWORKS:
+            return Symbol(f"{target}.{attr}")
         source = self.index.resolve_module(module, target, level)
         if source is not None:
             if attr in source.bindings or (
@@ -456,7 +463,7 @@ class Evaluator:
         return value
 
     def _expr_Lambda(self, expr: cst.Lambda, scope: Scope) -> Value:
-        line = scope.module.range_of(expr).start.line
+        line = scope.module.line_of(expr)
         prefix = "" if scope.function == "<module>" else f"{scope.function}.<locals>."
         self.closures[id(expr)] = dict(scope.env)
         return FunctionRef(
@@ -1577,33 +1584,21 @@ def _is_static(node: cst.FunctionDef | cst.Lambda) -> bool:
 
 
 def _is_generator(node: cst.FunctionDef) -> bool:
-    finder = _YieldFinder()
-    node.body.visit(finder)
-    return finder.found
-
-
-class _YieldFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_Yield(self, node: cst.Yield) -> bool:
-        self.found = True
-        return False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
+    """Whether the function's own body yields (nested functions and lambdas not counted)."""
+    stack: list[cst.CSTNode] = list(iter_children(node.body))
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Yield):
+            return True
+        if not isinstance(current, cst.FunctionDef | cst.Lambda | cst.ClassDef):
+            stack.extend(iter_children(current))
+    return False
 
 
 def _names_in(node: cst.CSTNode) -> Iterator[str]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
+    for current in walk(node):
         if isinstance(current, cst.Name):
             yield current.value
-        stack.extend(current.children)
 
 
 def _reduction_is_none(

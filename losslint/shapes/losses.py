@@ -104,11 +104,13 @@ class LossFinder:
         return found
 
     def _compile_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
-        collector = _CompileCollector()
-        module.tree.visit(collector)
-        for call, enclosing in collector.calls:
-            scope = self._scope_for(module, enclosing)
-            site_line = module.range_of(call).start.line
+        for call, enclosing in module.scan.compile_calls:
+            if not _is_compile_site(call):
+                continue
+            scope = self._scope_for(
+                module, [n for n in enclosing if isinstance(n, cst.FunctionDef)]
+            )
+            site_line = module.line_of(call)
             where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
             for expr, role in _compile_arguments(call):
                 for ref, kind, sub_expr in self._targets(expr, scope):
@@ -129,7 +131,7 @@ class LossFinder:
                         target=self._target(ref, kind, module, sub_expr, site_line),
                     )
 
-    def _scope_for(self, module: ModuleInfo, enclosing: list[cst.CSTNode]) -> Scope:
+    def _scope_for(self, module: ModuleInfo, enclosing: list[cst.FunctionDef]) -> Scope:
         scope = self.ev.module_scope(module)
         for node in enclosing:
             if isinstance(node, cst.FunctionDef):
@@ -266,7 +268,7 @@ class LossFinder:
         if not enclosing:
             if isinstance(node, cst.FunctionDef):
                 return FunctionRef(module=module, node=node, qualname=node.name.value)
-            line = module.range_of(node).start.line
+            line = module.line_of(node)
             return FunctionRef(module=module, node=node, qualname=f"<lambda>@{line}")
         # a nested function: evaluate its enclosing functions (parameters at their defaults)
         # to learn its closure
@@ -279,7 +281,7 @@ class LossFinder:
             return None
         prefix = ".<locals>.".join(_qual_parts(module, enclosing))
         if isinstance(node, cst.Lambda):
-            line = module.range_of(node).start.line
+            line = module.line_of(node)
             return FunctionRef(
                 module=module,
                 node=node,
@@ -322,7 +324,7 @@ class LossFinder:
         site_expr: cst.BaseExpression | None,
         site_line: int | None,
     ) -> LossTarget:
-        line = ref.module.range_of(ref.node).start.line
+        line = ref.module.line_of(ref.node)
         return LossTarget(
             kind=kind,
             path=ref.module.path,
@@ -357,9 +359,8 @@ class LossFinder:
         return found
 
 
-def _origin_key(origin: Origin) -> tuple[str, int, int]:
-    pos = origin.module.range_of(origin.node).start
-    return (str(origin.module.path), pos.line, pos.column)
+def _origin_key(origin: Origin) -> tuple[str, int]:
+    return (str(origin.module.path), origin.module.order_of(origin.node))
 
 
 def _qual_parts(module: ModuleInfo, enclosing: list[cst.CSTNode]) -> list[str]:
@@ -388,89 +389,37 @@ def _compile_arguments(call: cst.Call) -> Iterator[tuple[cst.BaseExpression, str
         yield positional[3].value, "metric"
 
 
-class _CompileCollector(cst.CSTVisitor):
-    """Collects `<expr>.compile(...)` calls with their enclosing function/class stack."""
-
-    def __init__(self) -> None:
-        self.stack: list[cst.CSTNode] = []
-        self.calls: list[tuple[cst.Call, list[cst.CSTNode]]] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.stack.append(node)
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.stack.pop()
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "compile":
-            base = func.value
-            if isinstance(base, cst.Name) and base.value in ("re", "regex"):
-                return
-            if any(
-                a.keyword is not None and a.keyword.value in ("loss", "metrics", "optimizer")
-                for a in node.args
-            ) or (len([a for a in node.args if a.keyword is None]) >= 2):
-                self.calls.append((node, [n for n in self.stack if isinstance(n, cst.FunctionDef)]))
+def _is_compile_site(call: cst.Call) -> bool:
+    """`<x>.compile(...)` with a loss, metrics or optimizer: not `re.compile(pattern)`."""
+    base = call.func.value if isinstance(call.func, cst.Attribute) else None
+    if isinstance(base, cst.Name) and base.value in ("re", "regex"):
+        return False
+    keywords = {a.keyword.value for a in call.args if a.keyword is not None}
+    return bool(keywords & {"loss", "metrics", "weighted_metrics", "optimizer"}) or (
+        len([a for a in call.args if a.keyword is None]) >= 2
+    )
 
 
 def _classes(module: ModuleInfo) -> Iterator[ClassRef]:
-    def walk(
-        body: list[cst.BaseStatement] | tuple[cst.BaseStatement, ...], prefix: str
-    ) -> Iterator[ClassRef]:
-        for stmt in body:
-            if isinstance(stmt, cst.ClassDef):
-                qual = f"{prefix}{stmt.name.value}"
-                yield ClassRef(module, stmt, qual)
-                if isinstance(stmt.body, cst.IndentedBlock):
-                    yield from walk(stmt.body.body, f"{qual}.")
-            elif isinstance(stmt, cst.If | cst.Try) and isinstance(stmt.body, cst.IndentedBlock):
-                yield from walk(stmt.body.body, prefix)
-
-    yield from walk(module.tree.body, "")
+    """Classes at module level or nested in classes (not those defined inside functions)."""
+    for node, enclosing in module.scan.classes:
+        if all(isinstance(n, cst.ClassDef) for n in enclosing):
+            qual = ".".join(
+                [*(n.name.value for n in enclosing if isinstance(n, cst.ClassDef)), node.name.value]
+            )
+            yield ClassRef(module, node, qual)
 
 
 def _functions(
     module: ModuleInfo,
 ) -> Iterator[tuple[cst.FunctionDef | cst.Lambda, ClassRef | None, list[cst.CSTNode]]]:
     """Every def and lambda with its owning class (for methods) and enclosing defs/classes."""
-    results: list[tuple[cst.FunctionDef | cst.Lambda, ClassRef | None, list[cst.CSTNode]]] = []
-
-    class Visitor(cst.CSTVisitor):
-        def __init__(self) -> None:
-            self.stack: list[cst.CSTNode] = []
-            self.qual: list[str] = []
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> None:
-            self.stack.append(node)
-
-        def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-            self.stack.pop()
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-            owner = None
-            if self.stack and isinstance(self.stack[-1], cst.ClassDef):
-                cls_node = self.stack[-1]
-                names = [
-                    n.name.value
-                    for n in self.stack
-                    if isinstance(n, cst.ClassDef | cst.FunctionDef)
-                ]
-                if all(isinstance(n, cst.ClassDef) for n in self.stack):
-                    owner = ClassRef(module, cls_node, ".".join(names))
-                else:
-                    self.stack.append(node)
-                    return
-            results.append((node, owner, list(self.stack)))
-            self.stack.append(node)
-
-        def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-            self.stack.pop()
-
-        def visit_Lambda(self, node: cst.Lambda) -> None:
-            if self.stack and isinstance(self.stack[-1], cst.ClassDef):
-                return
-            results.append((node, None, list(self.stack)))
-
-    module.tree.visit(Visitor())
-    return iter(results)
+    for node, enclosing in module.scan.functions:
+        owner = None
+        if enclosing and isinstance(enclosing[-1], cst.ClassDef):
+            if isinstance(node, cst.Lambda) or not all(
+                isinstance(n, cst.ClassDef) for n in enclosing
+            ):
+                continue
+            owner = ClassRef(module, enclosing[-1], ".".join(n.name.value for n in enclosing))  # type: ignore[attr-defined]
+        yield node, owner, list(enclosing)

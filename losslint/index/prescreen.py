@@ -1,0 +1,114 @@
+"""A cheap first look with Python's `ast`: can this module hold a loss at all?
+
+libcst parses ten times slower than `ast`, so modules without any possible loss candidate
+(no compile call with a project loss, no loss-shaped signature, no class that could subclass
+a Loss) skip it. The screen is deliberately generous: it only rules out what discovery could
+never find.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+_FRAMEWORKS = frozenset({"tensorflow", "keras", "tf_keras"})
+# Bases that are certainly not keras Loss classes (layers, models, modules).
+_NOT_LOSS_BASES = frozenset(
+    {
+        "object", "Layer", "Model", "Module", "Sequential", "Callback", "Metric", "Mean",
+        "Wrapper", "Optimizer", "Regularizer", "Constraint", "Initializer", "Exception",
+        "Enum", "NamedTuple", "Protocol", "ABC", "TestCase", "Generic",
+    }
+)  # fmt: skip
+_LOSS_ARGUMENTS = ("loss", "metrics", "weighted_metrics")
+
+
+def _base_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Subscript):
+        return _base_name(node.value)
+    return ""
+
+
+def _framework_names(tree: ast.Module) -> set[str]:
+    """Names bound anywhere by importing TensorFlow or Keras (`tf`, `keras`, `losses`, ...)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in _FRAMEWORKS:
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            if node.module.split(".")[0] in _FRAMEWORKS:
+                names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def _may_name_a_project_loss(expr: ast.expr, framework: set[str]) -> bool:
+    """False for string losses (`"mse"`), None, and TensorFlow / Keras objects."""
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Lambda):
+            return True
+        if isinstance(node, ast.Name) and node.id not in framework and node.id != "None":
+            return True
+    return False
+
+
+def _compile_may_use_project_losses(call: ast.Call, framework: set[str]) -> bool:
+    arguments = [k.value for k in call.keywords if k.arg in _LOSS_ARGUMENTS or k.arg is None]
+    arguments += [a for i, a in enumerate(call.args) if i in (1, 3)]
+    return any(_may_name_a_project_loss(arg, framework) for arg in arguments)
+
+
+def _signature_pattern(pairs: frozenset[tuple[str, str]]) -> re.Pattern[str]:
+    alternatives = "|".join(
+        rf"{re.escape(a)}\s*(?::[^,()]*)?,\s*{re.escape(b)}\b" for a, b in sorted(pairs)
+    )
+    return re.compile(rf"(?:\bdef\s+\w+\s*\(\s*(?:self\s*,\s*)?|\blambda\s+)(?:{alternatives})")
+
+
+_PATTERNS: dict[frozenset[tuple[str, str]], re.Pattern[str]] = {}
+
+
+def _classes(body: list[ast.stmt]) -> list[ast.ClassDef]:
+    """Classes at module level or nested in classes (where discovery looks for Loss subclasses)."""
+    found: list[ast.ClassDef] = []
+    for stmt in body:
+        if isinstance(stmt, ast.ClassDef):
+            found.append(stmt)
+            found.extend(_classes(stmt.body))
+        elif isinstance(stmt, ast.If | ast.Try):
+            found.extend(_classes([*stmt.body, *stmt.orelse]))
+    return found
+
+
+def may_hold_losses(tree: ast.Module, text: str, pairs: frozenset[tuple[str, str]]) -> bool:
+    """False only when loss discovery would find nothing in this module."""
+    pattern = _PATTERNS.get(pairs)
+    if pattern is None:
+        pattern = _PATTERNS[pairs] = _signature_pattern(pairs)
+    if pattern.search(text):
+        return True
+    for node in _classes(tree.body):
+        has_call = any(
+            isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == "call"
+            for item in node.body
+        )
+        if has_call and any(_base_name(b) not in _NOT_LOSS_BASES for b in node.bases):
+            return True
+    if ".compile" not in text:
+        return False
+    framework = _framework_names(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr == "compile"
+                and _compile_may_use_project_losses(node, framework)
+            ):
+                return True
+    return False
