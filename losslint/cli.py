@@ -327,6 +327,7 @@ def _main(
             all_losses=runtime_all,
             show_refuted=show_refuted,
             quiet=quiet or silent,
+            options=options,
         )
 
     summary = Summary()
@@ -378,6 +379,7 @@ def _main(
                 if result.fixed_count:
                     click.echo(f"Fixed {result.fixed_count} in {result.path}", err=True)
         if not quiet and not silent and output_format == "text":
+            sys.stdout.flush()  # the summary follows the findings when both go to one pipe
             click.echo(_summary_text(summary, fix), err=True)
     ctx.exit(
         summary.exit_code(

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import libcst as cst
@@ -243,18 +243,22 @@ def _analyze(
                 )
             )
     results: dict[Path, list[Diagnostic]] = {path: [] for path in paths}
+    # one finding per location: the best-evidenced loss names it, `losses` lists all it affects
     best: dict[tuple[Path, Position, Position], tuple[tuple[int, int], Diagnostic]] = {}
+    affected: dict[tuple[Path, Position, Position], set[str]] = defaultdict(set)
     for part in collected:
         for error in part.errors:
             results[error.path].append(error)
         for rank, diagnostic in part.findings:
             key = (diagnostic.path, diagnostic.location, diagnostic.end_location)
+            affected[key].add(diagnostic.function or "")
             if key not in best or rank < best[key][0]:
                 best[key] = (rank, diagnostic)
         if cache is not None:
             cache.add(part.clean)
-    for _, diagnostic in best.values():
-        results[diagnostic.path].append(diagnostic)
+    for key, (_, diagnostic) in best.items():
+        losses = tuple(sorted(affected[key] - {""}))
+        results[diagnostic.path].append(replace(diagnostic, losses=losses))
     ignores = PerFileIgnores(config.per_file_ignores, config.root)
     for path in paths:
         results[path] = _filter(results[path], path, index, enabled, ignores, options)

@@ -76,6 +76,7 @@ class Diagnostic:
     evidence: str | None = None
     cell: int | None = None
     runtime: dict[str, Any] | None = None
+    losses: tuple[str, ...] = ()
     target: LossTarget | None = field(default=None, compare=False)
 
     def sort_key(self) -> tuple[str, int, int, str]:

@@ -119,8 +119,10 @@ def test_reduction_aliases(tmp_path: Path, imports: str) -> None:
         ("tf.reduce_mean(x, axis=tuple(range(1, len(x.shape))))", None),
         ("tf.reduce_mean(x, axis=list(range(1, x.shape.rank)))", None),
         ("tf.reduce_mean(x, axis=self_axis)", None),
-        ("tf.reduce_mean(tf.reduce_mean(x, axis=-1), axis=-1)", "LL001"),
-        ("tf.reduce_mean(tf.reduce_sum(x, axis=[1, 2]), axis=-1)", "LL001"),
+        ("tf.reduce_mean(tf.reduce_mean(x, axis=-1), axis=-1)", None),  # rank-3+ inputs: per-sample
+        ("tf.reduce_mean(tf.reduce_sum(x, axis=[1, 2]), axis=-1)", None),
+        ("tf.reduce_mean(tf.reduce_mean(x, axis=-1))", "LL001"),
+        ("tf.reduce_mean(tf.image.ssim(x, x, 1.0), axis=-1)", "LL001"),  # exactly (batch,)
         ("tf.reduce_mean(x, keepdims=True)", "LL001"),
         ("tf.reduce_max(x, axis=-1) - tf.reduce_min(x, axis=-1)", None),
         ("tf.norm(x)", "LL003"),
@@ -335,3 +337,25 @@ def test_control_flow(tmp_path: Path) -> None:
         (15, "LL001"),
         (21, "LL001"),
     ]
+
+
+def test_split_along_a_feature_axis_keeps_the_batch(tmp_path: Path) -> None:
+    source = """
+        import tensorflow as tf
+
+        def channel_gap(y_true, y_pred):
+            fg, bg = tf.split(y_pred, 2, axis=-1)
+            return tf.reduce_mean(tf.square(fg - bg))
+
+        def channel_gap_ok(y_true, y_pred):
+            parts = tf.unstack(y_pred, num=2, axis=-1)
+            return tf.square(parts[0] - parts[1])
+
+        def halves(y_true, y_pred):
+            first, second = tf.split(y_pred, 2, axis=0)
+            return tf.reduce_mean(tf.square(first - second), axis=-1)
+    """
+    found = lint(tmp_path, {"m.py": source})
+    # a fixable mean of a full-rank value; nothing for the per-sample one; no finding (unknown)
+    # for the batch split into halves
+    assert [(f[1], f[2], f[4]) for f in found] == [(6, "LL001", "safe")]

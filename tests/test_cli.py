@@ -174,6 +174,7 @@ def test_json_format(project: Path) -> None:
         "role",
         "evidence",
         "runtime",
+        "losses",
     }
     assert item["code"] == "LL001" and item["name"] == "batch-axis-reduction"
     assert item["filename"] == str((project / "losses.py").resolve())
@@ -181,6 +182,7 @@ def test_json_format(project: Path) -> None:
     assert item["end_location"] == {"row": 5, "column": 54}
     assert item["noqa_row"] == 5 and item["cell"] is None and item["runtime"] is None
     assert item["function"] == "losses.mse" and item["role"] == "loss"
+    assert item["losses"] == ["losses.mse"]
     assert item["evidence"] == "parameters named like a loss (`y_true`, `y_pred`)"
     assert item["fix"] == {
         "applicability": "safe",
@@ -309,9 +311,10 @@ def test_discovery_excludes_and_gitignore(project: Path) -> None:
         write(project, name, BAD)
     (project / ".gitignore").write_text("ignored/\n")
     (project / "pyproject.toml").write_text('[tool.losslint]\nextend-exclude = ["gen"]\n')
-    files = lambda args: sorted(
-        line.split(":")[0] for line in run_cli(args, project).stdout.splitlines()
-    )  # noqa: E731
+    def files(args):
+        return sorted(
+            line.split(":")[0] for line in run_cli(args, project).stdout.splitlines()
+        )
     assert files(["."]) == ["keep/x.py"]
     assert files(["--no-respect-gitignore", "."]) == ["ignored/x.py", "keep/x.py"]
     # explicit files are linted even when excluded, unless --force-exclude

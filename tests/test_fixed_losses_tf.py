@@ -69,7 +69,7 @@ def test_every_safe_fix_is_per_sample_and_keeps_the_mean(tmp_path: Path) -> None
 
     originals, fixed = _import_tree(original_root), _import_tree(fixed_root)
     checked = set()
-    for function, filename, _row in sorted(safe):
+    for function, _filename, _row in sorted(safe):
         if function.startswith("train."):
             line = int(function.rsplit("@", 1)[1])
             before = _lambda_from(original_root / "train.py", line)

@@ -97,6 +97,9 @@ class ModuleInfo:
             self._positions = dict(wrapper.resolve(PositionProvider))
         return self._positions
 
+    def __repr__(self) -> str:
+        return f"ModuleInfo({self.name!r}, {str(self.path)!r})"
+
     @property
     def scan(self) -> Scan:
         if self._scan is None:

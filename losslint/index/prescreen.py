@@ -41,9 +41,13 @@ def _framework_names(tree: ast.Module) -> set[str]:
             for alias in node.names:
                 if alias.name.split(".")[0] in _FRAMEWORKS:
                     names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            if node.module.split(".")[0] in _FRAMEWORKS:
-                names.update(alias.asname or alias.name for alias in node.names)
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and not node.level
+            and node.module
+            and node.module.split(".")[0] in _FRAMEWORKS
+        ):
+            names.update(alias.asname or alias.name for alias in node.names)
     return names
 
 

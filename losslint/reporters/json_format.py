@@ -46,6 +46,7 @@ def to_dict(diagnostic: Diagnostic) -> dict[str, Any]:
         "role": diagnostic.role,
         "evidence": diagnostic.evidence,
         "runtime": diagnostic.runtime,
+        "losses": list(diagnostic.losses),
     }
 
 

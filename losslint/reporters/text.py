@@ -30,7 +30,11 @@ def render_line(diagnostic: Diagnostic, ctx: ReportContext) -> str:
     marker = " [*]" if fix_marker(diagnostic, ctx.unsafe_fixes) else ""
     message = diagnostic.message
     if diagnostic.runtime:
-        message += f" [runtime: {diagnostic.runtime.get('verdict')}]"
+        message += (
+            f" [runtime: {diagnostic.runtime.get('verdict')}"
+            + (f": {diagnostic.runtime['detail']}" if diagnostic.runtime.get("detail") else "")
+            + "]"
+        )
     if ctx.color:
         where = click.style(where, bold=True)
         code = click.style(code, fg="red", bold=True)

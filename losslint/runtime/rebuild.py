@@ -29,6 +29,7 @@ import functools
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import linecache
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -39,18 +40,79 @@ from typing import Any
 
 SAFE_LIBRARIES = frozenset(
     {
-        "tensorflow", "tf_keras", "keras", "numpy", "scipy", "math", "cmath", "functools",
-        "operator", "itertools", "collections", "string", "re", "enum", "dataclasses", "typing",
-        "typing_extensions", "fractions", "decimal", "statistics", "abc", "numbers", "copy",
+        "tensorflow",
+        "tf_keras",
+        "keras",
+        "numpy",
+        "scipy",
+        "math",
+        "cmath",
+        "functools",
+        "operator",
+        "itertools",
+        "collections",
+        "string",
+        "re",
+        "enum",
+        "dataclasses",
+        "typing",
+        "typing_extensions",
+        "fractions",
+        "decimal",
+        "statistics",
+        "abc",
+        "numbers",
+        "copy",
     }
 )
 PURE_BUILTINS = frozenset(
     {
-        "abs", "all", "any", "bool", "bytes", "callable", "chr", "classmethod", "complex", "dict",
-        "divmod", "enumerate", "filter", "float", "frozenset", "getattr", "hasattr", "hash", "int",
-        "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "next", "object",
-        "ord", "pow", "property", "range", "repr", "reversed", "round", "set", "slice", "sorted",
-        "staticmethod", "str", "sum", "super", "tuple", "type", "zip",
+        "abs",
+        "all",
+        "any",
+        "bool",
+        "bytes",
+        "callable",
+        "chr",
+        "classmethod",
+        "complex",
+        "dict",
+        "divmod",
+        "enumerate",
+        "filter",
+        "float",
+        "frozenset",
+        "getattr",
+        "hasattr",
+        "hash",
+        "int",
+        "isinstance",
+        "issubclass",
+        "iter",
+        "len",
+        "list",
+        "map",
+        "max",
+        "min",
+        "next",
+        "object",
+        "ord",
+        "pow",
+        "property",
+        "range",
+        "repr",
+        "reversed",
+        "round",
+        "set",
+        "slice",
+        "sorted",
+        "staticmethod",
+        "str",
+        "sum",
+        "super",
+        "tuple",
+        "type",
+        "zip",
     }
 )
 # called names that suggest training, I/O, processes or network: never run at import time
@@ -59,9 +121,10 @@ DENIED_CALL = re.compile(
     r"dump\w*|remove\w*|unlink|rmtree|rmdir|mkdir|makedirs|rename|copy\w*|system|popen|spawn\w*|"
     r"exec\w*|eval|open|input|print|download\w*|get_file|urlopen|urlretrieve|request|fork|kill|"
     r"exit|quit|sleep|run|call|check_call|check_output|seed|set_\w*|enable\w*|disable\w*|"
-    r"connect|login|init|setup|main)$"
+    r"connect|login|init|setup|main|tofile|GFile)$"
 )
 FAILED_NAME = "__losslint_failed__"
+IN_MEMORY_SUFFIX = " (losslint: in-memory text)"
 _NOTE_NAME = "__losslint_note__"
 _EXC_NAME = "__losslint_exception__"
 
@@ -108,7 +171,9 @@ def _referenced(nodes: Iterable[ast.AST]) -> set[str]:
 
 
 def _is_main_guard(test: ast.expr) -> bool:
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+    if not (
+        isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+    ):
         return False
     sides = [test.left, test.comparators[0]]
     has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
@@ -131,7 +196,11 @@ def _walk_evaluated(node: ast.AST) -> Iterator[ast.AST]:
 
 def _call_root(func: ast.expr) -> tuple[ast.expr, str]:
     """The leftmost part of a callee (`tf` in `tf.keras.losses.X`) and the called name (`X`)."""
-    called = func.attr if isinstance(func, ast.Attribute) else (func.id if isinstance(func, ast.Name) else "")
+    called = (
+        func.attr
+        if isinstance(func, ast.Attribute)
+        else (func.id if isinstance(func, ast.Name) else "")
+    )
     node = func
     while isinstance(node, ast.Attribute | ast.Subscript):
         node = node.value
@@ -144,7 +213,12 @@ def _call_root(func: ast.expr) -> tuple[ast.expr, str]:
 class _Filter:
     """Decides which top-level statements of one module are kept (see the module docstring)."""
 
-    def __init__(self, tree: ast.Module, is_project_import: Callable[[str, int], bool], extra_roots: Iterable[str]) -> None:
+    def __init__(
+        self,
+        tree: ast.Module,
+        is_project_import: Callable[[str, int], bool],
+        extra_roots: Iterable[str],
+    ) -> None:
         self.tree = tree
         self.is_project_import = is_project_import
         self.callable_names: set[str] = set()  # names that may be called at import time
@@ -152,6 +226,7 @@ class _Filter:
         self.needed: set[str] = set(extra_roots)
         self.kept_assign_names: set[str] = set()
         self.dropped: list[Dropped] = []
+        self._refs: dict[int, set[str]] = {}
         self._scan_bindings(tree.body)
 
     def _scan_bindings(self, body: Sequence[ast.stmt]) -> None:
@@ -193,19 +268,40 @@ class _Filter:
     # -- expressions --
 
     def unsafe_call(self, expr: ast.AST, *, as_decorator: bool = False) -> str | None:
-        """A reason why evaluating `expr` could run something other than definitions, or None."""
+        """A reason why evaluating `expr` could run something other than definitions, or None.
+
+        Every call must go to an allowed callee, and an expression that calls anything may
+        only mention allowed names, so that `list(map(os.system, ...))` is refused too.
+        """
+        calls = as_decorator
         if as_decorator and isinstance(expr, ast.Name | ast.Attribute):
             problem = self._callee_problem(expr)
             if problem:
                 return problem
+        mentioned: list[str] = []
+        local: set[str] = set()
         for node in _walk_evaluated(expr):
             if isinstance(node, ast.Await | ast.Yield | ast.YieldFrom):
                 return "awaits or yields"
             if isinstance(node, ast.Call):
+                calls = True
                 problem = self._callee_problem(node.func)
                 if problem:
                     return problem
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                mentioned.append(node.id)
+            elif isinstance(node, ast.comprehension):
+                local.update(_target_names(node.target) or [])
+            elif isinstance(node, ast.NamedExpr):
+                local.add(node.target.id)
+        if calls:
+            for name in mentioned:
+                if name not in local and not self._may_call_name(name):
+                    return f"passes `{name}` to a call"
         return None
+
+    def _may_call_name(self, name: str) -> bool:
+        return name in self.callable_names or (name in PURE_BUILTINS and name not in self.shadowed)
 
     def _callee_problem(self, func: ast.expr) -> str | None:
         root, called = _call_root(func)
@@ -216,18 +312,23 @@ class _Filter:
             return None  # the inner call is checked on its own; methods of literals are fine
         if not isinstance(root, ast.Name):
             return f"calls `{text}`"
-        name = root.id
-        if name in self.callable_names:
-            return None
-        if name in PURE_BUILTINS and name not in self.shadowed:
-            return None
-        return f"calls `{text}`"
+        return None if self._may_call_name(root.id) else f"calls `{text}`"
 
     @staticmethod
     def has_call(expr: ast.AST) -> bool:
-        return any(isinstance(n, ast.Call | ast.Await | ast.Yield | ast.YieldFrom) for n in _walk_evaluated(expr))
+        return any(
+            isinstance(n, ast.Call | ast.Await | ast.Yield | ast.YieldFrom)
+            for n in _walk_evaluated(expr)
+        )
 
     # -- statements --
+
+    def refs(self, node: ast.AST) -> set[str]:
+        """Names `node` refers to (cached: the fixpoint loop asks again and again)."""
+        key = id(node)
+        if key not in self._refs:
+            self._refs[key] = _referenced([node])
+        return self._refs[key]
 
     def run(self) -> list[ast.stmt]:
         """Filter the module body until the set of needed names stops growing."""
@@ -262,15 +363,25 @@ class _Filter:
         if isinstance(stmt, ast.Expr):
             if isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
                 return stmt  # a docstring
-            self._drop(stmt, "top-level expression" + (f" `{ast.unparse(stmt.value)[:60]}`" if isinstance(stmt.value, ast.Call) else ""))
+            self._drop(
+                stmt,
+                "top-level expression"
+                + (
+                    f" `{ast.unparse(stmt.value)[:60]}`" if isinstance(stmt.value, ast.Call) else ""
+                ),
+            )
             return None
         if isinstance(stmt, ast.If):
             return self._if(stmt, in_class=in_class)
         if isinstance(stmt, ast.Try | ast.TryStar):
             return self._try(stmt, in_class=in_class)
-        if hasattr(ast, "TypeAlias") and isinstance(stmt, ast.TypeAlias):  # pragma: no cover (3.12+)
+        if hasattr(ast, "TypeAlias") and isinstance(
+            stmt, ast.TypeAlias
+        ):  # pragma: no cover (3.12+)
             return stmt
-        bound = [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+        bound = [
+            n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        ]
         self._drop(stmt, f"top-level `{type(stmt).__name__.lower()}` statement", bound)
         return None
 
@@ -282,21 +393,28 @@ class _Filter:
                 self._drop(stmt, f"a default argument of `{stmt.name}` {problem}", [stmt.name])
                 return None
         decorators = self._decorators(stmt)
-        annotations = [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg) if a is not None and a.annotation is not None]
+        annotations = [
+            a.annotation
+            for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+            if a is not None and a.annotation is not None
+        ]
         if stmt.returns is not None:
             annotations.append(stmt.returns)
         if any(self.unsafe_call(a) for a in annotations):
             stmt = _strip_annotations(stmt)
-        new = _replace(stmt, decorator_list=decorators)
-        self.needed |= _referenced([new])
-        return new
+        self.needed |= self.refs(stmt)
+        return _replace(stmt, decorator_list=decorators)
 
-    def _decorators(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[ast.expr]:
+    def _decorators(
+        self, stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    ) -> list[ast.expr]:
         kept = []
         for decorator in stmt.decorator_list:
             problem = self.unsafe_call(decorator, as_decorator=True)
             if problem:
-                self.dropped.append(Dropped(decorator.lineno, f"decorator of `{stmt.name}` {problem}"))
+                self.dropped.append(
+                    Dropped(decorator.lineno, f"decorator of `{stmt.name}` {problem}")
+                )
             else:
                 kept.append(decorator)
         return kept
@@ -308,11 +426,12 @@ class _Filter:
                 self._drop(stmt, f"a base of class `{stmt.name}` {problem}", [stmt.name])
                 return None
         body = self.body(stmt.body, in_class=True) or [_pass(stmt)]
-        new = _replace(stmt, decorator_list=self._decorators(stmt), body=body)
-        self.needed |= _referenced([new])
-        return new
+        self.needed |= self.refs(stmt)
+        return _replace(stmt, decorator_list=self._decorators(stmt), body=body)
 
-    def _assign(self, stmt: ast.Assign | ast.AnnAssign | ast.AugAssign, *, in_class: bool) -> ast.stmt | None:
+    def _assign(
+        self, stmt: ast.Assign | ast.AnnAssign | ast.AugAssign, *, in_class: bool
+    ) -> ast.stmt | None:
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
         names: list[str] = []
         for target in targets:
@@ -342,15 +461,15 @@ class _Filter:
     def _keep_names(self, names: list[str], value: ast.AST | None) -> None:
         """Note a kept assignment: what it needs, and whether its names may be called."""
         self.kept_assign_names.update(names)
-        refs = _referenced([value]) if value is not None else set()
+        refs = self.refs(value) if value is not None else set()
         self.needed |= refs
         # `f = tf.reduce_mean` may be called later; `f = os.system` may not
-        if all(r in self.callable_names or (r in PURE_BUILTINS and r not in self.shadowed) for r in refs - set(names)):
+        if all(self._may_call_name(r) for r in refs - set(names)):
             self.callable_names.update(names)
 
     def _if(self, stmt: ast.If, *, in_class: bool) -> ast.stmt | None:
         if _is_main_guard(stmt.test):
-            self._drop(stmt, "`if __name__ == \"__main__\":` block")
+            self._drop(stmt, '`if __name__ == "__main__":` block')
             orelse = self.body(stmt.orelse, in_class=in_class)
             return _as_block(orelse, stmt)
         problem = self.unsafe_call(stmt.test)
@@ -366,7 +485,11 @@ class _Filter:
         for handler in stmt.handlers:
             if handler.type is not None and self.unsafe_call(handler.type):
                 continue
-            handlers.append(_replace(handler, body=self.body(handler.body, in_class=in_class) or [_pass(handler)]))
+            handlers.append(
+                _replace(
+                    handler, body=self.body(handler.body, in_class=in_class) or [_pass(handler)]
+                )
+            )
         body = self.body(stmt.body, in_class=in_class) or [_pass(stmt)]
         finalbody = self.body(stmt.finalbody, in_class=in_class)
         if not handlers and not finalbody:
@@ -397,7 +520,9 @@ def _as_block(stmts: list[ast.stmt], near: ast.stmt) -> ast.stmt | None:
     return ast.copy_location(ast.If(test=ast.Constant(True), body=stmts, orelse=[]), near)
 
 
-def _strip_annotations(stmt: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef:
+def _strip_annotations(
+    stmt: ast.FunctionDef | ast.AsyncFunctionDef,
+) -> ast.FunctionDef | ast.AsyncFunctionDef:
     args = stmt.args
     for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
         if arg is not None:
@@ -405,13 +530,25 @@ def _strip_annotations(stmt: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.Func
     return _replace(stmt, returns=None)
 
 
+def _bound_names(stmt: ast.stmt) -> tuple[str, ...]:
+    """Top-level names a kept statement binds (for messages about missing names)."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return (stmt.name,)
+    if isinstance(stmt, ast.Import | ast.ImportFrom):
+        return tuple(a.asname or a.name.split(".")[0] for a in stmt.names)
+    return tuple(
+        n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    )
+
+
 def _guard(stmt: ast.stmt) -> ast.stmt:
-    """`try: <stmt> except Exception as e: __losslint_note__(line, e)`."""
+    """`try: <stmt> except Exception as e: __losslint_note__(line, names, e)`."""
     exc = "__losslint_exc"
+    names = ast.Tuple([ast.Constant(n) for n in _bound_names(stmt)], ast.Load())
     note = ast.Expr(
         ast.Call(
             func=ast.Name(_NOTE_NAME, ast.Load()),
-            args=[ast.Constant(stmt.lineno), ast.Name(exc, ast.Load())],
+            args=[ast.Constant(stmt.lineno), names, ast.Name(exc, ast.Load())],
             keywords=[],
         )
     )
@@ -440,12 +577,21 @@ def definitions_only(
     return Rebuilt(module, sorted(flt.dropped, key=lambda d: d.line))
 
 
-def prepare_namespace(namespace: dict[str, Any]) -> list[tuple[int, str]]:
-    """Give a module namespace the helpers the guards call; returns the failure list."""
-    failed: list[tuple[int, str]] = []
+@dataclass(frozen=True)
+class Failed:
+    """A kept top-level statement that raised while the module was rebuilt."""
 
-    def note(line: int, exc: BaseException) -> None:
-        failed.append((line, f"{type(exc).__name__}: {exc}"))
+    line: int
+    names: tuple[str, ...]
+    error: str
+
+
+def prepare_namespace(namespace: dict[str, Any]) -> list[Failed]:
+    """Give a module namespace the helpers the guards call; returns the failure list."""
+    failed: list[Failed] = []
+
+    def note(line: int, names: tuple[str, ...], exc: BaseException) -> None:
+        failed.append(Failed(line, names, f"{type(exc).__name__}: {exc}"[:300]))
 
     namespace[FAILED_NAME] = failed
     namespace[_NOTE_NAME] = note
@@ -479,14 +625,16 @@ class LoadedModule:
 
     path: Path | None
     rebuilt: Rebuilt | None
-    failed: list[tuple[int, str]]
+    failed: list[Failed]
+    deps: frozenset[str] = frozenset()  # modules its import statements name
 
 
 class ProjectImporter(importlib.abc.MetaPathFinder):
     """Imports project modules (files under `root`) definitions-only; everything else as usual.
 
     `overrides` maps files to text used instead of their content on disk (fixed sources).
-    Calling `activate` with different overrides forgets every module loaded so far.
+    Calling `activate` with different overrides forgets the modules built from other texts
+    and every module that imports them; the others are reused.
     """
 
     def __init__(self, root: Path, search_paths: Sequence[Path]) -> None:
@@ -496,6 +644,9 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         self.loaded: dict[str, LoadedModule] = {}
         self.roots: dict[Path, frozenset[str]] = {}  # extra names needed per file
         self._built_roots: dict[Path, frozenset[str]] = {}
+        self.builds: dict[
+            tuple[str, str, frozenset[str], str], tuple[Rebuilt, Any, frozenset[str]]
+        ] = {}
 
     def install(self) -> None:
         if self not in sys.meta_path:
@@ -506,18 +657,70 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         if self in sys.meta_path:
             sys.meta_path.remove(self)
 
-    def forget(self) -> None:
-        for name in self.loaded:
-            sys.modules.pop(name, None)
-        self.loaded.clear()
-        self._built_roots.clear()
+    def forget(self, paths: Iterable[Path] | None = None) -> None:
+        """Forget the modules built from `paths` (all when None) and the modules importing them."""
+        if paths is None:
+            dirty = set(self.loaded)
+        else:
+            wanted = set(paths)
+            dirty = {name for name, loaded in self.loaded.items() if loaded.path in wanted}
+            grew = True
+            while grew:
+                grew = False
+                for name, loaded in self.loaded.items():
+                    if name not in dirty and loaded.deps & dirty:
+                        dirty.add(name)
+                        grew = True
+        for name in dirty:
+            module = sys.modules.pop(name, None)
+            parent_name, _, last = name.rpartition(".")
+            parent = sys.modules.get(parent_name) if parent_name else None
+            if module is not None and getattr(parent, last, None) is module:
+                delattr(parent, last)  # else `from pkg import mod` would find the old one
+            loaded = self.loaded.pop(name)
+            if loaded.path is not None:
+                self._built_roots.pop(loaded.path, None)
         importlib.invalidate_caches()
 
     def activate(self, overrides: dict[Path, str]) -> None:
+        """Use these file texts from now on (forgetting modules built from other texts).
+
+        `linecache` gets the same texts, so that tools reading a function's source
+        (`inspect.getsource`, `tf.function`'s autograph) see what is executed.
+        """
         overrides = {p.resolve(): text for p, text in overrides.items()}
-        if overrides != self.overrides:
-            self.forget()
-            self.overrides = overrides
+        if overrides == self.overrides:
+            return
+        changed = {
+            p for p in {*overrides, *self.overrides} if overrides.get(p) != self.overrides.get(p)
+        }
+        self.forget(changed)
+        for path in self.overrides:
+            linecache.cache.pop(self.code_filename(path), None)
+        self.overrides = overrides
+        for path, text in overrides.items():
+            name = self.code_filename(path)
+            linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+
+    def set_roots(self, roots: dict[Path, Iterable[str]]) -> None:
+        """Names callers will use per file (compile-site names): see `load_path`."""
+        for path, names in roots.items():
+            resolved = path.resolve()
+            self.roots[resolved] = self.roots.get(resolved, frozenset()) | frozenset(names)
+
+    def code_filename(self, path: Path) -> str:
+        """The file name code from `path` is compiled under.
+
+        Text that differs from the file on disk gets a name that does not exist on disk, so
+        that nothing (tracebacks, `inspect`, TensorFlow's autograph) re-reads the disk file.
+        """
+        resolved = path.resolve()
+        return f"{resolved}{IN_MEMORY_SUFFIX}" if resolved in self.overrides else str(resolved)
+
+    @staticmethod
+    def path_for(filename: str) -> Path:
+        """The file behind a code file name (see `code_filename`)."""
+        return Path(filename.removesuffix(IN_MEMORY_SUFFIX))
 
     # finder ---
 
@@ -574,7 +777,10 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
             return None
         location, is_package = found
         if location.is_dir():  # a namespace package, unless a regular one exists elsewhere
-            if importlib.machinery.PathFinder.find_spec(fullname, path) is not None and "." not in fullname:
+            if (
+                importlib.machinery.PathFinder.find_spec(fullname, path) is not None
+                and "." not in fullname
+            ):
                 return None
             spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
             spec.submodule_search_locations = [str(location)]
@@ -587,6 +793,23 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
             loader=loader,
             submodule_search_locations=[str(location.parent)] if is_package else None,
         )
+
+    def explain_missing(self, name: str) -> str | None:
+        """Why a top-level name is missing from the rebuilt modules, when they tell."""
+        for loaded in self.loaded.values():
+            if loaded.path is None:
+                continue
+            where = loaded.path.name
+            for failure in loaded.failed:
+                if name in failure.names:
+                    return f"`{name}` ({where}:{failure.line}) failed to load: {failure.error}"
+            for dropped in loaded.rebuilt.dropped if loaded.rebuilt else ():
+                if name in dropped.names:
+                    return (
+                        f"`{name}` is bound by a top-level statement runtime mode does not run "
+                        f"({where}:{dropped.line}: {dropped.reason})"
+                    )
+        return None
 
     def source(self, path: Path) -> str:
         resolved = path.resolve()
@@ -609,14 +832,41 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         self.roots[path] = wanted
         module = sys.modules.get(name)
         current = self.loaded.get(name)
-        if module is not None and current is not None and current.path == path and wanted <= self._built_roots.get(path, frozenset()):
+        if (
+            module is not None
+            and current is not None
+            and current.path == path
+            and wanted <= self._built_roots.get(path, frozenset())
+        ):
             return module
         if current is not None:  # another file under this name, or more names needed
-            self.forget()
+            self.forget({current.path} if current.path is not None else None)
         imported = importlib.import_module(name)
         if getattr(imported, "__file__", None) and Path(imported.__file__).resolve() == path:
             return imported
         raise ImportError(f"`{name}` resolves to {getattr(imported, '__file__', '?')}, not {path}")
+
+
+def _imported_modules(tree: ast.Module, package: str) -> frozenset[str]:
+    """Absolute names of the modules (and their parents) a module's imports may bind."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                try:
+                    base = importlib.util.resolve_name("." * node.level + base, package)
+                except (ImportError, ValueError):
+                    continue
+            found = [base, *(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")]
+        else:
+            continue
+        for name in found:
+            parts = name.split(".")
+            names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return frozenset(n for n in names if n)
 
 
 class _DefinitionsLoader(importlib.abc.Loader):
@@ -630,11 +880,23 @@ class _DefinitionsLoader(importlib.abc.Loader):
     def exec_module(self, module: ModuleType) -> None:
         text = self.importer.source(self.path)
         roots = self.importer.roots.get(self.path, frozenset())
-        rebuilt = definitions_only(text, str(self.path), self.importer.is_project_import, roots)
+        filename = self.importer.code_filename(self.path)
+        package = (
+            module.__name__
+            if self.path.name == "__init__.py"
+            else module.__name__.rpartition(".")[0]
+        )
+        key = (filename, text, roots, module.__name__)
+        built = self.importer.builds.get(key)
+        if built is None:  # the same text is built once, however often it is re-executed
+            rebuilt = definitions_only(text, str(self.path), self.importer.is_project_import, roots)
+            code = compile(rebuilt.tree, filename, "exec", dont_inherit=True)
+            built = (rebuilt, code, _imported_modules(rebuilt.tree, package))
+            self.importer.builds[key] = built
+        rebuilt, code, deps = built
         self.importer._built_roots[self.path] = roots
         failed = prepare_namespace(module.__dict__)
-        self.importer.loaded[module.__name__] = LoadedModule(self.path, rebuilt, failed)
-        code = compile(rebuilt.tree, str(self.path), "exec", dont_inherit=True)
+        self.importer.loaded[module.__name__] = LoadedModule(self.path, rebuilt, failed, deps)
         exec(code, module.__dict__)
 
 
@@ -661,7 +923,9 @@ def evaluate_site(
 
 
 class _SiteEvaluator:
-    def __init__(self, namespace: dict[str, Any], may_call: Callable[[Any], bool], filename: str) -> None:
+    def __init__(
+        self, namespace: dict[str, Any], may_call: Callable[[Any], bool], filename: str
+    ) -> None:
         self.ns = namespace
         self.may_call = may_call
         self.filename = filename
@@ -674,7 +938,9 @@ class _SiteEvaluator:
                 return self.ns[node.id]
             if hasattr(builtins, node.id):
                 return getattr(builtins, node.id)
-            raise SiteError(f"`{node.id}` is not defined at the top level of the compile site's module")
+            raise SiteError(
+                f"`{node.id}` is not defined at the top level of the compile site's module"
+            )
         if isinstance(node, ast.Attribute):
             if node.attr.startswith("__"):
                 raise SiteError(f"will not read `{node.attr}`")
@@ -686,17 +952,26 @@ class _SiteEvaluator:
         if isinstance(node, ast.Dict):
             if any(k is None for k in node.keys):
                 raise SiteError("`**` in a dict")
-            return {self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values, strict=True) if k is not None}
+            return {
+                self.eval(k): self.eval(v)
+                for k, v in zip(node.keys, node.values, strict=True)
+                if k is not None
+            }
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             value = self.eval(node.operand)
             if isinstance(value, int | float):
                 return -value if isinstance(node.op, ast.USub) else value
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Pow):
+        if isinstance(node, ast.BinOp) and isinstance(
+            node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Pow
+        ):
             left, right = self.eval(node.left), self.eval(node.right)
             if isinstance(left, int | float) and isinstance(right, int | float):
                 ops: dict[type, Callable[[Any, Any], Any]] = {
-                    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-                    ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b,
+                    ast.Add: lambda a, b: a + b,
+                    ast.Sub: lambda a, b: a - b,
+                    ast.Mult: lambda a, b: a * b,
+                    ast.Div: lambda a, b: a / b,
+                    ast.Pow: lambda a, b: a**b,
                 }
                 return ops[type(node.op)](left, right)
         if isinstance(node, ast.Subscript):
@@ -713,8 +988,10 @@ class _SiteEvaluator:
         if isinstance(node, ast.Call):
             func = self.eval(node.func)
             if not self.may_call(func):
-                raise SiteError(f"will not call `{ast.unparse(node.func)}` (not a project definition, "
-                                "functools.partial or a Keras loss)")
+                raise SiteError(
+                    f"will not call `{ast.unparse(node.func)}` (not a project definition, "
+                    "functools.partial or a Keras loss)"
+                )
             args = []
             for arg in node.args:
                 if isinstance(arg, ast.Starred):

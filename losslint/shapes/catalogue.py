@@ -78,6 +78,12 @@ def load() -> Catalogue:
             entries[name] = _axis_entry(category, spec)
     for name in data["per_sample"]["names"]:
         entries[name] = Entry("per_sample")
+    for name in data["per_image"]["names"]:
+        entries[name] = Entry("per_image")
+    for name, spec in data["scatter"].items():
+        entries[name] = _axis_entry("scatter", spec)
+    for name in data["diagonal"]["names"]:
+        entries[name] = Entry("diagonal", op="diagonal")
     for name in data["loss_class"]["names"]:
         entries[name] = Entry("loss_class", op=name.rsplit(".", 1)[-1])
     for name in data["scalar_op"]["names"]:

@@ -36,6 +36,7 @@ from losslint.shapes.values import (
     Mapping,
     ModuleRef,
     Origin,
+    Parts,
     Rank,
     Reduced,
     Seq,
@@ -46,6 +47,7 @@ from losslint.shapes.values import (
     as_tensor,
     combine,
     join,
+    literal_of,
     nonlinear,
     tainted,
 )
@@ -208,8 +210,13 @@ class Evaluator:
     def _from_value(self, module: ModuleInfo, target: str, attr: str, level: int) -> Value:
         if not level and target.split(".", 1)[0] in _FRAMEWORKS:
             return Symbol(f"{target}.{attr}")
+        if level and not target:
+            # `from . import losses`: a sibling module first, then a name bound in __init__
+            sibling = self.index.resolve_module(module, attr, level)
+            if sibling is not None:
+                return ModuleRef(sibling)
         source = self.index.resolve_module(module, target, level)
-        if source is not None:
+        if source is not None and source is not module:
             if attr in source.bindings or (
                 source.star_imports and not self._is_submodule(source, attr)
             ):
@@ -454,7 +461,61 @@ class Evaluator:
         return value
 
     def _expr_IfExp(self, expr: cst.IfExp, scope: Scope) -> Value:
+        known = self.truth(expr.test, scope)
+        if known is True:
+            return self.eval_expr(expr.body, scope)
+        if known is False:
+            return self.eval_expr(expr.orelse, scope)
         return join(self.eval_expr(expr.body, scope), self.eval_expr(expr.orelse, scope))
+
+    def truth(self, test: cst.BaseExpression, scope: Scope) -> bool | None:
+        """The truth of a condition when it only involves known literals (`per_image=False`)."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            inner = self.truth(test.expression, scope)
+            return None if inner is None else not inner
+        if isinstance(test, cst.BooleanOperation):
+            left, right = self.truth(test.left, scope), self.truth(test.right, scope)
+            if isinstance(test.operator, cst.And):
+                if left is False or right is False:
+                    return False
+                return True if left is True and right is True else None
+            if left is True or right is True:
+                return True
+            return False if left is False and right is False else None
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            target = test.comparisons[0]
+            left = literal_of(self._peek(test.left, scope))
+            right = literal_of(self._peek(target.comparator, scope))
+            if left is NO_LITERAL or right is NO_LITERAL:
+                return None
+            if isinstance(left, Alternatives) or isinstance(right, Alternatives):
+                return None
+            operator = target.operator
+            if isinstance(operator, cst.Is | cst.Equal):
+                return bool(left == right) if isinstance(operator, cst.Equal) else left is right
+            if isinstance(operator, cst.IsNot | cst.NotEqual):
+                return (
+                    bool(left != right) if isinstance(operator, cst.NotEqual) else left is not right
+                )
+            return None
+        if isinstance(test, cst.Name | cst.Attribute):
+            literal = literal_of(self._peek(test, scope))
+            if (
+                literal is NO_LITERAL
+                or isinstance(literal, Alternatives)
+                or literal is NON_BATCH_AXES
+            ):
+                return None
+            return bool(literal)
+        return None
+
+    def _peek(self, expr: cst.BaseExpression, scope: Scope) -> Value:
+        """Evaluate a name, attribute or literal for a condition (nothing with side effects)."""
+        if isinstance(expr, cst.Name | cst.Attribute | cst.Integer | cst.Float | cst.SimpleString):
+            return self.eval_expr(expr, scope)
+        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+            return self.eval_expr(expr, scope)
+        return Unknown()
 
     def _expr_NamedExpr(self, expr: cst.NamedExpr, scope: Scope) -> Value:
         value = self.eval_expr(expr.value, scope)
@@ -532,6 +593,8 @@ class Evaluator:
             for i, item in enumerate(base.items):
                 result = item if i == 0 else join(result, item)
             return result
+        if isinstance(base, Parts):
+            return base.item
         if isinstance(base, Mapping):
             result = Unknown()
             for i, item in enumerate(base.items):
@@ -539,11 +602,30 @@ class Evaluator:
             return result
         if isinstance(base, Batched):
             return self._subscript_batched(base, elements, scope)
+        if isinstance(base, Flat) and elements:
+            first = elements[0].slice
+            if (isinstance(first, cst.Slice) and first.lower is None and first.upper is None) or (
+                isinstance(first, cst.Index) and isinstance(first.value, cst.Ellipsis)
+            ):
+                return base  # x_flat[:, 0] keeps the merged leading axis
         if isinstance(base, Reduced | Const):
             return base
         if isinstance(base, Instance | ClassRef | Symbol | FunctionRef | ModuleRef | LossObject):
             return Unknown()
         return Unknown(tainted=tainted(base))
+
+    def _masked(self, scope: Scope, node: cst.CSTNode) -> Flat:
+        self.batch_level = True
+        origin = Origin(
+            kind="reduction",
+            module=scope.module,
+            node=node,
+            op="mask",
+            label=scope.module.code_for(node),
+            why="selects elements of the whole batch with a boolean mask",
+            function=scope.function,
+        )
+        return Flat(masked=origin)
 
     def _subscript_batched(
         self, base: Batched, elements: list[cst.SubscriptElement], scope: Scope
@@ -563,6 +645,8 @@ class Evaluator:
             index = self.eval_expr(first.value, scope)
             if isinstance(index, Const) and index.literal is None:
                 return Unknown(tainted=True)
+            if isinstance(index, Batched) and not rest:
+                return self._masked(scope, first.value)  # x[mask]: selected elements of all samples
             self.batch_level = True  # x[0] picks one sample; x[mask] mixes samples
             return Unknown(tainted=True)
         dropped = 0
@@ -592,6 +676,9 @@ class Evaluator:
             return self._super_call(func.attr.value, call, scope)
         callee = self.eval_expr(func, scope)
         call = self._eval_args(expr, scope)
+        duck = _duck_backend(func, callee)
+        if duck is not None:
+            callee = duck
         return self.call_value(callee, call, scope)
 
     def _eval_args(self, expr: cst.Call, scope: Scope) -> Call:
@@ -634,9 +721,16 @@ class Evaluator:
         return self._opaque_call(call)
 
     def _opaque_call(self, call: Call) -> Value:
-        values = call.tensors()
+        values = [as_tensor(v) for v in call.tensors()]
         if not call.starred and all(isinstance(v, Const) for v in values):
             return Const()
+        reduced = [v for v in values if isinstance(v, Reduced)]
+        if reduced and not call.starred and all(isinstance(v, Reduced | Const) for v in values):
+            # any function of batch-free values is batch-free (`ops.trace(confusion_matrix)`)
+            result = reduced[0]
+            for other in reduced[1:]:
+                result = result.plus(other)
+            return result.merged()
         return Unknown(tainted=any(tainted(v) for v in values))
 
     def _call_instance(self, inst: Instance, call: Call, scope: Scope) -> Value:
@@ -740,7 +834,7 @@ class Evaluator:
         if axis_value is None:
             axes: Any = None
         else:
-            axes = _literal(axis_value)
+            axes = literal_of(axis_value)
         if isinstance(value, Const):
             return Const()
         if isinstance(value, Reduced):
@@ -774,20 +868,37 @@ class Evaluator:
             return replace(value, rank=value.rank if keepdims else Rank(drop=None, exact=1))
         if isinstance(axes, Alternatives):
             options = [_axis_tuple(opt) for opt in axes.options]
-            if any(
-                opt is None or any(value.rank.axis_effect(a) == "removes" for a in opt)
-                for opt in options
-            ):
-                return self._reduced(
-                    entry, call, scope, label, "on some path", value, None, fixable=False
+            hits = [
+                opt is None
+                or (
+                    opt is not UNUSABLE_AXIS
+                    and any(value.rank.axis_effect(a) == "removes" for a in opt)
                 )
+                for opt in options
+            ]
+            if any(hits):
+                why = _why(axis_arg) + (
+                    " (every value it can take includes the batch axis)"
+                    if all(hits)
+                    else " (one of the values it can take includes the batch axis)"
+                )
+                return self._reduced(entry, call, scope, label, why, value, None, fixable=False)
+            if UNUSABLE_AXIS in options:
+                return Unknown(tainted=True)
             return replace(value, rank=UNKNOWN_RANK)
         axis_tuple = _axis_tuple(axes)
+        if axis_tuple is UNUSABLE_AXIS:
+            return Unknown(tainted=True)  # a computed axis: unknown
         if axis_tuple is None:
-            if axes is NO_LITERAL:
-                return Unknown(tainted=True)
             return self._reduced(entry, call, scope, label, _why(axis_arg), value, axis_arg)
-        effects = [value.rank.axis_effect(a) for a in axis_tuple]
+        # `mean(keras.losses.mse(...), axis=-1)` reduces the batch axis of rank-2 inputs; after
+        # the project's own reductions the inputs may well be sequences or images: unknown
+        effects = [
+            ("removes" if value.from_loss or value.rank.exact == 1 else "unknown")
+            if e == "maybe"
+            else e
+            for e in (value.rank.axis_effect(a) for a in axis_tuple)
+        ]
         if "removes" in effects:
             return self._reduced(entry, call, scope, label, _why(axis_arg), value, axis_arg)
         if "unknown" in effects:
@@ -885,13 +996,15 @@ class Evaluator:
         if axis_value is None:
             axes: Any = entry.default_axis if entry.has_default_axis else None
         else:
-            axes = _literal(axis_value)
+            axes = literal_of(axis_value)
         if isinstance(value, Batched):
             axis_tuple = _axis_tuple(axes)
-            if axis_tuple is None and axes is not NO_LITERAL:
+            if axis_tuple is None:
                 self.batch_level = True
                 return Batched(rank=value.rank, coupled=True)
-            if axis_tuple and any(value.rank.axis_effect(a) == "removes" for a in axis_tuple):
+            if axis_tuple is not UNUSABLE_AXIS and any(
+                value.rank.axis_effect(a) == "removes" for a in axis_tuple
+            ):
                 self.batch_level = True
                 return Batched(rank=value.rank, coupled=True)
             return value
@@ -907,7 +1020,9 @@ class Evaluator:
         batched = [v for v in tensors if isinstance(v, Batched)]
         if batched and len(batched) == len([v for v in tensors if not isinstance(v, Const)]):
             rank = batched[-1].rank
-            return Batched(rank=rank.minus(1), coupled=any(v.coupled for v in batched))
+            return Batched(
+                rank=rank.minus(1), coupled=any(v.coupled for v in batched), from_loss=True
+            )
         if all(isinstance(v, Const) for v in tensors):
             return Const()
         return Unknown(tainted=any(tainted(v) for v in tensors))
@@ -922,6 +1037,74 @@ class Evaluator:
         if not values:
             return self._opaque_call(call)
         return self._per_sample(values)
+
+    def _cat_per_image(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
+        values = [as_tensor(v) for v in call.args[:2]]
+        reduced = [v for v in values if isinstance(v, Reduced)]
+        if reduced:
+            return nonlinear(reduced[0])
+        if values and all(isinstance(v, Batched) for v in values):
+            coupled = any(isinstance(v, Batched) and v.coupled for v in values)
+            return Batched(rank=Rank(drop=None, exact=1), coupled=coupled)
+        return self._opaque_call(call)
+
+    def _cat_scatter(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
+        updates, _ = call.get(1, "values", "updates")
+        shape, _ = call.get(entry.axis_position, "shape")
+        if updates is None or shape is None or not tainted(updates):
+            return self._opaque_call(call)
+        items = [as_tensor(i) for i in shape.items] if isinstance(shape, Seq) else None
+        if items is None or not all(isinstance(i, Const) and not i.batch_size for i in items):
+            return Unknown(tainted=True)
+        return Reduced.of(
+            Origin(
+                kind="reduction",
+                module=scope.module,
+                node=call.node,
+                op="scatter",
+                label=_callee_label(call.node),
+                why="into a tensor of fixed shape (the samples are summed together)",
+                function=scope.function,
+            )
+        )
+
+    def _cat_diagonal(
+        self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
+    ) -> Value:
+        if not call.args or not tainted(call.args[0]):
+            return self._opaque_call(call)
+        operand = as_tensor(call.args[0])
+        first, _ = call.get(2, "axis1")
+        second, _ = call.get(3, "axis2")
+        axes = (
+            literal_of(first) if first is not None else 0,
+            literal_of(second) if second is not None else 1,
+        )
+        if isinstance(operand, Reduced):
+            return operand
+        if not all(isinstance(a, int) for a in axes):
+            return Unknown(tainted=True)
+        if 0 not in axes:
+            return (
+                replace(operand, rank=operand.rank.minus(1))
+                if isinstance(operand, Batched)
+                else Unknown(tainted=True)
+            )
+        return Reduced.of(
+            Origin(
+                kind="reduction",
+                module=scope.module,
+                node=call.node,
+                op="diagonal",
+                label=_callee_label(call.node),
+                why="takes a diagonal across the batch axis (`axis1=0`)",
+                function=scope.function,
+            )
+        )
 
     def _cat_loss_class(
         self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
@@ -990,6 +1173,38 @@ class Evaluator:
     ) -> Value:
         short = qualname.rsplit(".", 1)[-1]
         values = [as_tensor(v) for v in call.args]
+        others = [*values[1:], *(as_tensor(v) for v in call.kwargs.values())]
+        if (
+            values
+            and isinstance(values[0], Reduced)
+            and not any(tainted(v) and not isinstance(v, Reduced) for v in others)
+        ):
+            return values[0].merged()  # already batch-free: masking or transposing keeps it so
+        if short == "matmul" and len(values) >= 2:
+            flags = {
+                k: literal_of(call.kwargs[k])
+                for k in ("transpose_a", "adjoint_a")
+                if k in call.kwargs
+            }
+            if (
+                True in flags.values()
+                and isinstance(values[0], Batched)
+                and values[0].rank == FULL_RANK
+                and tainted(values[1])
+            ):
+                # a^T @ b on (batch, d) inputs sums over the samples (Gram / correlation matrices)
+                self.batch_level = True
+                return Reduced.of(
+                    Origin(
+                        kind="reduction",
+                        module=scope.module,
+                        node=call.node,
+                        op="matmul",
+                        label=_callee_label(call.node),
+                        why="with `transpose_a=True` contracts the batch axis",
+                        function=scope.function,
+                    )
+                )
         if short in ("matmul", "dot", "tensordot") and len(values) >= 2:
             transposed = any(
                 isinstance(call.kwargs.get(k), Const) and call.kwargs[k].literal is True  # type: ignore[union-attr]
@@ -1003,7 +1218,7 @@ class Evaluator:
                 "axis",
             )
             batch_dims, _ = call.get(99, "batch_dims")
-            literal = _literal(axis) if axis is not None else None
+            literal = literal_of(axis) if axis is not None else None
             if values and isinstance(values[0], Batched):
                 if (
                     isinstance(literal, int)
@@ -1015,6 +1230,16 @@ class Evaluator:
                     return replace(values[0], rank=UNKNOWN_RANK)
                 if short == "tile":
                     return Unknown(tainted=True)
+        if short in ("split", "unstack") and values and isinstance(values[0], Batched):
+            axis, _ = call.get(2, "axis")
+            literal = literal_of(axis) if axis is not None else 0
+            if isinstance(literal, int) and values[0].rank.axis_effect(literal) == "keeps":
+                rank = values[0].rank.minus(1) if short == "unstack" else values[0].rank
+                return Parts(replace(values[0], rank=rank))
+        if short == "boolean_mask" and len(values) >= 2 and isinstance(values[0], Batched | Flat):
+            axis, _ = call.get(2, "axis")
+            if axis is None or literal_of(axis) in (0, None):
+                return self._masked(scope, call.node)
         if short == "gather_nd":
             batch_dims, _ = call.get(99, "batch_dims")
             if (
@@ -1028,7 +1253,7 @@ class Evaluator:
             return self._einsum(call)
         if short == "transpose" and values and isinstance(values[0], Batched):
             perm, _ = call.get(1, "perm", "axes")
-            literal = _literal(perm) if perm is not None else NO_LITERAL
+            literal = literal_of(perm) if perm is not None else NO_LITERAL
             if isinstance(literal, tuple) and literal and literal[0] == 0:
                 return replace(values[0], rank=values[0].rank)
         if short in ("eye",):
@@ -1038,7 +1263,7 @@ class Evaluator:
         return self._mixing([*values, *call.kwargs.values()])
 
     def _einsum(self, call: Call) -> Value:
-        spec = _literal(call.args[0]) if call.args else NO_LITERAL
+        spec = literal_of(call.args[0]) if call.args else NO_LITERAL
         operands = [as_tensor(v) for v in call.args[1:]]
         if not isinstance(spec, str) or "->" not in spec or "." in spec:
             return self._mixing(operands)
@@ -1111,7 +1336,7 @@ class Evaluator:
         if axis_value is None:
             axes: Any = entry.default_axis if entry.has_default_axis else None
         else:
-            axes = _literal(axis_value)
+            axes = literal_of(axis_value)
         if not isinstance(value, Batched):
             if isinstance(value, Reduced):
                 return value
@@ -1141,7 +1366,7 @@ class Evaluator:
         if axis_value is None:
             axes: Any = entry.default_axis if entry.has_default_axis else NO_LITERAL
         else:
-            axes = _literal(axis_value)
+            axes = literal_of(axis_value)
         if not isinstance(items, Seq) or not items.items:
             return Unknown(tainted=items is not None and tainted(items))
         values = [as_tensor(v) for v in items.items]
@@ -1286,7 +1511,16 @@ class Evaluator:
                     return
                 self._exec_small(small, scope)
         elif isinstance(stmt, cst.If):
-            self._branches(scope, [stmt.body, stmt.orelse])
+            known = self.truth(stmt.test, scope)
+            if known is True:
+                self._suite(stmt.body, scope)
+            elif known is False:
+                if isinstance(stmt.orelse, cst.If):
+                    self.exec_stmt(stmt.orelse, scope)
+                elif isinstance(stmt.orelse, cst.Else):
+                    self._suite(stmt.orelse.body, scope)
+            else:
+                self._branches(scope, [stmt.body, stmt.orelse])
         elif isinstance(stmt, cst.For | cst.While):
             self._loop(stmt, scope)
         elif isinstance(stmt, cst.Try | cst.TryStar):
@@ -1347,8 +1581,10 @@ class Evaluator:
     def _loop(self, stmt: cst.For | cst.While, scope: Scope) -> None:
         if isinstance(stmt, cst.For):
             iterable = self.eval_expr(stmt.iter, scope)
-            if isinstance(iterable, Seq) and iterable.items:
-                item: Value = iterable.items[0]
+            if isinstance(iterable, Parts):
+                item: Value = iterable.item
+            elif isinstance(iterable, Seq) and iterable.items:
+                item = iterable.items[0]
                 for other in iterable.items[1:]:
                     item = join(item, other)
             elif isinstance(iterable, Const):
@@ -1432,6 +1668,44 @@ class Evaluator:
                     scope.env[name] = self._resolve_binding(scope.module, name, binding)
         elif isinstance(small, cst.Expr) and isinstance(small.value, cst.NamedExpr):
             self.eval_expr(small.value, scope)
+        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            self._mutation(small.value, scope)
+
+    def _mutation(self, call: cst.Call, scope: Scope) -> None:
+        """`axes.insert(0, 0)`, `axes.append(3)`, `axes.extend([...])` on a literal list."""
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return
+        name, method = func.value.value, func.attr.value
+        if method not in ("insert", "append", "extend") or name not in scope.env:
+            return
+        values = [self.eval_expr(a.value, scope) for a in call.args]
+        current = literal_of(scope.env[name])
+        args = [literal_of(v) for v in values]
+        if NO_LITERAL in args or current is NO_LITERAL:
+            # a list of tensors: `losses.append(tf.reduce_sum(...))`
+            items = scope.env[name].items if isinstance(scope.env[name], Seq) else ()
+            scope.env[name] = Unknown(tainted=any(tainted(v) for v in [*values, *items]))
+            return
+        options = current.options if isinstance(current, Alternatives) else (current,)
+        results = []
+        for option in options:
+            if not isinstance(option, tuple):
+                scope.env[name] = Unknown()
+                return
+            items = list(option)
+            if method == "append" and len(args) == 1:
+                items.append(args[0])
+            elif method == "insert" and len(args) == 2 and isinstance(args[0], int):
+                items.insert(args[0], args[1])
+            elif method == "extend" and len(args) == 1 and isinstance(args[0], tuple):
+                items.extend(args[0])
+            else:
+                scope.env[name] = Unknown()
+                return
+            results.append(tuple(items))
+        unique = tuple(dict.fromkeys(results))
+        scope.env[name] = Const(literal=unique[0] if len(unique) == 1 else Alternatives(unique))
 
     def _assign(self, target: cst.BaseExpression, value: Value, scope: Scope) -> None:
         if isinstance(target, cst.Name):
@@ -1441,7 +1715,10 @@ class Evaluator:
                 scope.env[f"self.{target.attr.value}"] = value
         elif isinstance(target, cst.Tuple | cst.List):
             elements = target.elements
-            if (
+            if isinstance(value, Parts):
+                for element in elements:
+                    self._assign(element.value, value.item, scope)
+            elif (
                 isinstance(value, Seq)
                 and len(value.items) == len(elements)
                 and not any(isinstance(e, cst.StarredElement) for e in elements)
@@ -1526,30 +1803,26 @@ def _is_const(value: Value) -> bool:
     return isinstance(as_tensor(value), Const)
 
 
-def _literal(value: Value) -> Any:
-    if isinstance(value, Const):
-        return value.literal
-    if isinstance(value, Seq):
-        items = [_literal(v) for v in value.items]
-        if any(i is NO_LITERAL for i in items):
-            return NO_LITERAL
-        return tuple(items)
-    return NO_LITERAL
+class _Unusable:
+    """An axis literal losslint cannot read (a string, a computed value)."""
 
 
-def _axis_tuple(axes: Any) -> tuple[int, ...] | None:
-    """Integer axes as a tuple; None for 'all axes'; () for an unusable literal."""
+UNUSABLE_AXIS: Any = _Unusable()
+
+
+def _axis_tuple(axes: Any) -> Any:
+    """Integer axes as a tuple; None for 'all axes'; UNUSABLE_AXIS for anything else."""
     if axes is None:
         return None
     if isinstance(axes, bool):
-        return ()
+        return UNUSABLE_AXIS
     if isinstance(axes, int):
         return (axes,)
     if isinstance(axes, tuple) and all(
         isinstance(a, int) and not isinstance(a, bool) for a in axes
     ):
         return axes
-    return ()
+    return UNUSABLE_AXIS
 
 
 def _why(axis_arg: cst.Arg | None) -> str:
@@ -1619,6 +1892,25 @@ def _reduction_is_none(
         if ".Reduction." in reduction.qualname:
             return False
     return None
+
+
+# Objects passed around under these names are Keras' backend (segmentation_models passes
+# `backend=keras.backend` through **kwargs); their reductions are read from the catalogue.
+_DUCK_BACKENDS = {
+    "backend": "keras.backend",
+    "K": "keras.backend",
+    "kb": "keras.backend",
+    "ops": "keras.ops",
+}
+
+
+def _duck_backend(func: cst.BaseExpression, callee: Value) -> Symbol | None:
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+        return None
+    module = _DUCK_BACKENDS.get(func.value.value)
+    if module is None or not isinstance(callee, Const | Unknown):
+        return None
+    return Symbol(f"{module}.{func.attr.value}")
 
 
 # Python builtins and a few library calls with special meaning.

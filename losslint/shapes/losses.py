@@ -17,11 +17,13 @@ from pathlib import Path
 import libcst as cst
 
 from losslint.index.modules import ModuleInfo
+from losslint.index.walk import iter_children
 from losslint.model import LossTarget
 from losslint.shapes.evaluator import Evaluator, Scope
 from losslint.shapes.values import (
     Batched,
     ClassRef,
+    Flat,
     FunctionRef,
     Instance,
     Mapping,
@@ -107,27 +109,27 @@ class LossFinder:
         for call, enclosing in module.scan.compile_calls:
             if not _is_compile_site(call):
                 continue
-            scope = self._scope_for(
-                module, [n for n in enclosing if isinstance(n, cst.FunctionDef)]
-            )
+            functions = [n for n in enclosing if isinstance(n, cst.FunctionDef)]
+            scope = self._scope_for(module, functions)
             site_line = module.line_of(call)
             where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
+            container: cst.CSTNode = functions[-1] if functions else module.tree
             for expr, role in _compile_arguments(call):
-                for ref, kind, sub_expr in self._targets(expr, scope):
-                    evidence = (
-                        f"compiled at {where}"
-                        if role == "loss"
-                        else f"compiled as a metric at {where}"
-                    )
+                literals = _literal_collections(module, container, call)
+                for ref, kind, sub_expr in self._targets(expr, scope, literals):
+                    if role == "loss":
+                        evidence = f"compiled at {where}"
+                        priority = PRIORITY_COMPILED_LOSS
+                    else:
+                        evidence = f"compiled as a metric at {where}"
+                        priority = PRIORITY_COMPILED_METRIC
                     if kind == "factory":
                         evidence = f"returned by `{module.code_for(sub_expr)}`, {evidence}"
                     yield Candidate(
                         ref=ref,
                         role=role,
                         evidence=evidence,
-                        priority=PRIORITY_COMPILED_LOSS
-                        if role == "loss"
-                        else PRIORITY_COMPILED_METRIC,
+                        priority=priority,
                         target=self._target(ref, kind, module, sub_expr, site_line),
                     )
 
@@ -150,16 +152,23 @@ class LossFinder:
         return scope
 
     def _targets(
-        self, expr: cst.BaseExpression, scope: Scope
+        self,
+        expr: cst.BaseExpression,
+        scope: Scope,
+        literals: dict[str, cst.BaseExpression] | None = None,
     ) -> Iterator[tuple[FunctionRef, str, cst.BaseExpression]]:
+        if isinstance(expr, cst.Name) and literals and expr.value in literals:
+            # `losses = [a, B(0.2)]; compile(loss=losses)`: keep each element's own source
+            yield from self._targets(literals.pop(expr.value), scope, literals)
+            return
         if isinstance(expr, cst.List | cst.Tuple):
             for element in expr.elements:
-                yield from self._targets(element.value, scope)
+                yield from self._targets(element.value, scope, literals)
             return
         if isinstance(expr, cst.Dict):
             for element in expr.elements:
                 if isinstance(element, cst.DictElement):
-                    yield from self._targets(element.value, scope)
+                    yield from self._targets(element.value, scope, literals)
             return
         value = self.ev.eval_expr(expr, scope)
         for ref, kind in self._refs(value, expr):
@@ -279,19 +288,15 @@ class LossFinder:
         closure = self.ev.closures.get(id(node))
         if closure is None and isinstance(node, cst.FunctionDef):
             return None
-        prefix = ".<locals>.".join(_qual_parts(module, enclosing))
         if isinstance(node, cst.Lambda):
-            line = module.line_of(node)
+            name = f"<lambda>@{module.line_of(node)}"
             return FunctionRef(
-                module=module,
-                node=node,
-                qualname=f"{prefix}.<locals>.<lambda>@{line}",
-                closure=closure or {},
+                module=module, node=node, qualname=_qualname(enclosing, name), closure=closure or {}
             )
         return FunctionRef(
             module=module,
             node=node,
-            qualname=f"{prefix}.<locals>.{node.name.value}",
+            qualname=_qualname(enclosing, node.name.value),
             closure=closure,
         )
 
@@ -350,6 +355,8 @@ class LossFinder:
                 for group in value.groups:
                     origins = tuple(sorted(group.origins, key=_origin_key))
                     found.append(Issue(origins, group.nonlinear, analysis.batch_level, candidate))
+            elif isinstance(value, Flat) and value.masked is not None:
+                found.append(Issue((value.masked,), False, analysis.batch_level, candidate))
             elif isinstance(value, Batched):
                 # scalars broadcast into a per-sample value: Loss objects and scalar-only ops
                 # still ignore sample weights (plain reductions there are regularisers)
@@ -361,19 +368,6 @@ class LossFinder:
 
 def _origin_key(origin: Origin) -> tuple[str, int]:
     return (str(origin.module.path), origin.module.order_of(origin.node))
-
-
-def _qual_parts(module: ModuleInfo, enclosing: list[cst.CSTNode]) -> list[str]:
-    parts: list[str] = []
-    for node in enclosing:
-        if isinstance(node, cst.ClassDef):
-            parts.append(node.name.value)
-        elif isinstance(node, cst.FunctionDef):
-            if parts and isinstance(enclosing[enclosing.index(node) - 1], cst.ClassDef):
-                parts[-1] = f"{parts[-1]}.{node.name.value}"
-            else:
-                parts.append(node.name.value)
-    return parts
 
 
 def _compile_arguments(call: cst.Call) -> Iterator[tuple[cst.BaseExpression, str]]:
@@ -389,6 +383,33 @@ def _compile_arguments(call: cst.Call) -> Iterator[tuple[cst.BaseExpression, str
         yield positional[3].value, "metric"
 
 
+def _literal_collections(
+    module: ModuleInfo, container: cst.CSTNode, before: cst.CSTNode
+) -> dict[str, cst.BaseExpression]:
+    """`name = [...]` / `(...)` / `{...}` assignments in `container` (not in nested defs)
+    that come before `before`; the last one wins."""
+    limit = module.order_of(before)
+    stack: list[cst.CSTNode] = list(iter_children(container))
+    assignments: list[cst.Assign] = []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+            continue
+        if isinstance(node, cst.Assign):
+            assignments.append(node)
+        stack.extend(iter_children(node))
+    found: dict[str, cst.BaseExpression] = {}
+    for node in sorted(assignments, key=module.order_of):
+        if module.order_of(node) > limit or not isinstance(
+            node.value, cst.List | cst.Tuple | cst.Dict
+        ):
+            continue
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                found[target.target.value] = node.value
+    return found
+
+
 def _is_compile_site(call: cst.Call) -> bool:
     """`<x>.compile(...)` with a loss, metrics or optimizer: not `re.compile(pattern)`."""
     base = call.func.value if isinstance(call.func, cst.Attribute) else None
@@ -400,14 +421,20 @@ def _is_compile_site(call: cst.Call) -> bool:
     )
 
 
+def _qualname(enclosing: tuple[cst.CSTNode, ...] | list[cst.CSTNode], name: str) -> str:
+    parts: list[str] = []
+    for node in enclosing:
+        if isinstance(node, cst.ClassDef):
+            parts.append(node.name.value)
+        elif isinstance(node, cst.FunctionDef):
+            parts.extend((node.name.value, "<locals>"))
+    return ".".join([*parts, name])
+
+
 def _classes(module: ModuleInfo) -> Iterator[ClassRef]:
-    """Classes at module level or nested in classes (not those defined inside functions)."""
+    """Every class, with its qualified name (`outer.<locals>.Inner` inside functions)."""
     for node, enclosing in module.scan.classes:
-        if all(isinstance(n, cst.ClassDef) for n in enclosing):
-            qual = ".".join(
-                [*(n.name.value for n in enclosing if isinstance(n, cst.ClassDef)), node.name.value]
-            )
-            yield ClassRef(module, node, qual)
+        yield ClassRef(module, node, _qualname(enclosing, node.name.value))
 
 
 def _functions(
@@ -417,9 +444,9 @@ def _functions(
     for node, enclosing in module.scan.functions:
         owner = None
         if enclosing and isinstance(enclosing[-1], cst.ClassDef):
-            if isinstance(node, cst.Lambda) or not all(
-                isinstance(n, cst.ClassDef) for n in enclosing
-            ):
+            if isinstance(node, cst.Lambda):
                 continue
-            owner = ClassRef(module, enclosing[-1], ".".join(n.name.value for n in enclosing))  # type: ignore[attr-defined]
+            cls = enclosing[-1]
+            owner = ClassRef(module, cls, _qualname(enclosing[:-1], cls.name.value))
+            enclosing = enclosing[:-1]
         yield node, owner, list(enclosing)

@@ -93,7 +93,7 @@ class Rank:
         if self.drop - axis < 2:
             return "keeps"
         if axis == -1 and self.drop >= 1:
-            return "removes"  # `mean(per_sample, axis=-1)`: rank 1 for rank-2 inputs
+            return "maybe"  # rank 1 for rank-2 inputs, not for images or sequences
         return "unknown"
 
     @property
@@ -130,7 +130,7 @@ class Origin:
 
     kind: str  # "reduction" | "loss_object" | "scalar_op"
     module: ModuleInfo
-    node: cst.CSTNode
+    node: cst.CSTNode = field(repr=False)
     op: str
     label: str
     why: str
@@ -138,7 +138,7 @@ class Origin:
     operand_full: bool = False
     plan: FixPlan | None = None
     all_axes_ref: str | None = None
-    chain: tuple[tuple[ModuleInfo, cst.CSTNode, str], ...] = ()
+    chain: tuple[tuple[ModuleInfo, cst.CSTNode, str], ...] = field(default=(), repr=False)
 
     def through(self, module: ModuleInfo, call: cst.CSTNode, callee: str) -> Origin:
         """The same origin reached through one more call (outermost call first)."""
@@ -165,11 +165,19 @@ class Batched:
     rank: Rank = FULL_RANK
     coupled: bool = False
     mixed: frozenset[Origin] = frozenset()
+    from_loss: bool = False  # produced by a Keras loss: (batch,) for the common rank-2 inputs
 
 
 @dataclass(frozen=True)
 class Flat:
+    """The batch axis merged with others into one axis (`K.flatten`, `x[mask]`).
+
+    `masked` remembers a boolean-mask selection across the batch: returning such a value
+    is never per-sample.
+    """
+
     coupled: bool = False
+    masked: Origin | None = None
 
 
 @dataclass(frozen=True)
@@ -230,9 +238,9 @@ class FunctionRef:
     """A project function or lambda, with its closure and `functools.partial` bindings."""
 
     module: ModuleInfo
-    node: cst.FunctionDef | cst.Lambda
+    node: cst.FunctionDef | cst.Lambda = field(repr=False)
     qualname: str
-    closure: dict[str, Value] | None = None
+    closure: dict[str, Value] | None = field(default=None, repr=False)
     bound_args: tuple[Value, ...] = ()
     bound_kwargs: tuple[tuple[str, Value], ...] = ()
     self_value: Value | None = None
@@ -242,7 +250,7 @@ class FunctionRef:
 @dataclass(frozen=True, eq=False)
 class ClassRef:
     module: ModuleInfo
-    node: cst.ClassDef
+    node: cst.ClassDef = field(repr=False)
     qualname: str
 
 
@@ -277,6 +285,13 @@ class Mapping:
 
 
 @dataclass(frozen=True)
+class Parts:
+    """`tf.split` / `tf.unstack` along a feature axis: every part is `item`."""
+
+    item: Value
+
+
+@dataclass(frozen=True)
 class ShapeOf:
     """`tf.shape(x)` / `x.shape`: indexing it at 0 gives the batch size."""
 
@@ -297,6 +312,7 @@ Value = (
     | LossObject
     | Seq
     | Mapping
+    | Parts
     | ShapeOf
 )
 
@@ -327,14 +343,20 @@ def as_tensor(value: Value) -> Value:
         return result
     if isinstance(value, ShapeOf):
         return Const(batch_size=value.batched)
+    if isinstance(value, Parts):
+        return as_tensor(value.item)
     if isinstance(value, Symbol | ModuleRef | ClassRef):
         return Const()  # `tf.float32`, a module or a class used as a value
     return Unknown(tainted=False)
 
 
 def literal_of(value: Value) -> Any:
+    """The Python literal a value stands for (tuples for literal lists), or NO_LITERAL."""
     if isinstance(value, Const):
         return value.literal
+    if isinstance(value, Seq):
+        items = [literal_of(v) for v in value.items]
+        return NO_LITERAL if any(i is NO_LITERAL for i in items) else tuple(items)
     return NO_LITERAL
 
 
@@ -344,7 +366,7 @@ def combine(a: Value, b: Value, *, linear: bool) -> Value:
     if isinstance(a, Unknown) or isinstance(b, Unknown):
         other = b if isinstance(a, Unknown) else a
         if isinstance(other, Batched):
-            return Batched(rank=Rank(drop=None), coupled=other.coupled, mixed=other.mixed)
+            return other  # broadcasting with an unknown operand (a constant tensor) keeps the shape
         return Unknown(tainted=tainted(a) or tainted(b))
     if isinstance(a, Reduced) and isinstance(b, Reduced):
         total = a.plus(b)
@@ -359,7 +381,10 @@ def combine(a: Value, b: Value, *, linear: bool) -> Value:
         return Unknown(tainted=True)
     if isinstance(a, Batched) and isinstance(b, Batched):
         return Batched(
-            rank=a.rank.broadcast(b.rank), coupled=a.coupled or b.coupled, mixed=a.mixed | b.mixed
+            rank=a.rank.broadcast(b.rank),
+            coupled=a.coupled or b.coupled,
+            mixed=a.mixed | b.mixed,
+            from_loss=a.from_loss or b.from_loss,
         )
     if isinstance(a, Batched) or isinstance(b, Batched):
         batched, other = (a, b) if isinstance(a, Batched) else (b, a)
@@ -369,7 +394,11 @@ def combine(a: Value, b: Value, *, linear: bool) -> Value:
         return Unknown(tainted=True)
     if isinstance(a, Flat) or isinstance(b, Flat):
         if isinstance(a, Flat | Const) and isinstance(b, Flat | Const):
-            return Flat(coupled=getattr(a, "coupled", False) or getattr(b, "coupled", False))
+            masked = (a.masked if isinstance(a, Flat) else None) or (
+                b.masked if isinstance(b, Flat) else None
+            )
+            coupled = getattr(a, "coupled", False) or getattr(b, "coupled", False)
+            return Flat(coupled=coupled, masked=masked)
         return Unknown(tainted=True)
     assert isinstance(a, Const) and isinstance(b, Const)
     return Const(batch_size=a.batch_size or b.batch_size)
@@ -406,6 +435,21 @@ def join(a: Value, b: Value) -> Value:
         return a
     if isinstance(b, Batched) and isinstance(a, Const):
         return b
+    literal_a, literal_b = literal_of(a), literal_of(b)
+    if (
+        isinstance(a, Seq)
+        and isinstance(b, Seq)
+        and len(a.items) == len(b.items)
+        and (literal_a is NO_LITERAL or literal_b is NO_LITERAL)
+    ):
+        # tensors stay per position; literal lists (axes) stay whole: `[1, 2] if c else [2, 3]`
+        return Seq(tuple(join(x, y) for x, y in zip(a.items, b.items, strict=True)))
+    if (
+        isinstance(a, Seq | Const)
+        and isinstance(b, Seq | Const)
+        and (isinstance(a, Seq) or isinstance(b, Seq))
+    ):
+        a, b = Const(literal=literal_of(a)), Const(literal=literal_of(b))
     if isinstance(a, Const) and isinstance(b, Const):
         if a.literal is NO_LITERAL or b.literal is NO_LITERAL:
             literal: Any = NO_LITERAL

@@ -1,0 +1,674 @@
+"""The runtime worker: imports TensorFlow once, then probes the losses it is sent.
+
+Started by `losslint.runtime.worker` as a separate process; the only losslint module that
+imports TensorFlow. Protocol: one JSON object per line on the worker's stdin (jobs) and on its
+original stdout (results); anything the losses print goes to the worker's stderr log.
+
+1. `{"type": "ready", ...}` once TensorFlow and Keras are imported (with the import times).
+2. For each `{"type": "job", "id": ..., "mode": "probe" | "fix", ...}` one
+   `{"type": "result", "id": ..., "status": ...}`.
+3. `{"type": "exit"}` (or end of input) ends the worker.
+
+A job rebuilds the loss from definitions-only modules (`losslint.runtime.rebuild`), calls it
+like Keras would on synthetic batches, and reports facts (output shape, batch coupling, mean);
+the linter side (`losslint.runtime.bridge`) turns them into verdicts.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import gc
+import inspect
+import json
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any
+
+from losslint.runtime.rebuild import DENIED_CALL, ProjectImporter, SiteError, evaluate_site
+
+MEMORY_HEADROOM_MB = 2048  # address space allowed above what TensorFlow itself maps
+SHAPE_COMMENT = re.compile(r"#\s*losslint:\s*shape\s*=\s*\(([^)]*)\)")
+_SPARSE = re.compile(r"sparse", re.IGNORECASE)
+_RTOL, _ATOL = 1e-5, 1e-6
+
+
+def _own_returns(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Return]:
+    """`return` statements of `func` itself (not of functions nested in it)."""
+    stack: list[ast.AST] = list(func.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+class LossBuildError(Exception):
+    """The loss could not be rebuilt or turned into a callable."""
+
+
+class BadOutput(Exception):
+    """The loss returned something that is not a tensor."""
+
+
+def _describe(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
+    text = re.sub(r"\s+", " ", text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_shape_comment(line: str) -> tuple[int, ...] | None:
+    """`# losslint: shape=(None, 8, 8, 2)` on a line -> a full shape with a distinct batch size."""
+    match = SHAPE_COMMENT.search(line)
+    if not match:
+        return None
+    items = [item.strip() for item in match.group(1).split(",") if item.strip()]
+    dims: list[int | None] = []
+    for item in items:
+        if item == "None":
+            dims.append(None)
+        elif item.isdigit() and int(item) > 0:
+            dims.append(int(item))
+        else:
+            return None
+    if not dims or any(d is None for d in dims[1:]):
+        return None
+    rest = [d for d in dims[1:] if d is not None]
+    batch = dims[0]
+    if batch is None:
+        batch = 5
+        while batch in rest:
+            batch += 1
+    return (batch, *rest)
+
+
+def make_inputs(shape: tuple[int, ...], labels: str, seed: int = 1234) -> tuple[Any, Any]:
+    """float32 `y_true`/`y_pred` in (0.05, 0.95); integer labels for sparse losses.
+
+    `labels` is `float`, `int` (class ids of shape `shape[:-1]`) or `int1` (shape `shape[:-1] + (1,)`).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y_pred = rng.uniform(0.05, 0.95, size=shape).astype(np.float32)
+    if labels == "float":
+        y_true = rng.uniform(0.05, 0.95, size=shape).astype(np.float32)
+    else:
+        size = shape[:-1] if labels == "int" else (*shape[:-1], 1)
+        y_true = rng.integers(0, shape[-1], size=size).astype(np.int32)
+    return y_true, y_pred
+
+
+def perturb(array: Any, index: int, labels: str | None, classes: int) -> Any:
+    """A copy of `array` with only sample `index` changed (still a valid input)."""
+    changed = array.copy()
+    if labels in ("int", "int1"):
+        changed[index] = (changed[index] + 1) % max(classes, 2)
+    else:
+        changed[index] = 1.0 - changed[index]
+    return changed
+
+
+def _close(a: Any, b: Any) -> Any:
+    import numpy as np
+
+    return np.isclose(a, b, rtol=_RTOL, atol=_ATOL, equal_nan=True)
+
+
+class Prober:
+    """Runs jobs inside the worker: rebuild, call, measure."""
+
+    def __init__(self, tf: Any, keras: Any) -> None:
+        import numpy as np
+
+        self.tf = tf
+        self.keras = keras
+        self.np = np
+        self.importer: ProjectImporter | None = None
+        self.memory_errors: tuple[type[BaseException], ...] = (
+            MemoryError,
+            tf.errors.ResourceExhaustedError,
+        )
+        self._loss_bases = self._keras_loss_bases()
+
+    def _keras_loss_bases(self) -> tuple[type, ...]:
+        bases: list[type] = [self.keras.losses.Loss]
+        tf_keras = sys.modules.get("tf_keras")
+        if tf_keras is not None:
+            bases.append(tf_keras.losses.Loss)
+        return tuple(bases)
+
+    # -- jobs --
+
+    def handle(self, job: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            result = self._handle(job)
+        except self.memory_errors as exc:
+            gc.collect()
+            result = {"status": "memory", "error": _describe(exc)}
+        result.update(type="result", id=job["id"], elapsed=round(time.perf_counter() - started, 4))
+        return result
+
+    def _handle(self, job: dict[str, Any]) -> dict[str, Any]:
+        root = Path(job["root"]).resolve()
+        if self.importer is None or self.importer.root != root:
+            if self.importer is not None:
+                self.importer.uninstall()
+            self.importer = ProjectImporter(root, [Path(p) for p in job["search_paths"]])
+            self.importer.install()
+            os.chdir(root)
+        self.importer.set_roots({Path(p): names for p, names in job.get("roots", {}).items()})
+        self.importer.activate({Path(p): text for p, text in job.get("overrides", {}).items()})
+        target = job["target"]
+        try:
+            fn = self.resolve(target)
+        except self.memory_errors:
+            raise
+        except (Exception, SystemExit) as exc:
+            return {"status": "build_error", "error": self._explain(exc)}
+        if job["mode"] == "fix":
+            shape = tuple(job["input_shape"])
+            return self.measure(fn, [(shape, job["labels"])])
+        shapes = [tuple(s) for s in job["shapes"]]
+        declared, sparse = self.hints(target)
+        if declared is not None:
+            shapes = [declared]
+        order = ["int", "int1", "float"] if sparse else ["float", "int", "int1"]
+        return self.measure(fn, [(s, labels) for labels in order for s in shapes])
+
+    def _explain(self, exc: BaseException) -> str:
+        text = _describe(exc)
+        name = getattr(exc, "name", None)
+        if isinstance(exc, NameError | AttributeError) and isinstance(name, str) and self.importer:
+            why = self.importer.explain_missing(name)
+            if why:
+                text += f" ({why})"
+        return text
+
+    # -- building the callable --
+
+    def resolve(self, target: dict[str, Any]) -> Callable[..., Any]:
+        """The callable Keras would call for a target (see `LossTarget`).
+
+        Lambdas are rebuilt from their line in the (possibly fixed) source; factories,
+        partials and Loss objects from the compile-site expression when it can be evaluated
+        at module level; everything else from the qualified name.
+        """
+        assert self.importer is not None
+        kind, qualname = target["kind"], target["qualname"]
+        path = Path(target["path"])
+        site_expr, site_path = target.get("site_expr"), target.get("site_path")
+        segments = qualname.split(".<locals>.")
+        module = self.importer.load_path(path)
+        line = int(target["line"])
+        if kind == "lambda" and (not site_expr or site_expr.lstrip().startswith("lambda")):
+            return self._as_callable(self._lambda_at(module, line), kind, qualname)
+        site_error: LossBuildError | None = None
+        if (
+            site_expr
+            and site_path
+            and (kind in ("factory", "partial", "loss_class", "method") or len(segments) > 1)
+        ):
+            try:
+                value = self._from_site(site_expr, Path(site_path), qualname)
+                return self._as_callable(value, kind, qualname)
+            except LossBuildError as exc:
+                site_error = exc
+        try:
+            value = self._by_qualname(module, segments)
+        except LossBuildError as exc:
+            if site_error is not None:
+                raise LossBuildError(f"{site_error}; {exc}") from exc
+            raise
+        return self._as_callable(value, kind, qualname)
+
+    def _from_site(self, site_expr: str, site_path: Path, qualname: str) -> Any:
+        assert self.importer is not None
+        try:
+            node = ast.parse(site_expr.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise LossBuildError(f"cannot parse the compile-site expression `{site_expr}`") from exc
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        site_module = self.importer.load_path(site_path, names)
+        try:
+            value = evaluate_site(site_expr, vars(site_module), self._may_call, str(site_path))
+        except SiteError as exc:
+            raise LossBuildError(
+                f"compile-site expression `{site_expr}` not evaluated: {exc}"
+            ) from exc
+        return self._pick(value, qualname)
+
+    def _may_call(self, obj: Any) -> bool:
+        """Calls a compile-site expression may make: project definitions (functions, classes,
+        decorated functions), `functools.partial`, Keras loss classes and functions."""
+        assert self.importer is not None
+        if obj is functools.partial:
+            return True
+        if isinstance(obj, type) and issubclass(obj, self._loss_bases):
+            return True
+        module = getattr(obj, "__module__", None) or ""
+        if module in self.importer.loaded and not isinstance(obj, ModuleType):
+            return callable(obj)
+        return (
+            inspect.isfunction(obj)
+            and module.split(".")[0] in ("keras", "tf_keras")
+            and ".losses" in module
+        )
+
+    @staticmethod
+    def _matches(value: Any, qualname: str) -> bool:
+        wanted = re.sub(r"<lambda>@\d+", "<lambda>", qualname)
+        if isinstance(value, functools.partial):
+            value = value.func
+        name = getattr(value, "__qualname__", None)
+        if callable(value) and name == wanted:
+            return True
+        owner = wanted.rsplit(".", 1)[0]
+        return type(value).__qualname__ == owner
+
+    def _pick(self, value: Any, qualname: str) -> Any:
+        """The element of a list/dict of losses that is the target (multi-output sites)."""
+        if isinstance(value, dict):
+            items = list(value.values())
+        elif isinstance(value, list | tuple):
+            items = list(value)
+        else:
+            return value
+        for item in items:
+            if self._matches(item, qualname):
+                return item
+        raise LossBuildError(f"no element of the compile-site value is `{qualname}`")
+
+    def _by_qualname(self, module: Any, segments: list[str]) -> Any:
+        value = self._top_level(module, segments[0])
+        for segment in segments[1:]:
+            value = self._call_factory(value, segment)
+        return value
+
+    def _top_level(self, module: Any, segment: str) -> Any:
+        if segment.startswith("<lambda>@"):
+            return self._lambda_at(module, int(segment.split("@", 1)[1]))
+        parts = segment.split(".")
+        if not hasattr(module, parts[0]):
+            assert self.importer is not None
+            why = self.importer.explain_missing(parts[0])
+            raise LossBuildError(
+                f"`{parts[0]}` is not defined in the rebuilt module" + (f": {why}" if why else "")
+            )
+        value = getattr(module, parts[0])
+        for part in parts[1:-1]:
+            value = getattr(value, part)
+        if len(parts) == 1:
+            return value
+        method = parts[-1]
+        if inspect.isclass(value) and inspect.isfunction(
+            inspect.getattr_static(value, method, None)
+        ):
+            instance = self._instantiate(value)  # `Class.call`: a method needs an instance
+            return instance if method == "__call__" else getattr(instance, method)
+        return getattr(value, method)
+
+    @staticmethod
+    def _instantiate(cls: type) -> Any:
+        try:
+            return cls()
+        except TypeError as exc:
+            raise LossBuildError(
+                f"`{cls.__qualname__}()` needs constructor arguments ({exc}); compile it somewhere "
+                "with literal arguments so runtime mode can use them"
+            ) from exc
+
+    def _call_factory(self, factory: Any, segment: str) -> Any:
+        """Call the function a nested loss lives in, only if it is a factory returning it."""
+        name = getattr(factory, "__qualname__", repr(factory))
+        if not self._returns_nested(factory, segment):
+            raise LossBuildError(
+                f"`{segment}` is nested in `{name}`, which does not return it; runtime mode "
+                f"calls only factories that return the loss, and no compile site gives one"
+            )
+        try:
+            signature = inspect.signature(factory)
+        except (TypeError, ValueError) as exc:
+            raise LossBuildError(f"cannot inspect `{name}`") from exc
+        required = [
+            p.name
+            for p in signature.parameters.values()
+            if p.default is p.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+        if required:
+            raise LossBuildError(
+                f"`{name}` needs arguments ({', '.join(required)}) to build the nested loss; "
+                "no compile site gives them"
+            )
+        value = factory()
+        wanted = "<lambda>" if segment.startswith("<lambda>@") else segment.split(".")[0]
+        if getattr(value, "__name__", None) != wanted:
+            raise LossBuildError(f"`{name}()` returned {type(value).__name__}, not `{segment}`")
+        return value
+
+    def _returns_nested(self, factory: Any, segment: str) -> bool:
+        """Whether `factory`'s own body has `return <segment>` (its def name or its lambda)."""
+        assert self.importer is not None
+        code = getattr(factory, "__code__", None)
+        if code is None or DENIED_CALL.match(getattr(factory, "__name__", "")):
+            return False
+        try:
+            tree = ast.parse(self.importer.source(self.importer.path_for(code.co_filename)))
+        except (OSError, SyntaxError, ValueError):
+            return False
+        lambda_line = int(segment.split("@", 1)[1]) if segment.startswith("<lambda>@") else None
+        inner = segment.split(".")[0]
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.name == factory.__name__
+                and code.co_firstlineno in (node.lineno, *(d.lineno for d in node.decorator_list))
+            ):
+                continue
+            for ret in _own_returns(node):
+                value = ret.value
+                if (
+                    lambda_line is not None
+                    and isinstance(value, ast.Lambda)
+                    and value.lineno == lambda_line
+                ):
+                    return True
+                if lambda_line is None and isinstance(value, ast.Name) and value.id == inner:
+                    return True
+        return False
+
+    def _lambda_at(self, module: Any, line: int) -> Any:
+        assert self.importer is not None
+        path = Path(module.__file__)
+        filename = self.importer.code_filename(path)
+        tree = ast.parse(self.importer.source(path), filename)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Lambda) and node.lineno == line:
+                code = compile(ast.Expression(node), filename, "eval")
+                return eval(code, vars(module))  # creates the function; runs nothing
+        raise LossBuildError(f"no lambda at line {line} of {path.name}")
+
+    def _as_callable(self, value: Any, kind: str, qualname: str) -> Callable[..., Any]:
+        if inspect.isclass(value) and (
+            kind == "loss_class" or qualname.endswith((".call", ".__call__"))
+        ):
+            value = self._instantiate(value)
+        is_function = (
+            inspect.isfunction(value)
+            or inspect.ismethod(value)
+            or isinstance(value, functools.partial)
+        )
+        if not is_function and qualname.endswith(".call") and hasattr(value, "call"):
+            return value.call  # a Loss object: Keras runs `call` and reduces afterwards
+        if callable(value):
+            return value
+        raise LossBuildError(f"`{qualname}` evaluates to {type(value).__name__}, not a callable")
+
+    # -- hints from the source: declared shape, sparse labels --
+
+    def hints(self, target: dict[str, Any]) -> tuple[tuple[int, ...] | None, bool]:
+        assert self.importer is not None
+        path = Path(target["path"])
+        line = int(target["line"])
+        try:
+            text = self.importer.source(path)
+            tree = ast.parse(text)
+        except (OSError, SyntaxError, ValueError):
+            return None, False
+        lines = text.splitlines()
+        enclosing = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda)
+            and node.lineno <= line <= (node.end_lineno or node.lineno)
+        ]
+        enclosing.sort(key=lambda n: -n.lineno)  # innermost first
+        declared = None
+        for lineno in [line, *(n.lineno for n in enclosing)]:
+            if 0 < lineno <= len(lines):
+                declared = parse_shape_comment(lines[lineno - 1])
+                if declared is not None:
+                    break
+        outermost = enclosing[-1] if enclosing else None
+        source = ast.get_source_segment(text, outermost) if outermost is not None else ""
+        sparse = bool(_SPARSE.search(source or "") or _SPARSE.search(target.get("site_expr") or ""))
+        return declared, sparse
+
+    # -- calling --
+
+    def _to_array(self, out: Any) -> Any:
+        np = self.np
+        if isinstance(out, np.ndarray | np.generic | int | float):
+            return np.asarray(out)
+        if isinstance(out, self.tf.Tensor | self.tf.Variable) or hasattr(out, "numpy"):
+            return np.asarray(out.numpy())
+        raise BadOutput(f"returned {type(out).__name__}, not a tensor")
+
+    def _call(self, fn: Callable[..., Any], y_true: Any, y_pred: Any) -> Any:
+        tf = self.tf
+        return self._to_array(fn(tf.constant(y_true), tf.constant(y_pred)))
+
+    def measure(
+        self, fn: Callable[..., Any], attempts: list[tuple[tuple[int, ...], str]]
+    ) -> dict[str, Any]:
+        """Call `fn` on the first input that works; report output shape, coupling and mean."""
+        tried: list[dict[str, Any]] = []
+        for shape, labels in attempts:
+            y_true, y_pred = make_inputs(shape, labels)
+            try:
+                out = self._call(fn, y_true, y_pred)
+            except self.memory_errors:
+                raise
+            except BadOutput as exc:
+                return {
+                    "status": "bad_output",
+                    "error": str(exc),
+                    "input_shape": list(shape),
+                    "labels": labels,
+                }
+            except (Exception, SystemExit) as exc:
+                tried.append(
+                    {"input_shape": list(shape), "labels": labels, "error": self._explain(exc)}
+                )
+                continue
+            return self._facts(fn, out, y_true, y_pred, shape, labels, tried)
+        return {"status": "call_error", "tried": tried}
+
+    def _facts(
+        self,
+        fn: Callable[..., Any],
+        out: Any,
+        y_true: Any,
+        y_pred: Any,
+        shape: tuple[int, ...],
+        labels: str,
+        tried: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        np = self.np
+        batch = shape[0]
+        lost = out.ndim == 0 or out.shape[0] != batch
+        facts: dict[str, Any] = {
+            "status": "ok",
+            "input_shape": list(shape),
+            "labels": labels,
+            "output_shape": list(out.shape),
+            "lost_batch": bool(lost),
+            "mean": float(np.mean(out, dtype=np.float64)) if out.size else None,
+            "finite": bool(np.all(np.isfinite(out))),
+            "batch_coupled": None,
+            "deterministic": None,
+            "changed": [],
+            "coupling_error": None,
+            "tried": tried,
+        }
+        if lost:
+            return facts
+        again = self._call(fn, y_true, y_pred)
+        facts["deterministic"] = bool(again.shape == out.shape and np.all(_close(out, again)))
+        if not facts["deterministic"]:
+            return facts
+        last = batch - 1
+        changed: set[int] = set()
+        errors = []
+        classes = shape[-1]
+        for which in ("y_pred", "y_true"):
+            if which == "y_pred":
+                inputs = (y_true, perturb(y_pred, last, None, classes))
+            else:
+                inputs = (perturb(y_true, last, labels, classes), y_pred)
+            try:
+                other = self._call(fn, *inputs)
+            except self.memory_errors:
+                raise
+            except (Exception, SystemExit) as exc:
+                errors.append(f"with {which} of sample {last} changed: {self._explain(exc)}")
+                continue
+            if other.shape != out.shape:
+                changed.update(range(last))
+                continue
+            same = _close(out[:last], other[:last]).reshape(last, -1).all(axis=1)
+            changed.update(int(i) for i in np.nonzero(~same)[0])
+        facts["changed"] = sorted(changed)
+        if len(errors) == 2:
+            facts["coupling_error"] = "; ".join(errors)
+        else:
+            facts["batch_coupled"] = bool(changed)
+        return facts
+
+
+# -- the process ------------------------------------------------------------------------------
+
+
+def _claim_pipes() -> tuple[IO[str], IO[str]]:
+    """Keep stdin/stdout for the protocol; route prints from user code to stderr."""
+    proto_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    proto_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115
+    return proto_in, proto_out
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the linter exits (best effort elsewhere)."""
+    parent = int(os.environ.get("LOSSLINT_PARENT_PID", "0") or 0)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if parent and os.getppid() != parent:
+        os._exit(0)
+
+
+def _address_space() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def limit_memory(headroom_mb: int) -> int | None:
+    """Cap the address space at what is mapped now plus `headroom_mb`; the cap in bytes."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover (Windows)
+        return None
+    current = _address_space()
+    if current is None:
+        return None
+    limit = current + headroom_mb * 1024 * 1024
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):
+        return None
+    return limit
+
+
+def _silence(tf: Any) -> None:
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    tf.get_logger().setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _lines(stream: IO[str]) -> Iterator[dict[str, Any]]:
+    for line in stream:
+        line = line.strip()
+        if line:
+            yield json.loads(line)
+
+
+def main() -> None:
+    """Entry point of the worker process."""
+    proto_in, proto_out = _claim_pipes()
+    _die_with_parent()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    started = time.perf_counter()
+    import tensorflow as tf
+
+    tf_seconds = time.perf_counter() - started
+    import keras
+
+    keras_seconds = time.perf_counter() - started - tf_seconds
+    _silence(tf)
+    warm = time.perf_counter()
+    keras.ops.mean(tf.reduce_mean(tf.ones((2, 3)), axis=-1))  # first-op setup (thread pools)
+    warm_seconds = time.perf_counter() - warm
+    headroom = int(os.environ.get("LOSSLINT_RUNTIME_MEMORY_MB", MEMORY_HEADROOM_MB))
+    limit = limit_memory(headroom)
+
+    def send(message: dict[str, Any]) -> None:
+        proto_out.write(json.dumps(message) + "\n")
+        proto_out.flush()
+
+    send(
+        {
+            "type": "ready",
+            "tensorflow_import_s": round(tf_seconds, 4),
+            "keras_import_s": round(keras_seconds, 4),
+            "warmup_s": round(warm_seconds, 4),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "memory_limit_mb": None if limit is None else limit // (1024 * 1024),
+            "memory_headroom_mb": headroom if limit is not None else None,
+        }
+    )
+    prober = Prober(tf, keras)
+    for message in _lines(proto_in):
+        if message.get("type") == "exit":
+            break
+        if message.get("type") == "job":
+            send(prober.handle(message))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
