@@ -311,10 +311,10 @@ def test_discovery_excludes_and_gitignore(project: Path) -> None:
         write(project, name, BAD)
     (project / ".gitignore").write_text("ignored/\n")
     (project / "pyproject.toml").write_text('[tool.losslint]\nextend-exclude = ["gen"]\n')
+
     def files(args):
-        return sorted(
-            line.split(":")[0] for line in run_cli(args, project).stdout.splitlines()
-        )
+        return sorted(line.split(":")[0] for line in run_cli(args, project).stdout.splitlines())
+
     assert files(["."]) == ["keep/x.py"]
     assert files(["--no-respect-gitignore", "."]) == ["ignored/x.py", "keep/x.py"]
     # explicit files are linted even when excluded, unless --force-exclude
