@@ -310,9 +310,9 @@ def _diagnostic(issue: Issue, linted: set[Path]) -> Diagnostic | None:
     if where is None:
         return None
     module, node, at_origin = where
-    span = module.range_of(node)  # type: ignore[arg-type]
-    start = Position(span.start.line, span.start.column + 1)
-    end = Position(span.end.line, span.end.column + 1)
+    line, column, end_line, end_column = module.span_of(node)  # type: ignore[arg-type]
+    start = Position(line, column + 1)
+    end = Position(end_line, end_column + 1)
     fix = _fix(rule, issue, module) if at_origin else None
     message = rule.message(issue)
     if not at_origin:

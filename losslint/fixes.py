@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 
@@ -119,7 +120,8 @@ def replacement_for(
         value = _all_axes(all_axes_ref) if all_axes_ref else _minus_one()
         if plan.axis_arg is None:
             return call, with_keyword_arg(call, "axis", value)
-        return plan.axis_arg, plan.axis_arg.with_changes(value=value)
+        args = [a.with_changes(value=value) if a is plan.axis_arg else a for a in call.args]
+        return call, call.with_changes(args=args)
     if plan.action == "drop_call":
         if plan.operand_arg is None:
             return None
@@ -136,10 +138,55 @@ def replacement_for(
     return None
 
 
-def edit_for(module: ModuleInfo, old: cst.CSTNode, new: cst.CSTNode) -> Edit:
-    """The smallest text edit that turns the module's text with `old` into the one with `new`."""
-    before = module.source.text
-    after = module.tree.deep_replace(old, new).code
+def _with_child(parent: cst.CSTNode, old: cst.CSTNode, new: cst.CSTNode) -> cst.CSTNode | None:
+    for field in dataclasses.fields(parent):
+        value = getattr(parent, field.name)
+        if value is old:
+            return parent.with_changes(**{field.name: new})
+        if isinstance(value, list | tuple) and any(item is old for item in value):
+            items = [new if item is old else item for item in value]
+            return parent.with_changes(**{field.name: type(value)(items)})
+    return None
+
+
+def _replaced(module: ModuleInfo, old: cst.CSTNode, new: cst.CSTNode) -> cst.Module:
+    """The module with one node replaced, rebuilding only its ancestors (deep_replace visits
+    the whole tree)."""
+    current_old, current_new = old, new
+    while current_old is not module.tree:
+        parent = module.parent_of(current_old)
+        rebuilt = _with_child(parent, current_old, current_new) if parent is not None else None
+        if rebuilt is None:
+            return module.tree.deep_replace(old, new)  # type: ignore[return-value]
+        current_old, current_new = parent, rebuilt  # type: ignore[assignment]
+    assert isinstance(current_new, cst.Module)
+    return current_new
+
+
+_STANDALONE = cst.Module(body=[])
+
+
+def _single_line_edit(module: ModuleInfo, old: cst.CSTNode, new: cst.CSTNode) -> Edit | None:
+    """The edit for a node written on one line, from rendering just the node (cheap)."""
+    if getattr(old, "lpar", None):
+        return None
+    before = _STANDALONE.code_for_node(old)
+    after = _STANDALONE.code_for_node(new)
+    if any(c in before or c in after for c in "\r\n\\"):
+        return None
+    line, column, end_line, _ = module.span_of(old)
+    if line != end_line:
+        return None
+    prefix, end_before, end_after = _common(before, after)
+    return Edit(
+        content=after[prefix:end_after],
+        location=Position(line, column + prefix + 1),
+        end_location=Position(line, column + end_before + 1),
+    )
+
+
+def _common(before: str, after: str) -> tuple[int, int, int]:
+    """Length of the common prefix, and where the common suffix starts in each string."""
     start = 0
     limit = min(len(before), len(after))
     while start < limit and before[start] == after[start]:
@@ -150,6 +197,17 @@ def edit_for(module: ModuleInfo, old: cst.CSTNode, new: cst.CSTNode) -> Edit:
     ):
         end_before -= 1
         end_after -= 1
+    return start, end_before, end_after
+
+
+def edit_for(module: ModuleInfo, old: cst.CSTNode, new: cst.CSTNode) -> Edit:
+    """The smallest text edit that turns the module's text with `old` into the one with `new`."""
+    quick = _single_line_edit(module, old, new)
+    if quick is not None:
+        return quick
+    before = module.source.text
+    after = _replaced(module, old, new).code
+    start, end_before, end_after = _common(before, after)
     return Edit(
         content=after[start:end_after],
         location=offset_to_position(before, start),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from losslint.index.walk import iter_children
 from losslint.source import SourceText
+
+_LINES = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -26,6 +29,7 @@ class Scan:
     classes: list[tuple[cst.ClassDef, tuple[cst.CSTNode, ...]]] = field(default_factory=list)
     order: dict[int, int] = field(default_factory=dict)
     parents: dict[int, cst.CSTNode] = field(default_factory=dict)
+    calls: list[cst.Call] = field(default_factory=list)
 
 
 def scan_module(tree: cst.Module) -> Scan:
@@ -50,6 +54,7 @@ def scan_module(tree: cst.Module) -> Scan:
         elif isinstance(node, cst.Lambda):
             result.functions.append((node, enclosing))
         elif isinstance(node, cst.Call):
+            result.calls.append(node)
             func = node.func
             if isinstance(func, cst.Attribute) and func.attr.value == "compile":
                 result.compile_calls.append((node, enclosing))
@@ -86,6 +91,8 @@ class ModuleInfo:
     _positions: dict[cst.CSTNode, CodeRange] | None = None
     _scan: Scan | None = None
     _lines: dict[int, int] | None = None
+    _ast: ast.Module | None = None
+    _call_spans: dict[int, tuple[int, int, int, int]] | None = None
 
     def __post_init__(self) -> None:
         self.bindings, self.star_imports = collect_bindings(self.tree.body)
@@ -125,9 +132,8 @@ class ModuleInfo:
         return line if line is not None else self.range_of(node).start.line
 
     def _match_ast_lines(self) -> dict[int, int]:
-        try:
-            tree = ast.parse(self.source.text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = self.ast_tree
+        if tree is None:
             return {}
         ast_groups: dict[tuple[str, object], list[tuple[int, int]]] = defaultdict(list)
         for node in ast.walk(tree):
@@ -165,6 +171,67 @@ class ModuleInfo:
 
     def range_of(self, node: cst.CSTNode) -> CodeRange:
         return self.positions[node]
+
+    def span_of(self, node: cst.CSTNode) -> tuple[int, int, int, int]:
+        """(line, column, end line, end column), 1-based lines and 0-based character columns.
+
+        Calls are located with Python's own parser (matched in source order), which costs a
+        fraction of libcst's position pass; other nodes use libcst's positions.
+        """
+        if isinstance(node, cst.Call):
+            if self._call_spans is None:
+                self._call_spans = self._match_ast_calls()
+            span = self._call_spans.get(id(node))
+            if span is not None:
+                return span
+        code_range = self.range_of(node)
+        return (
+            code_range.start.line,
+            code_range.start.column,
+            code_range.end.line,
+            code_range.end.column,
+        )
+
+    @property
+    def ast_tree(self) -> ast.Module | None:
+        if self._ast is None:
+            try:
+                self._ast = ast.parse(self.source.text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return None
+        return self._ast
+
+    def _match_ast_calls(self) -> dict[int, tuple[int, int, int, int]]:
+        tree = self.ast_tree
+        if tree is None:
+            return {}
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+        if len(calls) != len(self.scan.calls):
+            return {}
+        calls.sort(
+            key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0))
+        )
+        lines = [m for m in _LINES.split(self.source.text)]
+
+        def column(line: int, byte_offset: int) -> int:
+            text = lines[line - 1] if 0 < line <= len(lines) else ""
+            return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
+
+        spans: dict[int, tuple[int, int, int, int]] = {}
+        for libcst_call, ast_call in zip(self.scan.calls, calls, strict=True):
+            end_line = ast_call.end_lineno or ast_call.lineno
+            end_col = (
+                ast_call.end_col_offset
+                if ast_call.end_col_offset is not None
+                else ast_call.col_offset
+            )
+            spans[id(libcst_call)] = (
+                ast_call.lineno,
+                column(ast_call.lineno, ast_call.col_offset),
+                end_line,
+                column(end_line, end_col),
+            )
+        return spans
 
     def code_for(self, node: cst.CSTNode) -> str:
         return self.tree.code_for_node(node)

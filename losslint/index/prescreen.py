@@ -33,10 +33,28 @@ def _base_name(node: ast.expr) -> str:
     return ""
 
 
-def _framework_names(tree: ast.Module) -> set[str]:
-    """Names bound anywhere by importing TensorFlow or Keras (`tf`, `keras`, `losses`, ...)."""
+def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Every statement, nested blocks included (no expressions: cheaper than ast.walk)."""
+    found: list[ast.stmt] = []
+    stack = list(reversed(body))
+    while stack:
+        stmt = stack.pop()
+        found.append(stmt)
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(stmt, name, None)
+            if isinstance(block, list):
+                for item in reversed(block):
+                    if isinstance(item, ast.stmt):
+                        stack.append(item)
+                    elif isinstance(item, ast.excepthandler | ast.match_case):
+                        stack.extend(reversed(item.body))
+    return found
+
+
+def _framework_names(statements: list[ast.stmt]) -> set[str]:
+    """Names bound by importing TensorFlow or Keras (`tf`, `keras`, `losses`, ...)."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in statements:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] in _FRAMEWORKS:
@@ -62,6 +80,9 @@ def _may_name_a_project_loss(expr: ast.expr, framework: set[str]) -> bool:
 
 
 def _compile_may_use_project_losses(call: ast.Call, framework: set[str]) -> bool:
+    receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+    if isinstance(receiver, ast.Name) and receiver.id in ("re", "regex"):
+        return False  # re.compile(pattern, flags)
     arguments = [k.value for k in call.keywords if k.arg in _LOSS_ARGUMENTS or k.arg is None]
     arguments += [a for i, a in enumerate(call.args) if i in (1, 3)]
     return any(_may_name_a_project_loss(arg, framework) for arg in arguments)
@@ -105,14 +126,45 @@ def may_hold_losses(tree: ast.Module, text: str, pairs: frozenset[tuple[str, str
             return True
     if ".compile" not in text:
         return False
-    framework = _framework_names(tree)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
+    statements = _statements(tree.body)
+    framework = _framework_names(statements)
+    lines = text.splitlines()
+    for stmt in statements:
+        if isinstance(
+            stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.If | ast.For
+        ):
+            continue  # their nested statements are listed on their own
+        if isinstance(stmt, ast.While | ast.With | ast.AsyncWith | ast.AsyncFor | ast.Try):
+            continue
+        end = stmt.end_lineno or stmt.lineno
+        if not any(".compile" in line for line in lines[stmt.lineno - 1 : end]):
+            continue
+        for node in ast.walk(stmt):
             if (
-                isinstance(func, ast.Attribute)
-                and func.attr == "compile"
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "compile"
                 and _compile_may_use_project_losses(node, framework)
             ):
                 return True
+    # compile calls in the headers of compound statements (`if model.compile(...)`) are rare;
+    # look at them too
+    for stmt in statements:
+        if isinstance(stmt, ast.If | ast.For | ast.While | ast.With | ast.AsyncWith | ast.AsyncFor):
+            header = [
+                getattr(stmt, "test", None),
+                getattr(stmt, "iter", None),
+                *getattr(stmt, "items", []),
+            ]
+            for part in header:
+                if part is None:
+                    continue
+                for node in ast.walk(part if isinstance(part, ast.AST) else part.context_expr):
+                    if (
+                        isinstance(node, ast.Call)
+                        and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "compile"
+                        and _compile_may_use_project_losses(node, framework)
+                    ):
+                        return True
     return False

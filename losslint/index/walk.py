@@ -39,8 +39,23 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 _SKIPPED: dict[type, bool] = {}
 
 
+# Fields listed in source order where libcst's dataclass order differs, so that a pre-order
+# walk visits nodes in the order they appear in the file.
+_SOURCE_ORDER: dict[type, tuple[str, ...]] = {
+    cst.FunctionDef: ("decorators", "name", "type_parameters", "params", "returns", "body"),
+    cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
+    cst.IfExp: ("body", "test", "orelse"),
+    cst.Parameters: ("posonly_params", "params", "star_arg", "kwonly_params", "star_kwarg"),
+    cst.ExceptHandler: ("type", "name", "body"),
+    cst.ExceptStarHandler: ("type", "name", "body"),
+    cst.MatchCase: ("pattern", "guard", "body"),
+}
+
+
 def _fields(kind: type) -> tuple[str, ...]:
     names = _FIELDS.get(kind)
+    if names is None and kind in _SOURCE_ORDER:
+        names = _FIELDS[kind] = _SOURCE_ORDER[kind]
     if names is None:
         names = tuple(
             f.name
