@@ -286,3 +286,24 @@ def test_text_output_with_config_shapes_drops_refuted(
 def test_repository_fixture_is_untouched() -> None:
     """Runtime tests work on copies; the fixture folder never gets side-effect files."""
     assert not list((REPO / "fixtures" / "runtime").rglob("*SIDE_EFFECT*"))
+
+
+def test_two_projects_with_the_same_module_names(tmp_path: Path) -> None:
+    """Each loss is rebuilt from its own project even when both projects have a `train.py`."""
+    for name, reduction in (("alpha", "tf.reduce_mean"), ("beta", "tf.reduce_sum")):
+        project = tmp_path / name
+        project.mkdir()
+        (project / "losses.py").write_text(
+            "import tensorflow as tf\n\n\n"
+            f"def {name}_loss(y_true, y_pred):\n"
+            f"    return {reduction}(tf.square(y_true - y_pred))\n"
+        )
+        (project / "train.py").write_text(
+            f"from losses import {name}_loss\n\n\n"
+            f"def main(model):\n    model.compile(optimizer='sgd', loss={name}_loss)\n"
+        )
+    (tmp_path / "pyproject.toml").write_text("[tool.losslint.runtime]\ntimeout = 60\n")
+    proc, _, _ = _run_process(["--runtime", "--format", "json", "alpha", "beta"], tmp_path, tmp_path)
+    findings = json.loads(proc.stdout)
+    verdicts = {f["function"]: f["runtime"]["verdict"] for f in findings}
+    assert verdicts == {"losses.alpha_loss": "confirmed", "losses.beta_loss": "confirmed"}, proc.stdout

@@ -826,8 +826,10 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         path = path.resolve()
         name = module_name(path)
         root = package_root(path)
-        if root not in self.search_paths:
-            self.search_paths.append(root)
+        # this file's own project first: two projects linted together may both have a `train`
+        if root in self.search_paths:
+            self.search_paths.remove(root)
+        self.search_paths.insert(0, root)
         wanted = self.roots.get(path, frozenset()) | frozenset(roots)
         self.roots[path] = wanted
         module = sys.modules.get(name)
