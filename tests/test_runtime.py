@@ -303,7 +303,11 @@ def test_two_projects_with_the_same_module_names(tmp_path: Path) -> None:
             f"def main(model):\n    model.compile(optimizer='sgd', loss={name}_loss)\n"
         )
     (tmp_path / "pyproject.toml").write_text("[tool.losslint.runtime]\ntimeout = 60\n")
-    proc, _, _ = _run_process(["--runtime", "--format", "json", "alpha", "beta"], tmp_path, tmp_path)
+    proc, _, _ = _run_process(
+        ["--runtime", "--format", "json", "alpha", "beta"], tmp_path, tmp_path
+    )
     findings = json.loads(proc.stdout)
     verdicts = {f["function"]: f["runtime"]["verdict"] for f in findings}
-    assert verdicts == {"losses.alpha_loss": "confirmed", "losses.beta_loss": "confirmed"}, proc.stdout
+    assert verdicts == {"losses.alpha_loss": "confirmed", "losses.beta_loss": "confirmed"}, (
+        proc.stdout
+    )
