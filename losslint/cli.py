@@ -7,6 +7,7 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -194,34 +195,7 @@ def _use_color(choice: str) -> bool:
 )
 @click.version_option(__version__, "--version", prog_name="losslint")
 @click.pass_context
-def main(
-    ctx: click.Context,
-    paths: tuple[Path, ...],
-    fix: bool,
-    unsafe_fixes: bool,
-    show_diff: bool,
-    output_format: str,
-    select: tuple[str, ...] | None,
-    ignore: tuple[str, ...] | None,
-    extend_select: tuple[str, ...] | None,
-    config_file: Path | None,
-    stdin_filename: str | None,
-    exit_zero: bool,
-    exit_non_zero_on_fix: bool,
-    statistics: bool,
-    show_fixes: bool,
-    quiet: bool,
-    silent: bool,
-    no_cache: bool,
-    jobs: int,
-    force_exclude: bool,
-    respect_gitignore: bool | None,
-    disable_noqa: bool,
-    color: str,
-    runtime: bool,
-    runtime_all: bool,
-    show_refuted: bool,
-) -> None:
+def main(ctx: click.Context, **params: Any) -> None:
     """Find Keras custom losses that reduce over the batch axis, explain them, fix them.
 
     PATHS are files or folders (default: the current folder); `-` reads stdin.

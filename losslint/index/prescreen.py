@@ -130,41 +130,35 @@ def may_hold_losses(tree: ast.Module, text: str, pairs: frozenset[tuple[str, str
     framework = _framework_names(statements)
     lines = text.splitlines()
     for stmt in statements:
-        if isinstance(
-            stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.If | ast.For
-        ):
-            continue  # their nested statements are listed on their own
-        if isinstance(stmt, ast.While | ast.With | ast.AsyncWith | ast.AsyncFor | ast.Try):
-            continue
-        end = stmt.end_lineno or stmt.lineno
-        if not any(".compile" in line for line in lines[stmt.lineno - 1 : end]):
-            continue
-        for node in ast.walk(stmt):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "compile"
-                and _compile_may_use_project_losses(node, framework)
-            ):
-                return True
-    # compile calls in the headers of compound statements (`if model.compile(...)`) are rare;
-    # look at them too
-    for stmt in statements:
-        if isinstance(stmt, ast.If | ast.For | ast.While | ast.With | ast.AsyncWith | ast.AsyncFor):
-            header = [
-                getattr(stmt, "test", None),
-                getattr(stmt, "iter", None),
-                *getattr(stmt, "items", []),
+        if isinstance(stmt, _COMPOUND):
+            # only the headers: the nested statements are listed on their own
+            parts: list[ast.AST] = [
+                p
+                for p in (getattr(stmt, "test", None), getattr(stmt, "iter", None))
+                if p is not None
             ]
-            for part in header:
-                if part is None:
-                    continue
-                for node in ast.walk(part if isinstance(part, ast.AST) else part.context_expr):
-                    if (
-                        isinstance(node, ast.Call)
-                        and isinstance(node.func, ast.Attribute)
-                        and node.func.attr == "compile"
-                        and _compile_may_use_project_losses(node, framework)
-                    ):
-                        return True
+            parts += getattr(stmt, "items", [])
+        else:
+            end = stmt.end_lineno or stmt.lineno
+            parts = (
+                [stmt] if any(".compile" in line for line in lines[stmt.lineno - 1 : end]) else []
+            )
+        if any(_has_project_compile(part, framework) for part in parts):
+            return True
     return False
+
+
+_COMPOUND = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor,
+    ast.While, ast.With, ast.AsyncWith, ast.Try,
+)  # fmt: skip
+
+
+def _has_project_compile(node: ast.AST, framework: set[str]) -> bool:
+    return any(
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "compile"
+        and _compile_may_use_project_losses(call, framework)
+        for call in ast.walk(node)
+    )

@@ -1027,6 +1027,19 @@ class Evaluator:
             return Const()
         return Unknown(tainted=any(tainted(v) for v in tensors))
 
+    def _lost_at(self, call: Call, scope: Scope, op: str, why: str) -> Reduced:
+        """The batch axis is removed by this call, in a way no fix can repair."""
+        origin = Origin(
+            kind="reduction",
+            module=scope.module,
+            node=call.node,
+            op=op,
+            label=_callee_label(call.node),
+            why=why,
+            function=scope.function,
+        )
+        return Reduced.of(origin)
+
     def _cat_per_sample(
         self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
     ) -> Value:
@@ -1060,16 +1073,8 @@ class Evaluator:
         items = [as_tensor(i) for i in shape.items] if isinstance(shape, Seq) else None
         if items is None or not all(isinstance(i, Const) and not i.batch_size for i in items):
             return Unknown(tainted=True)
-        return Reduced.of(
-            Origin(
-                kind="reduction",
-                module=scope.module,
-                node=call.node,
-                op="scatter",
-                label=_callee_label(call.node),
-                why="into a tensor of fixed shape (the samples are summed together)",
-                function=scope.function,
-            )
+        return self._lost_at(
+            call, scope, "scatter", "into a tensor of fixed shape (the samples are summed together)"
         )
 
     def _cat_diagonal(
@@ -1094,16 +1099,8 @@ class Evaluator:
                 if isinstance(operand, Batched)
                 else Unknown(tainted=True)
             )
-        return Reduced.of(
-            Origin(
-                kind="reduction",
-                module=scope.module,
-                node=call.node,
-                op="diagonal",
-                label=_callee_label(call.node),
-                why="takes a diagonal across the batch axis (`axis1=0`)",
-                function=scope.function,
-            )
+        return self._lost_at(
+            call, scope, "diagonal", "takes a diagonal across the batch axis (`axis1=0`)"
         )
 
     def _cat_loss_class(
@@ -1194,16 +1191,8 @@ class Evaluator:
             ):
                 # a^T @ b on (batch, d) inputs sums over the samples (Gram / correlation matrices)
                 self.batch_level = True
-                return Reduced.of(
-                    Origin(
-                        kind="reduction",
-                        module=scope.module,
-                        node=call.node,
-                        op="matmul",
-                        label=_callee_label(call.node),
-                        why="with `transpose_a=True` contracts the batch axis",
-                        function=scope.function,
-                    )
+                return self._lost_at(
+                    call, scope, "matmul", "with `transpose_a=True` contracts the batch axis"
                 )
         if short in ("matmul", "dot", "tensordot") and len(values) >= 2:
             transposed = any(
