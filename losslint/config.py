@@ -95,9 +95,6 @@ class Config:
     loss_arg_names: tuple[tuple[str, str], ...] = DEFAULT_LOSS_ARG_NAMES
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
-    def with_overrides(self, **changes: Any) -> Config:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
 
 def _has_table(path: Path) -> bool:
     try:

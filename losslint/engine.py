@@ -163,6 +163,7 @@ def _collect(
         except SourceError as exc:
             out.errors.append(exc.diagnostic(path))
             continue
+        index.remember_ast(path, tree)
         module = index.module(path)
         if module is None:
             error = index.error(path)

@@ -15,10 +15,6 @@ from losslint.shapes.values import FixPlan
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
-class FixConflict(Exception):
-    """Edits overlap, or a fixed text does not parse."""
-
-
 def _minus_one() -> cst.BaseExpression:
     return cst.UnaryOperation(operator=cst.Minus(), expression=cst.Integer("1"))
 

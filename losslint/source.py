@@ -6,7 +6,6 @@ import ast
 import contextlib
 import io
 import os
-import re
 import stat
 import tempfile
 import tokenize
@@ -20,8 +19,6 @@ from losslint.model import Diagnostic, Position
 UNREADABLE_CODE = "LL000"
 UNREADABLE_NAME = "unreadable-file"
 
-_NEWLINE = re.compile(r"\r\n|\r|\n")
-
 
 @dataclass(frozen=True)
 class SourceText:
@@ -31,11 +28,6 @@ class SourceText:
     text: str
     encoding: str
     bom: bool
-
-    @property
-    def newline(self) -> str:
-        match = _NEWLINE.search(self.text)
-        return match.group(0) if match else "\n"
 
     def encode(self, text: str) -> bytes:
         """Encode `text` the way the original file was encoded (BOM included)."""

@@ -21,8 +21,6 @@ _FILE_NOQA = re.compile(
 )
 _SPLIT = re.compile(r"[,\s]+")
 
-ALL = None
-
 
 @dataclass(frozen=True)
 class Suppressions:

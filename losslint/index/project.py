@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from losslint.index.modules import ModuleInfo, module_name_for
@@ -22,6 +23,7 @@ class ProjectIndex:
         self._by_path: dict[Path, ModuleInfo | None] = {}
         self._sources: dict[Path, SourceText] = {}
         self._errors: dict[Path, SourceError] = {}
+        self._asts: dict[Path, ast.Module] = {}
 
     def source(self, path: Path) -> SourceText:
         """The decoded text of a file (or of its overlay); raises SourceError."""
@@ -36,6 +38,11 @@ class ProjectIndex:
                 self._errors[key] = exc
                 raise
         return self._sources[key]
+
+    def remember_ast(self, path: Path, tree: ast.Module) -> None:
+        """Keep Python's parse of a file for its module (line and call positions), so that a
+        file checked with `check_syntax` is not parsed by `ast` a second time."""
+        self._asts[real_path(path)] = tree
 
     def module(self, path: Path) -> ModuleInfo | None:
         """The parsed module for a file, or None when it cannot be read or parsed."""
@@ -55,13 +62,15 @@ class ProjectIndex:
         except SourceError as exc:
             self._errors[path] = exc
             return None
-        return ModuleInfo(
+        module = ModuleInfo(
             path=path,
             name=module_name_for(path, self.root),
             source=source,
             tree=tree,
             is_package=path.name == "__init__.py",
+            _ast=self._asts.pop(path, None),
         )
+        return module
 
     def set_source(self, path: Path, data: bytes) -> None:
         """Replace a file's content (used between fix passes and by editors)."""
@@ -70,6 +79,7 @@ class ProjectIndex:
         self._by_path.pop(key, None)
         self._sources.pop(key, None)
         self._errors.pop(key, None)
+        self._asts.pop(key, None)
 
     # import resolution -------------------------------------------------------------------
 

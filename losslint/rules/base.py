@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import inspect
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -42,7 +43,7 @@ class RuleInfo:
     fixable: bool = field(default=False)
 
 
-class Rule:
+class Rule(abc.ABC):
     """A rule claims some issues and words their message; see `rules/ll001_*.py`."""
 
     code: ClassVar[str]
@@ -57,11 +58,13 @@ class Rule:
         fixable = any(e.fixed is not None or e.unsafe_fixed is not None for e in cls.INVALID)
         return RuleInfo(cls.code, cls.name, summary, doc, fixable)
 
+    @abc.abstractmethod
     def claims(self, issue: Issue) -> bool:
-        raise NotImplementedError
+        """Whether this rule reports the issue (by its origin kind and the loss's role)."""
 
+    @abc.abstractmethod
     def message(self, issue: Issue) -> str:
-        raise NotImplementedError
+        """The one-line message of the finding."""
 
     def fix(self, issue: Issue) -> FixDecision | None:
         return decide_fix(issue)

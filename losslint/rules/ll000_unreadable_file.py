@@ -47,6 +47,8 @@ class UnreadableFile(Rule):
         Example(b"x = '\xff\xfe'\n", ("LL000",)),
     )
 
+    # LL000 findings come from the source layer (`SourceError.diagnostic`), never from the
+    # batch-axis analysis: this rule claims no analysis issue.
     def claims(self, issue: Issue) -> bool:
         return False
 

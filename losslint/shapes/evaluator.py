@@ -156,18 +156,16 @@ class Evaluator:
     def module_scope(self, module: ModuleInfo) -> Scope:
         return Scope(module=module, function="<module>")
 
-    def module_value(
-        self, module: ModuleInfo, name: str, _seen: frozenset[str] = frozenset()
-    ) -> Value:
+    def module_value(self, module: ModuleInfo, name: str) -> Value:
         key = (id(module), name)
         if key in self._module_values:
             return self._module_values[key]
         self._module_values[key] = Unknown()  # cycle guard
-        value = self._resolve_module_name(module, name, _seen)
+        value = self._resolve_module_name(module, name)
         self._module_values[key] = value
         return value
 
-    def _resolve_module_name(self, module: ModuleInfo, name: str, seen: frozenset[str]) -> Value:
+    def _resolve_module_name(self, module: ModuleInfo, name: str) -> Value:
         binding = module.bindings.get(name)
         if binding is None:
             for target, level in module.star_imports:
@@ -737,7 +735,7 @@ class Evaluator:
         is_loss, _ = self.class_kind(inst.cls)
         if is_loss:
             reduction = dict(inst.kwargs).get("reduction")
-            per_sample = _reduction_is_none(reduction, inst, self)
+            per_sample = _reduction_is_none(reduction)
             obj = LossObject(
                 name=inst.cls.qualname,
                 per_sample=per_sample is True,
@@ -1107,7 +1105,7 @@ class Evaluator:
         self, qualname: str, entry: catalogue_mod.Entry, call: Call, scope: Scope
     ) -> Value:
         reduction = call.kwargs.get("reduction")
-        per_sample = _reduction_is_none(reduction, None, self)
+        per_sample = _reduction_is_none(reduction)
         if per_sample is None:
             return Unknown()
         return LossObject(
@@ -1863,9 +1861,7 @@ def _names_in(node: cst.CSTNode) -> Iterator[str]:
             yield current.value
 
 
-def _reduction_is_none(
-    reduction: Value | None, inst: Instance | None, ev: Evaluator
-) -> bool | None:
+def _reduction_is_none(reduction: Value | None) -> bool | None:
     """True for reduction="none"/None/Reduction.NONE, False for the default, None if unknown."""
     if reduction is None:
         return False

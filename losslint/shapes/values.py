@@ -119,7 +119,6 @@ class FixPlan:
     safe: bool
     axis_arg: cst.Arg | None = field(default=None, compare=False)
     operand_arg: cst.Arg | None = field(default=None, compare=False)
-    rank_ref: str | None = None
     ctor: cst.Call | None = field(default=None, compare=False)
     ctor_module: ModuleInfo | None = field(default=None, compare=False)
 
