@@ -54,7 +54,8 @@ def _trigger(config: Config) -> re.Pattern[str]:
     )
 
 
-def _enabled(config: Config, options: LintOptions) -> frozenset[str]:
+def enabled_for(config: Config, options: LintOptions) -> frozenset[str]:
+    """The rule codes a run reports: the command line's selection beats the config's."""
     if options.select is not None:
         select, ignore = options.select, options.ignore
     else:
@@ -224,7 +225,6 @@ def _analyze(
     jobs: int = 1,
     cache: Cache | None = None,
 ) -> dict[Path, list[Diagnostic]]:
-    enabled = _enabled(config, options)
     linted = set(paths)
     known_clean = cache.clean if cache is not None else set()
     workers = _job_count(jobs, len(paths))
@@ -260,33 +260,37 @@ def _analyze(
     for key, (_, diagnostic) in best.items():
         losses = tuple(sorted(affected[key] - {""}))
         results[diagnostic.path].append(replace(diagnostic, losses=losses))
-    ignores = PerFileIgnores(config.per_file_ignores, config.root)
     for path in paths:
-        results[path] = _filter(results[path], path, index, enabled, ignores, options)
+        try:
+            text: str | None = index.source(path).text
+        except SourceError:
+            text = None
+        results[path] = filter_diagnostics(results[path], path, text, config, options)
     return results
 
 
-def _filter(
+def filter_diagnostics(
     diagnostics: list[Diagnostic],
     path: Path,
-    index: ProjectIndex,
-    enabled: frozenset[str],
-    ignores: PerFileIgnores,
+    text: str | None,
+    config: Config,
     options: LintOptions,
 ) -> list[Diagnostic]:
+    """Keep the findings the rule selection, `per-file-ignores` and `# noqa` comments allow.
+
+    The one filter every producer of findings uses (static analysis, runtime mode's
+    `--runtime-all`); `text` is the file's source (None: no `noqa` comments are read).
+    """
     if not diagnostics:
         return diagnostics
-    ignored = ignores.ignored(path)
+    enabled = enabled_for(config, options)
+    ignored = PerFileIgnores(config.per_file_ignores, config.root).ignored(path)
     kept = [
         d
         for d in diagnostics
         if d.code in enabled and not any(d.code.startswith(c) for c in ignored)
     ]
-    if options.disable_noqa or not kept:
-        return kept
-    try:
-        text = index.source(path).text
-    except SourceError:
+    if options.disable_noqa or not kept or text is None:
         return kept
     suppressions = parse_suppressions(text)
     return [d for d in kept if d.code == "LL000" or not suppressions.suppresses(d.code, d.noqa_row)]

@@ -488,17 +488,10 @@ class _Session:
 
     def _runtime_findings(self, probes: list[_Probe]) -> dict[Path, list[Diagnostic]]:
         """`--runtime-all`: unflagged losses whose output lost the batch axis become findings."""
-        from losslint.rules import RULES_BY_CODE, enabled_codes
-        from losslint.suppression import PerFileIgnores, parse_suppressions
+        from losslint.engine import filter_diagnostics
+        from losslint.rules import RULES_BY_CODE
 
         options = self.options or LintOptions()
-        if options.select is not None:  # the command line's selection wins, as in the engine
-            select, ignore = options.select, options.ignore
-        else:
-            select, ignore = self.config.select, (*self.config.ignore, *options.ignore)
-        extend = (*self.config.extend_select, *options.extend_select)
-        enabled = enabled_codes(select, ignore, extend)
-        ignores = PerFileIgnores(self.config.per_file_ignores, self.config.root)
         added: dict[Path, list[Diagnostic]] = {}
         for probe in probes:
             judgement = probe.judgement
@@ -508,15 +501,9 @@ class _Session:
             code = "LL004" if loss.role == "metric" else "LL001"
             path = probe.target.path.resolve()
             text = self.texts.get(path)
-            if (
-                text is None
-                or code not in enabled
-                or any(code.startswith(c) for c in ignores.ignored(path))
-            ):
+            if text is None:
                 continue
             row = probe.target.line
-            if not options.disable_noqa and parse_suppressions(text).suppresses(code, row):
-                continue
             lines = text.splitlines()
             line = lines[row - 1] if 0 < row <= len(lines) else ""
             keyword = "lambda" if probe.target.kind == "lambda" else "def"
@@ -534,25 +521,25 @@ class _Session:
                 if code == "LL004"
                 else "Keras expects one loss per sample"
             )
-            added.setdefault(path, []).append(
-                Diagnostic(
-                    code=code,
-                    name=RULES_BY_CODE[code].name,
-                    message=f"{what} `{short}` returns a value reduced over the batch axis "
-                    f"(found at runtime); {consequence}",
-                    path=path,
-                    location=Position(row, max(column, 1)),
-                    end_location=Position(row, len(line.rstrip()) + 1),
-                    noqa_row=row,
-                    fix=None,
-                    function=loss.function,
-                    role=loss.role,
-                    evidence=f"found at runtime: output shape {_shape(judgement.output_shape)} "
-                    f"for input {_shape(judgement.input_shape)}",
-                    runtime=judgement.runtime(None),
-                    target=probe.target,
-                )
+            found = Diagnostic(
+                code=code,
+                name=RULES_BY_CODE[code].name,
+                message=f"{what} `{short}` returns a value reduced over the batch axis "
+                f"(found at runtime); {consequence}",
+                path=path,
+                location=Position(row, max(column, 1)),
+                end_location=Position(row, len(line.rstrip()) + 1),
+                noqa_row=row,
+                fix=None,
+                function=loss.function,
+                role=loss.role,
+                evidence=f"found at runtime: output shape {_shape(judgement.output_shape)} "
+                f"for input {_shape(judgement.input_shape)}",
+                runtime=judgement.runtime(None),
+                target=probe.target,
             )
+            kept = filter_diagnostics([found], path, text, self.config, options)
+            added.setdefault(path, []).extend(kept)
         return added
 
     def _summary(self, probes: list[_Probe], wall: float) -> None:
