@@ -6,30 +6,28 @@ wraps it for a single buffer (stdin, an editor's unsaved text).
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures
 import multiprocessing
 import os
-import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import libcst as cst
-
+from losslint.analysis.evaluator import Evaluator
+from losslint.analysis.losses import Issue, LossFinder, qualified
+from losslint.analysis.values import Symbol
 from losslint.cache import Cache, content_hash
 from losslint.config import Config
-from losslint.fixes import applicable, apply_fixes, edit_for, replacement_for
+from losslint.fixes import applicable, apply_fixes
+from losslint.index.gate import may_hold_losses, text_gate
 from losslint.index.modules import ModuleInfo
-from losslint.index.prescreen import may_hold_losses
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, Edit, FileResult, Fix, LossTarget, Position
 from losslint.rules import ALL_RULES, enabled_codes
 from losslint.rules.base import Rule
-from losslint.shapes.evaluator import Evaluator
-from losslint.shapes.losses import Issue, LossFinder, qualified
-from losslint.shapes.values import Symbol
-from losslint.source import SourceError, check_syntax, parse, real_path
+from losslint.source import SourceError, check_syntax, real_path
 from losslint.suppression import PerFileIgnores, parse_suppressions
 
 MAX_FIX_PASSES = 10
@@ -44,14 +42,6 @@ class LintOptions:
     select: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
     extend_select: tuple[str, ...] = ()
-
-
-def _trigger(config: Config) -> re.Pattern[str]:
-    firsts = sorted({a for a, _ in config.loss_arg_names})
-    params = "|".join(re.escape(a) for a in firsts)
-    return re.compile(
-        rf"\.compile\s*\(|Loss\b|\bdef\s+(?:call|__call__)\b|\b(?:{params})\s*(?::[^,()]*)?,"
-    )
 
 
 def enabled_for(config: Config, options: LintOptions) -> frozenset[str]:
@@ -95,7 +85,7 @@ def lint_paths(
                 if new_text == source.text:
                     continue
                 try:
-                    parse(new_text)
+                    check_syntax(new_text, path)
                 except SourceError:
                     continue  # never produce a file that does not parse
                 originals.setdefault(path, source.text)
@@ -146,8 +136,8 @@ def _collect(
     index: ProjectIndex, chunk: list[Path], linted: set[Path], config: Config, known_clean: set[str]
 ) -> _Collected:
     out = _Collected()
-    trigger = _trigger(config)
     pairs = frozenset(config.loss_arg_names)
+    trigger = text_gate(pairs)
     evaluator = Evaluator(index)
     finder = LossFinder(evaluator, config.loss_arg_names)
     candidates = []
@@ -158,7 +148,9 @@ def _collect(
             if digest in known_clean:
                 continue
             tree = check_syntax(source.text, path)
-            if not trigger.search(source.text) or not may_hold_losses(tree, source.text, pairs):
+            if not trigger.search(source.text) or not may_hold_losses(
+                tree, source.text, pairs, evaluator.catalogue.frameworks
+            ):
                 out.clean.add(digest)
                 continue
         except SourceError as exc:
@@ -190,10 +182,10 @@ def _collect(
 def _has_project_bases(evaluator: Evaluator, module: ModuleInfo) -> bool:
     """Whether a class here inherits from a project class (its loss-ness can change elsewhere)."""
     for stmt in module.tree.body:
-        if isinstance(stmt, cst.ClassDef) and stmt.bases:
+        if isinstance(stmt, ast.ClassDef) and stmt.bases:
             for base in stmt.bases:
                 if not isinstance(
-                    evaluator.eval_expr(base.value, evaluator.module_scope(module)), Symbol
+                    evaluator.eval_expr(base, evaluator.module_scope(module)), Symbol
                 ):
                     return True
     return False
@@ -340,6 +332,8 @@ def _diagnostic(issue: Issue, linted: set[Path]) -> Diagnostic | None:
 
 
 def _fix(rule: Rule, issue: Issue, module: ModuleInfo) -> Fix | None:
+    from losslint.fixes.render import render
+
     decision = rule.fix(issue)
     if decision is None:
         return None
@@ -348,10 +342,10 @@ def _fix(rule: Rule, issue: Issue, module: ModuleInfo) -> Fix | None:
         target_module = plan.ctor_module if plan.action == "reduction_none" else origin.module
         if target_module is None or target_module.path != module.path:
             return None
-        pair = replacement_for(target_module, plan, origin.node, ref)
-        if pair is None:
+        edit = render(target_module, plan, origin.node, ref)
+        if edit is None:
             return None
-        edits.append(edit_for(target_module, *pair))
+        edits.append(edit)
     if not edits:
         return None
     return Fix(

@@ -1,66 +1,134 @@
-"""One parsed module: its source, tree, module-level bindings and (lazily) node positions."""
+"""One parsed module: its source, `ast` tree, module-level bindings and node positions."""
 
 from __future__ import annotations
 
 import ast
 import re
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
-
-from losslint.index.walk import iter_children
 from losslint.source import SourceText
 
 _LINES = re.compile(r"\r\n|\r|\n")
+# Statement fields holding nested statements (walked as statements, not expressions).
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+DefNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
 @dataclass
 class Scan:
-    """One pass over a module: compile calls, functions and classes with what encloses them."""
+    """One pass over a module: compile calls, functions and classes with their enclosing
+    defs and classes (outermost first), in source order."""
 
-    compile_calls: list[tuple[cst.Call, tuple[cst.CSTNode, ...]]] = field(default_factory=list)
-    functions: list[tuple[cst.FunctionDef | cst.Lambda, tuple[cst.CSTNode, ...]]] = field(
-        default_factory=list
-    )
-    classes: list[tuple[cst.ClassDef, tuple[cst.CSTNode, ...]]] = field(default_factory=list)
-    order: dict[int, int] = field(default_factory=dict)
-    parents: dict[int, cst.CSTNode] = field(default_factory=dict)
-    calls: list[cst.Call] = field(default_factory=list)
+    compile_calls: list[tuple[ast.Call, tuple[DefNode, ...]]] = field(default_factory=list)
+    functions: list[tuple[FunctionNode, tuple[DefNode, ...]]] = field(default_factory=list)
+    classes: list[tuple[ast.ClassDef, tuple[DefNode, ...]]] = field(default_factory=list)
 
 
-def scan_module(tree: cst.Module) -> Scan:
-    result = Scan()
-    stack: list[tuple[cst.CSTNode, tuple[cst.CSTNode, ...], cst.CSTNode | None]] = [
-        (tree, (), None)
-    ]
-    index = 0
-    while stack:
-        node, enclosing, parent = stack.pop()
-        result.order[id(node)] = index
-        index += 1
-        if parent is not None:
-            result.parents[id(node)] = parent
-        inner = enclosing
-        if isinstance(node, cst.ClassDef):
-            result.classes.append((node, enclosing))
-            inner = (*enclosing, node)
-        elif isinstance(node, cst.FunctionDef):
-            result.functions.append((node, enclosing))
-            inner = (*enclosing, node)
-        elif isinstance(node, cst.Lambda):
-            result.functions.append((node, enclosing))
-        elif isinstance(node, cst.Call):
-            result.calls.append(node)
-            func = node.func
-            if isinstance(func, cst.Attribute) and func.attr.value == "compile":
-                result.compile_calls.append((node, enclosing))
-        children = list(iter_children(node))
-        stack.extend((child, inner, node) for child in reversed(children))
-    return result
+def _header_fields(stmt: ast.AST) -> Iterator[ast.AST]:
+    """The nodes a statement owns besides its nested statements, in source order."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        yield from stmt.decorator_list
+        yield stmt.args
+        if stmt.returns is not None:
+            yield stmt.returns
+        return
+    if isinstance(stmt, ast.ClassDef):
+        yield from stmt.decorator_list
+        yield from stmt.bases
+        yield from stmt.keywords
+        return
+    for name in stmt._fields:
+        if name in _BLOCKS:
+            continue
+        value = getattr(stmt, name, None)
+        if isinstance(value, ast.AST):
+            yield value
+        elif isinstance(value, list):
+            yield from (item for item in value if isinstance(item, ast.AST))
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """An expression's children in source order."""
+    if isinstance(node, ast.Call):
+        rest: list[ast.AST] = [*node.args, *node.keywords]
+        rest.sort(key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+        return [node.func, *rest]
+    if isinstance(node, ast.IfExp):
+        return [node.body, node.test, node.orelse]
+    if isinstance(node, ast.Dict):
+        items: list[ast.AST] = []
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is not None:
+                items.append(key)
+            items.append(value)
+        return items
+    return list(ast.iter_child_nodes(node))
+
+
+class _Scanner:
+    def __init__(self, lines: list[str], text: str) -> None:
+        self.lines = lines
+        self.result = Scan()
+        # expressions are walked only where a lambda or a compile call may be
+        self.needles = tuple(w for w in ("lambda", "compile") if w in text)
+
+    def statements(self, body: list[ast.stmt], enclosing: tuple[DefNode, ...]) -> None:
+        for stmt in body:
+            inner = enclosing
+            if isinstance(stmt, ast.ClassDef):
+                self.result.classes.append((stmt, enclosing))
+                inner = (*enclosing, stmt)
+            elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                self.result.functions.append((stmt, enclosing))
+                inner = (*enclosing, stmt)
+            if self.needles:
+                for part in _header_fields(stmt):
+                    if self._may_hold(part):
+                        self.expression(part, enclosing)
+            for name in _BLOCKS:
+                block = getattr(stmt, name, None)
+                if not block:
+                    continue
+                for item in block:
+                    if isinstance(item, ast.stmt):
+                        self.statements([item], inner)
+                    else:  # except handlers and match cases
+                        if self.needles:
+                            for part in _header_fields(item):
+                                if self._may_hold(part):
+                                    self.expression(part, enclosing)
+                        self.statements(item.body, inner)
+
+    def _may_hold(self, node: ast.AST) -> bool:
+        start = getattr(node, "lineno", None)
+        if start is None:
+            return True
+        end = getattr(node, "end_lineno", None) or start
+        chunk = "\n".join(self.lines[start - 1 : end])
+        return any(needle in chunk for needle in self.needles)
+
+    def expression(self, node: ast.AST, enclosing: tuple[DefNode, ...]) -> None:
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, ast.Lambda):
+                self.result.functions.append((current, enclosing))
+            elif (
+                isinstance(current, ast.Call)
+                and isinstance(current.func, ast.Attribute)
+                and current.func.attr == "compile"
+            ):
+                self.result.compile_calls.append((current, enclosing))
+            stack.extend(reversed(_children(current)))
+
+
+def scan_module(tree: ast.Module, lines: list[str], text: str) -> Scan:
+    scanner = _Scanner(lines, text)
+    scanner.statements(tree.body, ())
+    return scanner.result
 
 
 @dataclass(frozen=True)
@@ -73,7 +141,7 @@ class Binding:
     """
 
     kind: str
-    node: cst.CSTNode | None = None
+    node: ast.AST | None = None
     target: str = ""
     attr: str = ""
     level: int = 0
@@ -81,265 +149,189 @@ class Binding:
 
 @dataclass(eq=False)
 class ModuleInfo:
+    """A parsed module. Positions: 1-based lines, 0-based columns in characters."""
+
     path: Path
     name: str
     source: SourceText
-    tree: cst.Module
+    tree: ast.Module
     is_package: bool
     bindings: dict[str, Binding] = field(default_factory=dict)
     star_imports: list[tuple[str, int]] = field(default_factory=list)
-    _positions: dict[cst.CSTNode, CodeRange] | None = None
     _scan: Scan | None = None
-    _lines: dict[int, int] | None = None
-    _ast: ast.Module | None = None
-    _call_spans: dict[int, tuple[int, int, int, int]] | None = None
+    _lines: list[str] | None = None
+    _parents: dict[ast.AST, ast.AST] | None = None
 
     def __post_init__(self) -> None:
         self.bindings, self.star_imports = collect_bindings(self.tree.body)
-
-    @property
-    def positions(self) -> dict[cst.CSTNode, CodeRange]:
-        if self._positions is None:
-            wrapper = MetadataWrapper(self.tree, unsafe_skip_copy=True)
-            self._positions = dict(wrapper.resolve(PositionProvider))
-        return self._positions
 
     def __repr__(self) -> str:
         return f"ModuleInfo({self.name!r}, {str(self.path)!r})"
 
     @property
-    def scan(self) -> Scan:
-        if self._scan is None:
-            self._scan = scan_module(self.tree)
-        return self._scan
-
-    def parent_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self.scan.parents.get(id(node))
-
-    def order_of(self, node: cst.CSTNode) -> int:
-        """The node's rank in a pre-order walk: a cheap proxy for its source position."""
-        return self.scan.order.get(id(node), -1)
-
-    def line_of(self, node: cst.CSTNode) -> int:
-        """The line of a def, class, lambda or compile call (its `def` line for functions).
-
-        Read from Python's own parser (ten times faster than libcst's positions) by matching
-        nodes of the same kind and name in order; anything else uses libcst's positions.
-        """
+    def lines(self) -> list[str]:
         if self._lines is None:
-            self._lines = self._match_ast_lines()
-        line = self._lines.get(id(node))
-        return line if line is not None else self.range_of(node).start.line
-
-    def _match_ast_lines(self) -> dict[int, int]:
-        tree = self.ast_tree
-        if tree is None:
-            return {}
-        ast_groups: dict[tuple[str, object], list[tuple[int, int]]] = defaultdict(list)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                ast_groups[("def", node.name)].append((node.lineno, node.col_offset))
-            elif isinstance(node, ast.Lambda):
-                names = tuple(a.arg for a in [*node.args.posonlyargs, *node.args.args])
-                ast_groups[("lambda", names)].append((node.lineno, node.col_offset))
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "compile"
-            ):
-                ast_groups[("compile", None)].append((node.lineno, node.col_offset))
-        cst_groups: dict[tuple[str, object], list[cst.CSTNode]] = defaultdict(list)
-        scan = self.scan
-        defs = sorted([*scan.functions, *scan.classes], key=lambda item: scan.order[id(item[0])])
-        for node, _ in defs:
-            if isinstance(node, cst.Lambda):
-                names = tuple(
-                    p.name.value for p in [*node.params.posonly_params, *node.params.params]
-                )
-                cst_groups[("lambda", names)].append(node)
-            else:
-                cst_groups[("def", node.name.value)].append(node)
-        for call, _ in scan.compile_calls:
-            cst_groups[("compile", None)].append(call)
-        lines: dict[int, int] = {}
-        for key, nodes in cst_groups.items():
-            spots = sorted(ast_groups.get(key, []))
-            if len(spots) == len(nodes):
-                for node, (line, _col) in zip(nodes, spots, strict=True):
-                    lines[id(node)] = line
-        return lines
-
-    def range_of(self, node: cst.CSTNode) -> CodeRange:
-        return self.positions[node]
-
-    def span_of(self, node: cst.CSTNode) -> tuple[int, int, int, int]:
-        """(line, column, end line, end column), 1-based lines and 0-based character columns.
-
-        Calls are located with Python's own parser (matched in source order), which costs a
-        fraction of libcst's position pass; other nodes use libcst's positions.
-        """
-        if isinstance(node, cst.Call):
-            if self._call_spans is None:
-                self._call_spans = self._match_ast_calls()
-            span = self._call_spans.get(id(node))
-            if span is not None:
-                return span
-        code_range = self.range_of(node)
-        return (
-            code_range.start.line,
-            code_range.start.column,
-            code_range.end.line,
-            code_range.end.column,
-        )
+            self._lines = _LINES.split(self.source.text)
+        return self._lines
 
     @property
-    def ast_tree(self) -> ast.Module | None:
-        if self._ast is None:
-            try:
-                self._ast = ast.parse(self.source.text)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                return None
-        return self._ast
+    def scan(self) -> Scan:
+        if self._scan is None:
+            self._scan = scan_module(self.tree, self.lines, self.source.text)
+        return self._scan
 
-    def _match_ast_calls(self) -> dict[int, tuple[int, int, int, int]]:
-        tree = self.ast_tree
-        if tree is None:
-            return {}
-        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
-        if len(calls) != len(self.scan.calls):
-            return {}
-        calls.sort(
-            key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0))
+    def parent_of(self, node: ast.AST) -> ast.AST | None:
+        if self._parents is None:
+            self._parents = {
+                child: parent
+                for parent in ast.walk(self.tree)
+                for child in ast.iter_child_nodes(parent)
+            }
+        return self._parents.get(node)
+
+    @staticmethod
+    def order_of(node: ast.AST) -> tuple[int, int, int, int]:
+        """A sort key in source order (an enclosing node before the nodes it contains)."""
+        line = getattr(node, "lineno", 0)
+        return (
+            line,
+            getattr(node, "col_offset", 0),
+            -(getattr(node, "end_lineno", None) or line),
+            -(getattr(node, "end_col_offset", None) or 0),
         )
-        lines = [m for m in _LINES.split(self.source.text)]
 
-        def column(line: int, byte_offset: int) -> int:
-            text = lines[line - 1] if 0 < line <= len(lines) else ""
-            return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
+    @staticmethod
+    def line_of(node: ast.AST) -> int:
+        """The line of a node (the `def` line for functions, not their decorators)."""
+        return int(getattr(node, "lineno", 1))
 
-        spans: dict[int, tuple[int, int, int, int]] = {}
-        for libcst_call, ast_call in zip(self.scan.calls, calls, strict=True):
-            end_line = ast_call.end_lineno or ast_call.lineno
-            end_col = (
-                ast_call.end_col_offset
-                if ast_call.end_col_offset is not None
-                else ast_call.col_offset
-            )
-            spans[id(libcst_call)] = (
-                ast_call.lineno,
-                column(ast_call.lineno, ast_call.col_offset),
-                end_line,
-                column(end_line, end_col),
-            )
-        return spans
+    def column(self, line: int, byte_offset: int) -> int:
+        """The character column of a UTF-8 byte offset on a line (ast counts bytes)."""
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if text.isascii():
+            return byte_offset
+        return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
 
-    def code_for(self, node: cst.CSTNode) -> str:
-        return self.tree.code_for_node(node)
+    def span_of(self, node: ast.AST) -> tuple[int, int, int, int]:
+        """(line, column, end line, end column): 1-based lines, 0-based character columns."""
+        line = int(getattr(node, "lineno", 1))
+        end_line = int(getattr(node, "end_lineno", None) or line)
+        column = int(getattr(node, "col_offset", 0))
+        end_column = getattr(node, "end_col_offset", None)
+        return (
+            line,
+            self.column(line, column),
+            end_line,
+            self.column(end_line, column if end_column is None else end_column),
+        )
+
+    def code_for(self, node: ast.AST) -> str:
+        """The source text of a node, as written."""
+        line, column, end_line, end_column = self.span_of(node)
+        if line == end_line:
+            return self.lines[line - 1][column:end_column]
+        parts = [self.lines[line - 1][column:]]
+        parts.extend(self.lines[line : end_line - 1])
+        parts.append(self.lines[end_line - 1][:end_column])
+        return "\n".join(parts)
 
 
-def dotted(node: cst.BaseExpression | None) -> str:
+def dotted(node: ast.AST | None) -> str:
     """`a.b.c` for a Name/Attribute chain, else ''."""
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
         base = dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else ""
+        return f"{base}.{node.attr}" if base else ""
     return ""
 
 
-def _import_bindings(stmt: cst.Import | cst.ImportFrom) -> Iterator[tuple[str, Binding]]:
-    if isinstance(stmt, cst.Import):
+def import_bindings(stmt: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, Binding]]:
+    """The names an import statement binds (`*` for a star import)."""
+    if isinstance(stmt, ast.Import):
         for alias in stmt.names:
-            full = dotted(alias.name)
             if alias.asname is not None:
-                asname = alias.asname.name
-                if isinstance(asname, cst.Name):
-                    yield asname.value, Binding("import", target=full)
+                yield alias.asname, Binding("import", target=alias.name)
             else:
-                head = full.split(".", 1)[0]
+                head = alias.name.split(".", 1)[0]
                 yield head, Binding("import", target=head)
         return
-    module = dotted(stmt.module) if stmt.module is not None else ""
-    level = len(stmt.relative)
-    if isinstance(stmt.names, cst.ImportStar):
-        yield "*", Binding("from", target=module, attr="*", level=level)
-        return
+    module = stmt.module or ""
+    level = stmt.level or 0
     for alias in stmt.names:
-        name = dotted(alias.name)
-        local = name
-        if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-            local = alias.asname.name.value
-        yield local, Binding("from", target=module, attr=name, level=level)
+        if alias.name == "*":
+            yield "*", Binding("from", target=module, attr="*", level=level)
+            return
+        yield (
+            alias.asname or alias.name,
+            Binding("from", target=module, attr=alias.name, level=level),
+        )
 
 
-def _target_names(target: cst.BaseExpression) -> Iterator[str]:
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, cst.Tuple | cst.List):
-        for element in target.elements:
-            yield from _target_names(element.value)
-    elif isinstance(target, cst.StarredElement):
-        yield from _target_names(target.value)
+def target_names(target: ast.AST) -> Iterator[str]:
+    """The names an assignment target binds."""
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, ast.Tuple | ast.List):
+        for element in target.elts:
+            yield from target_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from target_names(target.value)
 
 
 def collect_bindings(
-    body: tuple[cst.BaseStatement, ...] | list[cst.BaseStatement],
+    body: list[ast.stmt],
 ) -> tuple[dict[str, Binding], list[tuple[str, int]]]:
     """Module-level bindings, following `if`/`try`/`with` blocks but not functions or classes."""
     bindings: dict[str, Binding] = {}
     stars: list[tuple[str, int]] = []
 
-    def visit(statements: tuple[cst.BaseStatement, ...] | list[cst.BaseStatement]) -> None:
+    def visit(statements: list[ast.stmt]) -> None:
         for stmt in statements:
-            if isinstance(stmt, cst.FunctionDef):
-                bindings[stmt.name.value] = Binding("def", stmt)
-            elif isinstance(stmt, cst.ClassDef):
-                bindings[stmt.name.value] = Binding("class", stmt)
-            elif isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    _small(small)
-            elif isinstance(stmt, cst.If):
-                visit(stmt.body.body)
-                orelse = stmt.orelse
-                while orelse is not None:
-                    visit(orelse.body.body)
-                    orelse = orelse.orelse if isinstance(orelse, cst.If) else None
-            elif isinstance(stmt, cst.Try):
-                visit(stmt.body.body)
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                bindings[stmt.name] = Binding("def", stmt)
+            elif isinstance(stmt, ast.ClassDef):
+                bindings[stmt.name] = Binding("class", stmt)
+            elif isinstance(stmt, ast.Import | ast.ImportFrom):
+                for name, binding in import_bindings(stmt):
+                    if name == "*":
+                        stars.append((binding.target, binding.level))
+                    else:
+                        bindings[name] = binding
+            elif isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        bindings[target.id] = Binding("assign", stmt.value)
+                    else:
+                        for name in target_names(target):
+                            bindings[name] = Binding("unknown")
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                if stmt.value is not None:
+                    bindings[stmt.target.id] = Binding("assign", stmt.value)
+            elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+                bindings[stmt.target.id] = Binding("unknown")
+            elif isinstance(stmt, ast.If):
+                visit(stmt.body)
+                visit(stmt.orelse)
+            elif isinstance(stmt, ast.Try | _TRY_STAR):
+                visit(stmt.body)
                 for handler in stmt.handlers:
                     if not _catches_import_error(handler):
-                        visit(handler.body.body)
-                if stmt.orelse is not None:
-                    visit(stmt.orelse.body.body)
-            elif isinstance(stmt, cst.With):
-                visit(stmt.body.body)
-
-    def _small(small: cst.BaseSmallStatement) -> None:
-        if isinstance(small, cst.Import | cst.ImportFrom):
-            for name, binding in _import_bindings(small):
-                if name == "*":
-                    stars.append((binding.target, binding.level))
-                else:
-                    bindings[name] = binding
-        elif isinstance(small, cst.Assign):
-            for target in small.targets:
-                if isinstance(target.target, cst.Name):
-                    bindings[target.target.value] = Binding("assign", small.value)
-                else:
-                    for name in _target_names(target.target):
-                        bindings[name] = Binding("unknown")
-        elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
-            if small.value is not None:
-                bindings[small.target.value] = Binding("assign", small.value)
-        elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
-            bindings[small.target.value] = Binding("unknown")
+                        visit(handler.body)
+                visit(stmt.orelse)
+            elif isinstance(stmt, ast.With | ast.AsyncWith):
+                visit(stmt.body)
 
     visit(body)
     return bindings, stars
 
 
-def _catches_import_error(handler: cst.ExceptHandler) -> bool:
+_TRY_STAR: type = getattr(ast, "TryStar", ast.Try)
+
+
+def _catches_import_error(handler: ast.excepthandler) -> bool:
     """`except ImportError:` fallbacks import the same API under another name: keep the first."""
+    assert isinstance(handler, ast.ExceptHandler)
     names = dotted(handler.type) if handler.type is not None else ""
     return names in {"ImportError", "ModuleNotFoundError"}
 

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 from losslint.index.modules import ModuleInfo, module_name_for
-from losslint.source import SourceError, SourceText, decode, parse, read_bytes, real_path
+from losslint.source import SourceError, SourceText, check_syntax, decode, read_bytes, real_path
 
 
 class ProjectIndex:
@@ -40,8 +40,7 @@ class ProjectIndex:
         return self._sources[key]
 
     def remember_ast(self, path: Path, tree: ast.Module) -> None:
-        """Keep Python's parse of a file for its module (line and call positions), so that a
-        file checked with `check_syntax` is not parsed by `ast` a second time."""
+        """Keep a parse made elsewhere (the gate's syntax check) so the file is parsed once."""
         self._asts[real_path(path)] = tree
 
     def module(self, path: Path) -> ModuleInfo | None:
@@ -58,19 +57,17 @@ class ProjectIndex:
     def _load(self, path: Path) -> ModuleInfo | None:
         try:
             source = self.source(path)
-            tree = parse(source.text)
+            tree = self._asts.pop(path, None) or check_syntax(source.text, path)
         except SourceError as exc:
             self._errors[path] = exc
             return None
-        module = ModuleInfo(
+        return ModuleInfo(
             path=path,
             name=module_name_for(path, self.root),
             source=source,
             tree=tree,
             is_package=path.name == "__init__.py",
-            _ast=self._asts.pop(path, None),
         )
-        return module
 
     def set_source(self, path: Path, data: bytes) -> None:
         """Replace a file's content (used between fix passes and by editors)."""

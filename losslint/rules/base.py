@@ -7,9 +7,9 @@ import inspect
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from losslint.analysis.losses import Issue
+from losslint.analysis.values import FixPlan, Origin
 from losslint.model import Applicability
-from losslint.shapes.losses import Issue
-from losslint.shapes.values import FixPlan, Origin
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from losslint.analysis.losses import Issue
 from losslint.rules.base import Example, Rule, batch_level_note, describe_origin
-from losslint.shapes.losses import Issue
 
 
 class BatchAxisReduction(Rule):

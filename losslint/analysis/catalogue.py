@@ -1,4 +1,8 @@
-"""The catalogue of TensorFlow / Keras APIs (`catalogue.toml`) and name canonicalisation."""
+"""The catalogue of TensorFlow / Keras APIs (`catalogue.toml`) and name canonicalisation.
+
+Every piece of API knowledge the analysis uses is read from here: which calls reduce, which are
+elementwise, which mix samples, how their axes are passed, which fixes they admit.
+"""
 
 from __future__ import annotations
 
@@ -25,16 +29,49 @@ class Entry:
     has_default_axis: bool = False
     delta: int = 0
     operands: int = 1
+    axis_fix: str | None = None  # "safe" | "unsafe": set the axis to -1
+    drop_fix: str | None = None  # "safe" | "unsafe": drop the call over a per-sample value
+    scalar_without_axis: bool = False
+    arg_reduction: bool = False
+
+
+@dataclass(frozen=True)
+class MixingRules:
+    """How some batch-mixing ops keep the batch axis after all (by short op name)."""
+
+    contraction: frozenset[str]
+    transposed_contraction: frozenset[str]
+    indexing: dict[str, int]
+    tiling: frozenset[str]
+    splitting: frozenset[str]
+    unstacking: frozenset[str]
+    masking: frozenset[str]
+    batched_indexing: frozenset[str]
+    einsum: frozenset[str]
+    transpose: frozenset[str]
+    constant_makers: frozenset[str]
+    broadcasting: frozenset[str]
 
 
 @dataclass(frozen=True)
 class Catalogue:
+    frameworks: frozenset[str]
     aliases: tuple[tuple[str, str], ...]
     entries: dict[str, Entry]
     loss_bases: frozenset[str]
     loss_classes: frozenset[str]
     metric_bases: frozenset[str]
     scalar_prefixes: tuple[str, ...]
+    linear: frozenset[str]
+    scaling: frozenset[str]
+    scaling_either: frozenset[str]
+    sizes: frozenset[str]
+    casts: frozenset[str]
+    mixing: MixingRules
+    special: dict[str, str]
+    duck_backends: dict[str, str]
+    operand_keywords: tuple[str, ...]
+    loss_tensor_keywords: tuple[str, ...]
 
     def canonical(self, qualname: str) -> str:
         """Rewrite known aliases (`tensorflow.keras.x` -> `keras.x`, ...)."""
@@ -49,6 +86,10 @@ class Catalogue:
             return Entry("scalar_op", op=qualname.rsplit(".", 1)[-1])
         return entry
 
+    def is_framework(self, dotted: str) -> bool:
+        """Whether an import of `dotted` is a framework API (read from here, never followed)."""
+        return dotted.split(".", 1)[0] in self.frameworks
+
 
 def _axis_entry(category: str, spec: dict[str, Any], op: str = "") -> Entry:
     return Entry(
@@ -59,13 +100,50 @@ def _axis_entry(category: str, spec: dict[str, Any], op: str = "") -> Entry:
         has_default_axis="default-axis" in spec,
         delta=int(spec.get("delta", 0)),
         operands=int(spec.get("operands", 1)),
+        axis_fix=spec.get("axis-fix"),
+        drop_fix=spec.get("drop-fix"),
+        scalar_without_axis=bool(spec.get("scalar-without-axis", False)),
+        arg_reduction=bool(spec.get("arg-reduction", False)),
+    )
+
+
+def _mixing_rules(data: dict[str, Any]) -> MixingRules:
+    names = {
+        key: frozenset(data.get(key, ()))
+        for key in (
+            "contraction",
+            "transposed-contraction",
+            "tiling",
+            "splitting",
+            "unstacking",
+            "masking",
+            "batched-indexing",
+            "einsum",
+            "transpose",
+            "constant-makers",
+            "broadcasting",
+        )
+    }
+    return MixingRules(
+        contraction=names["contraction"],
+        transposed_contraction=names["transposed-contraction"],
+        indexing={k: int(v) for k, v in data.get("indexing", {}).items()},
+        tiling=names["tiling"],
+        splitting=names["splitting"],
+        unstacking=names["unstacking"],
+        masking=names["masking"],
+        batched_indexing=names["batched-indexing"],
+        einsum=names["einsum"],
+        transpose=names["transpose"],
+        constant_makers=names["constant-makers"],
+        broadcasting=names["broadcasting"],
     )
 
 
 @functools.cache
 def load() -> Catalogue:
     """Load and index `catalogue.toml` once per process."""
-    text = resources.files("losslint.shapes").joinpath("catalogue.toml").read_text("utf-8")
+    text = resources.files("losslint.analysis").joinpath("catalogue.toml").read_text("utf-8")
     data = tomllib.loads(text)
     entries: dict[str, Entry] = {}
     for op, spec in data["reduction"].items():
@@ -103,11 +181,23 @@ def load() -> Catalogue:
     for name in data["flatten"]["batch_flatten"]:
         entries[name] = Entry("batch_flatten")
     aliases = sorted(data["aliases"].items(), key=lambda item: -len(item[0]))
+    elementwise = data["elementwise"]
     return Catalogue(
+        frameworks=frozenset(data["frameworks"]),
         aliases=tuple(aliases),
         entries=entries,
         loss_bases=frozenset(data["loss_class"]["base"]),
         loss_classes=frozenset(data["loss_class"]["names"]),
         metric_bases=frozenset(data["loss_class"]["metric_base"]),
         scalar_prefixes=tuple(data["scalar_op"]["prefixes"]),
+        linear=frozenset(elementwise["linear"]),
+        scaling=frozenset(elementwise["scaling"]),
+        scaling_either=frozenset(elementwise["scaling-either"]),
+        sizes=frozenset(data["shape"]["size"]),
+        casts=frozenset(data["constant"]["casts"]),
+        mixing=_mixing_rules(data["batch_mixing"]),
+        special=dict(data["special"]),
+        duck_backends=dict(data["duck_backends"]),
+        operand_keywords=tuple(data["keywords"]["operand"]),
+        loss_tensor_keywords=tuple(data["keywords"]["loss-tensors"]),
     )

@@ -8,19 +8,16 @@ becomes an `Issue`: one origin, or a group of origins combined non-linearly (a r
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import libcst as cst
-
-from losslint.index.modules import ModuleInfo
-from losslint.index.walk import iter_children
-from losslint.model import LossTarget
-from losslint.shapes.evaluator import Evaluator, Scope
-from losslint.shapes.values import (
+from losslint.analysis.context import Scope
+from losslint.analysis.evaluator import Evaluator
+from losslint.analysis.values import (
     Batched,
     ClassRef,
     Flat,
@@ -32,6 +29,8 @@ from losslint.shapes.values import (
     Seq,
     Value,
 )
+from losslint.index.modules import DefNode, FunctionNode, ModuleInfo
+from losslint.model import LossTarget
 from losslint.source import real_path
 
 PRIORITY_COMPILED_LOSS = 0
@@ -44,6 +43,7 @@ _METRIC_NAME = re.compile(
     r"coefficient|psnr|ssim|r2|r_squared)($|_)",
     re.IGNORECASE,
 )
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,13 +88,17 @@ def _rel(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
+def _positional(node: FunctionNode) -> list[str]:
+    return [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
+
+
 class LossFinder:
     """Discovers loss candidates in modules and analyses them with one shared evaluator."""
 
     def __init__(self, evaluator: Evaluator, loss_arg_names: tuple[tuple[str, str], ...]) -> None:
         self.ev = evaluator
         self.pairs = {(a, b) for a, b in loss_arg_names}
-        self._evaluated: set[int] = set()
+        self._evaluated: set[ast.AST] = set()
 
     # -- discovery --------------------------------------------------------------------------
 
@@ -109,11 +113,11 @@ class LossFinder:
         for call, enclosing in module.scan.compile_calls:
             if not _is_compile_site(call):
                 continue
-            functions = [n for n in enclosing if isinstance(n, cst.FunctionDef)]
+            functions = [n for n in enclosing if isinstance(n, _DEFS)]
             scope = self._scope_for(module, functions)
             site_line = module.line_of(call)
             where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
-            container: cst.CSTNode = functions[-1] if functions else module.tree
+            container: ast.AST = functions[-1] if functions else module.tree
             for expr, role in _compile_arguments(call):
                 literals = _literal_collections(module, container, call)
                 for ref, kind, sub_expr in self._targets(expr, scope, literals):
@@ -133,58 +137,60 @@ class LossFinder:
                         target=self._target(ref, kind, module, sub_expr, site_line),
                     )
 
-    def _scope_for(self, module: ModuleInfo, enclosing: list[cst.FunctionDef]) -> Scope:
+    def _scope_for(
+        self, module: ModuleInfo, enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef]
+    ) -> Scope:
+        """The names visible at a compile site: enclosing functions run with default arguments."""
         scope = self.ev.module_scope(module)
         for node in enclosing:
-            if isinstance(node, cst.FunctionDef):
-                inner = Scope(module=module, function=node.name.value, env=dict(scope.env))
-                for param in [
-                    *node.params.posonly_params,
-                    *node.params.params,
-                    *node.params.kwonly_params,
-                ]:
-                    inner.env[param.name.value] = self.ev._default(
-                        FunctionRef(module, node, node.name.value), param
-                    )
-                with contextlib.suppress(RecursionError):
-                    self.ev._guarded_block(node, node.body, inner)
-                scope = Scope(module=module, function=node.name.value, env=inner.env)
+            inner = Scope(module=module, function=node.name, env=dict(scope.env))
+            ref = FunctionRef(module, node, node.name)
+            params = self.ev.params(node)
+            for param in [*params.positional, *params.keyword_only]:
+                inner.env[param.name] = self.ev.calls.default(ref, param)
+            with contextlib.suppress(RecursionError):
+                self.ev.run_body(node, inner)
+            scope = Scope(module=module, function=node.name, env=inner.env)
         return scope
 
     def _targets(
         self,
-        expr: cst.BaseExpression,
+        expr: ast.expr,
         scope: Scope,
-        literals: dict[str, cst.BaseExpression] | None = None,
-    ) -> Iterator[tuple[FunctionRef, str, cst.BaseExpression]]:
-        if isinstance(expr, cst.Name) and literals and expr.value in literals:
+        literals: dict[str, ast.expr] | None = None,
+    ) -> Iterator[tuple[FunctionRef, str, ast.expr]]:
+        if isinstance(expr, ast.Name) and literals and expr.id in literals:
             # `losses = [a, B(0.2)]; compile(loss=losses)`: keep each element's own source
-            yield from self._targets(literals.pop(expr.value), scope, literals)
+            yield from self._targets(literals.pop(expr.id), scope, literals)
             return
-        if isinstance(expr, cst.List | cst.Tuple):
-            for element in expr.elements:
-                yield from self._targets(element.value, scope, literals)
+        if isinstance(expr, ast.List | ast.Tuple):
+            for element in expr.elts:
+                yield from self._targets(
+                    element.value if isinstance(element, ast.Starred) else element,
+                    scope,
+                    literals,
+                )
             return
-        if isinstance(expr, cst.Dict):
-            for element in expr.elements:
-                if isinstance(element, cst.DictElement):
-                    yield from self._targets(element.value, scope, literals)
+        if isinstance(expr, ast.Dict):
+            for key, value in zip(expr.keys, expr.values, strict=True):
+                if key is not None:
+                    yield from self._targets(value, scope, literals)
             return
         value = self.ev.eval_expr(expr, scope)
         for ref, kind in self._refs(value, expr):
             yield ref, kind, expr
 
     def _refs(
-        self, value: Value, expr: cst.BaseExpression, depth: int = 0
+        self, value: Value, expr: ast.expr, depth: int = 0
     ) -> Iterator[tuple[FunctionRef, str]]:
         if depth > 4:
             return
         if isinstance(value, FunctionRef):
-            if isinstance(value.node, cst.Lambda):
+            if isinstance(value.node, ast.Lambda):
                 kind = "lambda"
             elif value.bound_args or value.bound_kwargs:
                 kind = "partial"
-            elif isinstance(expr, cst.Call):
+            elif isinstance(expr, ast.Call):
                 kind = "factory"
             else:
                 kind = "method" if value.cls is not None else "function"
@@ -200,22 +206,23 @@ class LossFinder:
                 yield from self._refs(item, expr, depth + 1)
 
     def _instance_call(self, inst: Instance) -> FunctionRef | None:
-        is_loss, _ = self.ev.class_kind(inst.cls)
-        names = ("call",) if is_loss else ("__call__", "call")
-        for name in names:
-            found = self.ev.find_method(inst.cls, name)
+        names = self.ev.names
+        is_loss, _ = names.class_kind(inst.cls)
+        for name in ("call",) if is_loss else ("__call__", "call"):
+            found = names.find_method(inst.cls, name)
             if found is not None:
-                return self.ev.method_ref(found[0], found[1], inst)
+                return names.method_ref(found[0], found[1], inst)
         return None
 
     def _class_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
+        names = self.ev.names
         for cls in _classes(module):
-            is_loss, _ = self.ev.class_kind(cls)
+            is_loss, _ = names.class_kind(cls)
             if not is_loss:
                 continue
-            for stmt in cls.node.body.body:
-                if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "call":
-                    ref = self.ev.method_ref(cls, stmt, Instance(cls))
+            for stmt in cls.node.body:
+                if isinstance(stmt, _DEFS) and stmt.name == "call":
+                    ref = names.method_ref(cls, stmt, Instance(cls))
                     yield Candidate(
                         ref=ref,
                         role="loss",
@@ -226,118 +233,103 @@ class LossFinder:
 
     def _named_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
         for node, owner, enclosing in _functions(module):
-            params = [*node.params.posonly_params, *node.params.params]
+            params = _positional(node)
             if owner is not None:
-                if not isinstance(node, cst.FunctionDef) or node.name.value not in (
-                    "call",
-                    "__call__",
-                ):
+                if not isinstance(node, _DEFS) or node.name not in ("call", "__call__"):
                     continue
                 params = params[1:]
-                is_loss, is_metric = self.ev.class_kind(owner)
-                if is_metric or (is_loss and node.name.value == "call"):
+                is_loss, is_metric = self.ev.names.class_kind(owner)
+                if is_metric or (is_loss and node.name == "call"):
                     continue
             if len(params) < 2:
                 continue
-            names = (params[0].name.value, params[1].name.value)
+            names = (params[0], params[1])
             if names not in self.pairs:
                 continue
             ref = self._ref_for(module, node, owner, enclosing)
             if ref is None:
                 continue
-            short = node.name.value if isinstance(node, cst.FunctionDef) else ""
+            short = node.name if isinstance(node, _DEFS) else ""
             loss_named = "loss" in short.lower()
             role = "metric" if (_METRIC_NAME.search(short) and not loss_named) else "loss"
+            kind = "lambda" if isinstance(node, ast.Lambda) else ("method" if owner else "function")
             yield Candidate(
                 ref=ref,
                 role=role,
                 evidence=f"parameters named like a loss (`{names[0]}`, `{names[1]}`)",
                 priority=PRIORITY_NAMED,
-                target=self._target(
-                    ref,
-                    "lambda"
-                    if isinstance(node, cst.Lambda)
-                    else ("method" if owner else "function"),
-                    module,
-                    None,
-                    None,
-                ),
+                target=self._target(ref, kind, module, None, None),
             )
 
     def _ref_for(
         self,
         module: ModuleInfo,
-        node: cst.FunctionDef | cst.Lambda,
+        node: FunctionNode,
         owner: ClassRef | None,
-        enclosing: list[cst.CSTNode],
+        enclosing: list[DefNode],
     ) -> FunctionRef | None:
         if owner is not None:
-            assert isinstance(node, cst.FunctionDef)
-            return self.ev.method_ref(owner, node, Instance(owner))
+            assert isinstance(node, _DEFS)
+            return self.ev.names.method_ref(owner, node, Instance(owner))
         if not enclosing:
-            if isinstance(node, cst.FunctionDef):
-                return FunctionRef(module=module, node=node, qualname=node.name.value)
-            line = module.line_of(node)
-            return FunctionRef(module=module, node=node, qualname=f"<lambda>@{line}")
+            if isinstance(node, _DEFS):
+                return FunctionRef(module=module, node=node, qualname=node.name)
+            return FunctionRef(module=module, node=node, qualname=f"<lambda>@{node.lineno}")
         # a nested function: evaluate its enclosing functions (parameters at their defaults)
         # to learn its closure
-        outer = enclosing[-1]
-        if not isinstance(outer, cst.FunctionDef):
+        if not isinstance(enclosing[-1], _DEFS):
             return None
         self._evaluate_enclosing(module, enclosing)
-        closure = self.ev.closures.get(id(node))
-        if closure is None and isinstance(node, cst.FunctionDef):
+        closure = self.ev.closures.get(node)
+        if closure is None and isinstance(node, _DEFS):
             return None
-        if isinstance(node, cst.Lambda):
-            name = f"<lambda>@{module.line_of(node)}"
+        if isinstance(node, ast.Lambda):
+            name = f"<lambda>@{node.lineno}"
             return FunctionRef(
                 module=module, node=node, qualname=_qualname(enclosing, name), closure=closure or {}
             )
         return FunctionRef(
-            module=module,
-            node=node,
-            qualname=_qualname(enclosing, node.name.value),
-            closure=closure,
+            module=module, node=node, qualname=_qualname(enclosing, node.name), closure=closure
         )
 
-    def _evaluate_enclosing(self, module: ModuleInfo, enclosing: list[cst.CSTNode]) -> None:
+    def _evaluate_enclosing(self, module: ModuleInfo, enclosing: list[DefNode]) -> None:
         outer = enclosing[-1]
-        assert isinstance(outer, cst.FunctionDef)
-        if id(outer) in self._evaluated:
+        assert isinstance(outer, _DEFS)
+        if outer in self._evaluated:
             return
-        self._evaluated.add(id(outer))
-        owner = next((n for n in reversed(enclosing[:-1]) if isinstance(n, cst.ClassDef)), None)
-        if len(enclosing) >= 2 and isinstance(enclosing[-2], cst.FunctionDef):
+        self._evaluated.add(outer)
+        owner = next((n for n in reversed(enclosing[:-1]) if isinstance(n, ast.ClassDef)), None)
+        names = self.ev.names
+        if len(enclosing) >= 2 and isinstance(enclosing[-2], _DEFS):
             self._evaluate_enclosing(module, enclosing[:-1])
-            closure = self.ev.closures.get(id(outer), {})
-            ref = FunctionRef(module=module, node=outer, qualname=outer.name.value, closure=closure)
-        elif isinstance(owner, cst.ClassDef) and enclosing[-2] is owner:
-            cls = ClassRef(module, owner, owner.name.value)
-            ref = self.ev.method_ref(cls, outer, Instance(cls))
+            closure = self.ev.closures.get(outer, {})
+            ref = FunctionRef(module=module, node=outer, qualname=outer.name, closure=closure)
+        elif isinstance(owner, ast.ClassDef) and enclosing[-2] is owner:
+            cls = ClassRef(module, owner, owner.name)
+            ref = names.method_ref(cls, outer, Instance(cls))
         else:
-            ref = FunctionRef(module=module, node=outer, qualname=outer.name.value)
+            ref = FunctionRef(module=module, node=outer, qualname=outer.name)
         scope = self.ev.module_scope(module)
-        self.ev.batch_level = False
         with contextlib.suppress(RecursionError):
-            self.ev.call_function(ref, [], {}, scope, outer)
+            self.ev.calls.call_function(ref, [], {}, scope, outer)
 
     def _target(
         self,
         ref: FunctionRef,
         kind: str,
         site_module: ModuleInfo | None,
-        site_expr: cst.BaseExpression | None,
+        site_expr: ast.expr | None,
         site_line: int | None,
     ) -> LossTarget:
-        line = ref.module.line_of(ref.node)
+        has_site = site_expr is not None and site_module is not None
         return LossTarget(
             kind=kind,
             path=ref.module.path,
             qualname=ref.qualname,
-            line=line,
-            site_path=site_module.path if site_expr is not None and site_module else None,
+            line=ref.module.line_of(ref.node),
+            site_path=site_module.path if has_site and site_module else None,
             site_expr=site_module.code_for(site_expr)
-            if site_expr is not None and site_module
+            if has_site and site_module and site_expr
             else None,
             site_line=site_line if site_expr is not None else None,
         )
@@ -366,87 +358,87 @@ class LossFinder:
         return found
 
 
-def _origin_key(origin: Origin) -> tuple[str, int]:
-    return (str(origin.module.path), origin.module.order_of(origin.node))
+def _origin_key(origin: Origin) -> tuple[str, tuple[int, int, int, int]]:
+    return (str(origin.module.path), ModuleInfo.order_of(origin.node))
 
 
-def _compile_arguments(call: cst.Call) -> Iterator[tuple[cst.BaseExpression, str]]:
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
-    loss = keywords.get("loss", positional[1].value if len(positional) > 1 else None)
+def _compile_arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str]]:
+    positional = [a for a in call.args if not isinstance(a, ast.Starred)]
+    keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
+    loss = keywords.get("loss", positional[1] if len(positional) > 1 else None)
     if loss is not None:
         yield loss, "loss"
     for name in ("metrics", "weighted_metrics"):
         if name in keywords:
             yield keywords[name], "metric"
     if "metrics" not in keywords and len(positional) > 3:
-        yield positional[3].value, "metric"
+        yield positional[3], "metric"
 
 
 def _literal_collections(
-    module: ModuleInfo, container: cst.CSTNode, before: cst.CSTNode
-) -> dict[str, cst.BaseExpression]:
+    module: ModuleInfo, container: ast.AST, before: ast.AST
+) -> dict[str, ast.expr]:
     """`name = [...]` / `(...)` / `{...}` assignments in `container` (not in nested defs)
     that come before `before`; the last one wins."""
-    limit = module.order_of(before)
-    stack: list[cst.CSTNode] = list(iter_children(container))
-    assignments: list[cst.Assign] = []
+    limit = ModuleInfo.order_of(before)
+    stack: list[ast.AST] = list(ast.iter_child_nodes(container))
+    assignments: list[ast.Assign] = []
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+        if isinstance(node, (*_DEFS, ast.ClassDef, ast.Lambda)):
             continue
-        if isinstance(node, cst.Assign):
+        if isinstance(node, ast.Assign):
             assignments.append(node)
-        stack.extend(iter_children(node))
-    found: dict[str, cst.BaseExpression] = {}
-    for node in sorted(assignments, key=module.order_of):
-        if module.order_of(node) > limit or not isinstance(
-            node.value, cst.List | cst.Tuple | cst.Dict
+        stack.extend(ast.iter_child_nodes(node))
+    found: dict[str, ast.expr] = {}
+    for node in sorted(assignments, key=ModuleInfo.order_of):
+        if ModuleInfo.order_of(node) > limit or not isinstance(
+            node.value, ast.List | ast.Tuple | ast.Dict
         ):
             continue
         for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                found[target.target.value] = node.value
+            if isinstance(target, ast.Name):
+                found[target.id] = node.value
     return found
 
 
-def _is_compile_site(call: cst.Call) -> bool:
+def _is_compile_site(call: ast.Call) -> bool:
     """`<x>.compile(...)` with a loss, metrics or optimizer: not `re.compile(pattern)`."""
-    base = call.func.value if isinstance(call.func, cst.Attribute) else None
-    if isinstance(base, cst.Name) and base.value in ("re", "regex"):
+    base = call.func.value if isinstance(call.func, ast.Attribute) else None
+    if isinstance(base, ast.Name) and base.id in ("re", "regex"):
         return False
-    keywords = {a.keyword.value for a in call.args if a.keyword is not None}
+    keywords = {k.arg for k in call.keywords if k.arg is not None}
     return bool(keywords & {"loss", "metrics", "weighted_metrics", "optimizer"}) or (
-        len([a for a in call.args if a.keyword is None]) >= 2
+        len(call.args) >= 2
     )
 
 
-def _qualname(enclosing: tuple[cst.CSTNode, ...] | list[cst.CSTNode], name: str) -> str:
+def _qualname(enclosing: list[DefNode] | tuple[DefNode, ...], name: str) -> str:
     parts: list[str] = []
     for node in enclosing:
-        if isinstance(node, cst.ClassDef):
-            parts.append(node.name.value)
-        elif isinstance(node, cst.FunctionDef):
-            parts.extend((node.name.value, "<locals>"))
+        if isinstance(node, ast.ClassDef):
+            parts.append(node.name)
+        else:
+            parts.extend((node.name, "<locals>"))
     return ".".join([*parts, name])
 
 
 def _classes(module: ModuleInfo) -> Iterator[ClassRef]:
     """Every class, with its qualified name (`outer.<locals>.Inner` inside functions)."""
     for node, enclosing in module.scan.classes:
-        yield ClassRef(module, node, _qualname(enclosing, node.name.value))
+        yield ClassRef(module, node, _qualname(enclosing, node.name))
 
 
 def _functions(
     module: ModuleInfo,
-) -> Iterator[tuple[cst.FunctionDef | cst.Lambda, ClassRef | None, list[cst.CSTNode]]]:
+) -> Iterator[tuple[FunctionNode, ClassRef | None, list[DefNode]]]:
     """Every def and lambda with its owning class (for methods) and enclosing defs/classes."""
     for node, enclosing in module.scan.functions:
         owner = None
-        if enclosing and isinstance(enclosing[-1], cst.ClassDef):
-            if isinstance(node, cst.Lambda):
+        if enclosing and isinstance(enclosing[-1], ast.ClassDef):
+            if isinstance(node, ast.Lambda):
                 continue
             cls = enclosing[-1]
-            owner = ClassRef(module, cls, _qualname(enclosing[:-1], cls.name.value))
+            owner = ClassRef(module, cls, _qualname(enclosing[:-1], cls.name))
             enclosing = enclosing[:-1]
         yield node, owner, list(enclosing)

@@ -1,4 +1,4 @@
-"""Abstract values for batch-axis reasoning (see ANALYSIS.md).
+"""Abstract values for batch-axis reasoning (docs/ARCHITECTURE.md describes the analysis).
 
 Every expression in a loss body gets one of these values:
 
@@ -13,13 +13,22 @@ and a few reference values (functions, classes, modules, Loss objects) that call
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import libcst as cst
-
 if TYPE_CHECKING:
     from losslint.index.modules import ModuleInfo
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+
+
+@dataclass(frozen=True, eq=False)
+class ArgRef:
+    """One argument of a call as written: its value node, and its keyword when it has one."""
+
+    value: ast.expr
+    keyword: str | None = None
 
 
 class _NoLiteral:
@@ -117,19 +126,19 @@ class FixPlan:
 
     action: str
     safe: bool
-    axis_arg: cst.Arg | None = field(default=None, compare=False)
-    operand_arg: cst.Arg | None = field(default=None, compare=False)
-    ctor: cst.Call | None = field(default=None, compare=False)
+    axis_arg: ArgRef | None = field(default=None, compare=False)
+    operand_arg: ArgRef | None = field(default=None, compare=False)
+    ctor: ast.Call | None = field(default=None, compare=False)
     ctor_module: ModuleInfo | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Origin:
-    """A call that removed the batch axis (compared by identity)."""
+    """A call that removed the batch axis: the same node reached the same way is one origin."""
 
     kind: str  # "reduction" | "loss_object" | "scalar_op"
     module: ModuleInfo
-    node: cst.CSTNode = field(repr=False)
+    node: ast.AST = field(repr=False)
     op: str
     label: str
     why: str
@@ -137,9 +146,9 @@ class Origin:
     operand_full: bool = False
     plan: FixPlan | None = None
     all_axes_ref: str | None = None
-    chain: tuple[tuple[ModuleInfo, cst.CSTNode, str], ...] = field(default=(), repr=False)
+    chain: tuple[tuple[ModuleInfo, ast.AST, str], ...] = field(default=(), repr=False)
 
-    def through(self, module: ModuleInfo, call: cst.CSTNode, callee: str) -> Origin:
+    def through(self, module: ModuleInfo, call: ast.AST, callee: str) -> Origin:
         """The same origin reached through one more call (outermost call first)."""
         return Origin(
             self.kind,
@@ -237,7 +246,7 @@ class FunctionRef:
     """A project function or lambda, with its closure and `functools.partial` bindings."""
 
     module: ModuleInfo
-    node: cst.FunctionDef | cst.Lambda = field(repr=False)
+    node: FunctionNode = field(repr=False)
     qualname: str
     closure: dict[str, Value] | None = field(default=None, repr=False)
     bound_args: tuple[Value, ...] = ()
@@ -249,14 +258,14 @@ class FunctionRef:
 @dataclass(frozen=True, eq=False)
 class ClassRef:
     module: ModuleInfo
-    node: cst.ClassDef = field(repr=False)
+    node: ast.ClassDef = field(repr=False)
     qualname: str
 
 
 @dataclass(frozen=True, eq=False)
 class Instance:
     cls: ClassRef
-    ctor: cst.Call | None = None
+    ctor: ast.Call | None = None
     ctor_module: ModuleInfo | None = None
     args: tuple[Value, ...] = ()
     kwargs: tuple[tuple[str, Value], ...] = ()
@@ -268,7 +277,7 @@ class LossObject:
 
     name: str
     per_sample: bool
-    ctor: cst.Call | None
+    ctor: ast.Call | None
     ctor_module: ModuleInfo | None
     reduction_given: bool
 

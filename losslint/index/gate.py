@@ -1,9 +1,10 @@
-"""A cheap first look with Python's `ast`: can this module hold a loss at all?
+"""The gate: can this file hold a loss at all? A text test before any parse, then a cheap
+look at the `ast` tree.
 
-libcst parses ten times slower than `ast`, so modules without any possible loss candidate
-(no compile call with a project loss, no loss-shaped signature, no class that could subclass
-a Loss) skip it. The screen is deliberately generous: it only rules out what discovery could
-never find.
+Files without any possible loss candidate (no compile call with a project loss, no
+loss-shaped signature, no class that could subclass a Loss) are not analysed; a file that
+fails the text test is not even parsed (it is parsed later only if an analysed module imports
+it). Both tests are deliberately generous: they only rule out what discovery could never find.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import ast
 import re
 
-_FRAMEWORKS = frozenset({"tensorflow", "keras", "tf_keras"})
 # Bases that are certainly not keras Loss classes (layers, models, modules).
 _NOT_LOSS_BASES = frozenset(
     {
@@ -51,19 +51,28 @@ def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
     return found
 
 
-def _framework_names(statements: list[ast.stmt]) -> set[str]:
+def text_gate(pairs: frozenset[tuple[str, str]]) -> re.Pattern[str]:
+    """A pattern that matches the text of every file that may hold a loss candidate."""
+    firsts = sorted({a for a, _ in pairs})
+    params = "|".join(re.escape(a) for a in firsts)
+    return re.compile(
+        rf"\.compile\s*\(|Loss\b|\bdef\s+(?:call|__call__)\b|\b(?:{params})\s*(?::[^,()]*)?,"
+    )
+
+
+def _framework_names(statements: list[ast.stmt], frameworks: frozenset[str]) -> set[str]:
     """Names bound by importing TensorFlow or Keras (`tf`, `keras`, `losses`, ...)."""
     names: set[str] = set()
     for node in statements:
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.split(".")[0] in _FRAMEWORKS:
+                if alias.name.split(".")[0] in frameworks:
                     names.add(alias.asname or alias.name.split(".")[0])
         elif (
             isinstance(node, ast.ImportFrom)
             and not node.level
             and node.module
-            and node.module.split(".")[0] in _FRAMEWORKS
+            and node.module.split(".")[0] in frameworks
         ):
             names.update(alias.asname or alias.name for alias in node.names)
     return names
@@ -110,7 +119,12 @@ def _classes(body: list[ast.stmt]) -> list[ast.ClassDef]:
     return found
 
 
-def may_hold_losses(tree: ast.Module, text: str, pairs: frozenset[tuple[str, str]]) -> bool:
+def may_hold_losses(
+    tree: ast.Module,
+    text: str,
+    pairs: frozenset[tuple[str, str]],
+    frameworks: frozenset[str],
+) -> bool:
     """False only when loss discovery would find nothing in this module."""
     pattern = _PATTERNS.get(pairs)
     if pattern is None:
@@ -127,7 +141,7 @@ def may_hold_losses(tree: ast.Module, text: str, pairs: frozenset[tuple[str, str
     if ".compile" not in text:
         return False
     statements = _statements(tree.body)
-    framework = _framework_names(statements)
+    framework = _framework_names(statements, frameworks)
     lines = text.splitlines()
     for stmt in statements:
         if isinstance(stmt, _COMPOUND):

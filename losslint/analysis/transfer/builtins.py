@@ -1,0 +1,71 @@
+"""Calls with a meaning of their own: `range`, `tuple()`/`list()`, `functools.partial`,
+batch-free builtins, and functions mapped over the batch (`tf.map_fn`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from losslint.analysis.context import CallArgs, Scope
+from losslint.analysis.values import (
+    NON_BATCH_AXES,
+    UNKNOWN_RANK,
+    Batched,
+    Const,
+    FunctionRef,
+    Seq,
+    Symbol,
+    Unknown,
+    Value,
+    as_tensor,
+    tainted,
+)
+
+if TYPE_CHECKING:
+    from losslint.analysis.evaluator import Evaluator
+
+
+def range_call(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    """`range(1, ndim)` is every axis but the batch axis."""
+    if len(call.args) == 2 and isinstance(call.args[0], Const) and call.args[0].literal == 1:
+        return Const(literal=NON_BATCH_AXES)
+    return Const()
+
+
+def sequence(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    if len(call.args) == 1:
+        value = call.args[0]
+        if isinstance(value, Const | Seq):
+            return value
+        return Unknown(tainted=tainted(value))
+    return Const()
+
+
+def partial(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    if not call.args:
+        return Unknown()
+    func = call.args[0]
+    if isinstance(func, FunctionRef):
+        return FunctionRef(
+            module=func.module,
+            node=func.node,
+            qualname=func.qualname,
+            closure=func.closure,
+            bound_args=(*func.bound_args, *call.args[1:]),
+            bound_kwargs=(*func.bound_kwargs, *call.kwargs.items()),
+            self_value=func.self_value,
+            cls=func.cls,
+        )
+    if isinstance(func, Symbol):
+        return func
+    return Unknown()
+
+
+def constant(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    return Const()
+
+
+def map_fn(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    elems, _ = call.get(1, "elems")
+    if elems is not None and isinstance(as_tensor(elems), Batched):
+        return Batched(rank=UNKNOWN_RANK)
+    return Unknown(tainted=any(tainted(v) for v in call.tensors()))

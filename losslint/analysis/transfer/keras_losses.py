@@ -1,0 +1,77 @@
+"""Keras' own losses and metrics: functional losses (one value per sample), image metrics
+(one value per image), Loss classes (their instances reduce), and scalar-only ops."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from losslint.analysis.catalogue import Entry
+from losslint.analysis.context import CallArgs, Scope
+from losslint.analysis.transfer.common import callee_label, per_sample_result, reduction_is_none
+from losslint.analysis.values import (
+    Batched,
+    Const,
+    LossObject,
+    Origin,
+    Rank,
+    Reduced,
+    Unknown,
+    Value,
+    as_tensor,
+    nonlinear,
+    tainted,
+)
+
+if TYPE_CHECKING:
+    from losslint.analysis.evaluator import Evaluator
+
+
+def per_sample(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
+    values = list(call.args[:2])
+    for name in ev.catalogue.loss_tensor_keywords:
+        if name in call.kwargs:
+            values.append(call.kwargs[name])
+    if not values:
+        return ev.calls.opaque(call)
+    return per_sample_result(values)
+
+
+def per_image(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
+    values = [as_tensor(v) for v in call.args[:2]]
+    reduced = [v for v in values if isinstance(v, Reduced)]
+    if reduced:
+        return nonlinear(reduced[0])
+    if values and all(isinstance(v, Batched) for v in values):
+        coupled = any(isinstance(v, Batched) and v.coupled for v in values)
+        return Batched(rank=Rank(drop=None, exact=1), coupled=coupled)
+    return ev.calls.opaque(call)
+
+
+def loss_class(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
+    """Constructing a Keras Loss object: calling it later reduces unless reduction="none"."""
+    reduction = call.kwargs.get("reduction")
+    is_none = reduction_is_none(reduction)
+    if is_none is None:
+        return Unknown()
+    return LossObject(
+        name=qualname,
+        per_sample=is_none,
+        ctor=call.node,
+        ctor_module=scope.module,
+        reduction_given=reduction is not None,
+    )
+
+
+def scalar_op(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
+    if not any(tainted(v) for v in call.tensors()):
+        return Const()
+    origin = Origin(
+        kind="scalar_op",
+        module=scope.module,
+        node=call.node,
+        op=entry.op,
+        label=callee_label(scope, call.node),
+        why="always returns a scalar",
+        function=scope.function,
+    )
+    return Reduced.of(origin)

@@ -1,1 +1,0 @@
-"""Batch-axis reasoning: abstract values, the API catalogue and the evaluator."""
