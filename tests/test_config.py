@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import REPO, run_cli
 
 from losslint.rules import ALL_RULES
 
@@ -120,6 +123,30 @@ def test_ll1_is_accepted_exactly_when_a_rule_starts_with_it(project: Path) -> No
     else:
         assert result.exit_code == 2
         assert "unknown rule selector `LL1` in --extend-select" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_new_rule_module_is_a_valid_selector_at_once(tmp_path: Path) -> None:
+    """`LL1` becomes valid as soon as `rules/ll101_*.py` exists (a copy of the package)."""
+    shutil.copytree(
+        REPO / "losslint", tmp_path / "losslint", ignore=shutil.ignore_patterns("*.pyc")
+    )
+    check = (
+        "from losslint.codes import is_valid_selector, rule_codes;"
+        "print(rule_codes()[-1], is_valid_selector('LL1'), is_valid_selector('LL10'),"
+        " is_valid_selector('LL102'))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    (tmp_path / "losslint" / "rules" / "ll101_dropped_sample_weight.py").write_text("")
+    proc = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout == "LL101 True True False\n", proc.stderr
 
 
 def test_extend_ignore_adds_to_the_ignored_rules(project: Path) -> None:
