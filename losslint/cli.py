@@ -7,22 +7,35 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from losslint import __version__
-from losslint.config import Config, ConfigError, load_config
-from losslint.discovery import discover, is_excluded
-from losslint.engine import LintOptions, lint_paths, lint_source
+from losslint.codes import did_you_mean, rule_codes, rule_docs, selector_error
+from losslint.config import Config, ConfigError, Warn, load_config
 from losslint.model import Applicability, Diagnostic, FileResult
 from losslint.reporters import REPORTERS, ReportContext
 from losslint.reporters import diff as diff_reporter
+from losslint.reporters.paths import display_path
 from losslint.reporters.text import statistics as render_statistics
-from losslint.rules import RULES_BY_CODE, is_valid_selector, rule_infos
-from losslint.source import SourceError, decode, read_bytes, write_atomic
+
+if TYPE_CHECKING:
+    from losslint.engine import LintOptions
+
+# The analysis (engine, libcst) is imported only where files are linted, so that
+# `--version`, `--help` and configuration errors answer at once.
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class LosslintError(click.ClickException):
+    """A usage or configuration error: `losslint: error: ...` on stderr, exit 2, no usage banner."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"losslint: error: {self.format_message()}", err=True)
 
 
 def _codes(
@@ -30,32 +43,44 @@ def _codes(
 ) -> tuple[str, ...] | None:
     if not value:
         return None
+    option = param.opts[0]
     codes = tuple(c.strip().upper() for item in value for c in item.split(",") if c.strip())
+    if not codes:
+        raise LosslintError(f"{option} needs at least one rule selector")
     for code in codes:
-        if not is_valid_selector(code):
-            raise click.BadParameter(f"unknown rule selector `{code}`")
+        error = selector_error(code, option)
+        if error is not None:
+            raise LosslintError(error)
     return codes
 
 
 def _explain(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is None or ctx.resilient_parsing:
         return
-    rule = RULES_BY_CODE.get(value.upper())
-    if rule is None:
-        raise click.BadParameter(f"unknown rule code `{value}`", param_hint="--explain")
-    info = rule.info()
-    click.echo(f"# {info.name} ({info.code})\n")
-    click.echo(f"Fix is {'sometimes available' if info.fixable else 'not available'}.\n")
-    click.echo(info.doc)
+    code = value.upper()
+    if code not in rule_codes():
+        raise LosslintError(
+            f"unknown rule code `{value}` for --explain{did_you_mean(code, set(rule_codes()))}"
+        )
+    (doc,) = [d for d in rule_docs() if d.code == code]
+    fix = {
+        "safe": "Fix is sometimes available.",
+        "unsafe": "Fix is sometimes available (unsafe: applied with `--unsafe-fixes`).",
+        None: "Fix is not available.",
+    }[doc.fix]
+    click.echo(f"# {doc.name} ({doc.code})\n")
+    click.echo(f"{fix}\n")
+    click.echo(doc.doc)
     ctx.exit(EXIT_OK)
 
 
 def _list_rules(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """One line per rule: code, fix marker (`[*]` safe fix, `[unsafe]`), name, summary."""
     if not value or ctx.resilient_parsing:
         return
-    for info in rule_infos():
-        fixable = "[*]" if info.fixable else "[ ]"
-        click.echo(f"{info.code}\t{fixable}\t{info.name}\t{info.summary}")
+    markers = {"safe": "[*]", "unsafe": "[unsafe]", None: ""}
+    for doc in rule_docs():
+        click.echo(f"{doc.code}\t{markers[doc.fix]}\t{doc.name}\t{doc.summary}")
     ctx.exit(EXIT_OK)
 
 
@@ -121,6 +146,12 @@ def _use_color(choice: str) -> bool:
     multiple=True,
     callback=_codes,
     help="Rule codes to enable on top of the selection.",
+)
+@click.option(
+    "--extend-ignore",
+    multiple=True,
+    callback=_codes,
+    help="Rule codes to disable on top of the ignored ones.",
 )
 @click.option(
     "--config",
@@ -224,6 +255,7 @@ def _main(
     select: tuple[str, ...] | None,
     ignore: tuple[str, ...] | None,
     extend_select: tuple[str, ...] | None,
+    extend_ignore: tuple[str, ...] | None,
     config_file: Path | None,
     stdin_filename: str | None,
     exit_zero: bool,
@@ -253,17 +285,19 @@ def _main(
         else (Path(cwd) if stdin_mode else targets[0])
     )
     try:
-        config = load_config(start, config_file)
+        config = load_config(start, config_file, warn=_warning(silent))
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise LosslintError(str(exc)) from exc
     if respect_gitignore is not None:
         config = replace(config, respect_gitignore=respect_gitignore)
+    from losslint.engine import LintOptions, lint_paths
+
     options = LintOptions(
         fix=fix or show_diff,
         unsafe_fixes=unsafe_fixes,
         disable_noqa=disable_noqa,
         select=select,
-        ignore=ignore or (),
+        ignore=(*(ignore or ()), *(extend_ignore or ())),
         extend_select=extend_select or (),
     )
     if runtime or runtime_all:
@@ -284,6 +318,9 @@ def _main(
             ctx.exit(EXIT_OK)
         results = [stdin_result]
     else:
+        from losslint.discovery import discover
+        from losslint.source import SourceError
+
         found = discover(targets, config, force_exclude=force_exclude)
         results = lint_paths(found.files, config, options, jobs=jobs, cache=not no_cache)
         results.extend(
@@ -351,7 +388,8 @@ def _main(
         if show_fixes and not silent:
             for result in results:
                 if result.fixed_count:
-                    click.echo(f"Fixed {result.fixed_count} in {result.path}", err=True)
+                    shown = display_path(result.path, cwd)
+                    click.echo(f"Fixed {result.fixed_count} in {shown}", err=True)
         if not quiet and not silent and output_format == "text":
             sys.stdout.flush()  # the summary follows the findings when both go to one pipe
             click.echo(_summary_text(summary, fix), err=True)
@@ -369,6 +407,10 @@ def _run_stdin(
     force_exclude: bool,
 ) -> tuple[FileResult | None, bytes]:
     """Lint (and fix) stdin; returns the result (None when excluded) and the bytes to echo."""
+    from losslint.discovery import is_excluded
+    from losslint.engine import lint_source
+    from losslint.source import decode
+
     data = sys.stdin.buffer.read()
     path = Path(os.path.abspath(stdin_filename)) if stdin_filename else Path(os.getcwd()) / "-"
     if force_exclude and stdin_filename and is_excluded(path, config):
@@ -393,6 +435,8 @@ def _write_binary(data: bytes) -> None:
 
 
 def _write_fixes(results: list[FileResult]) -> None:
+    from losslint.source import SourceError, decode, read_bytes, write_atomic
+
     for result in results:
         if result.fixed_source is None or str(result.path) == "-":
             continue
@@ -405,6 +449,16 @@ def _write_fixes(results: list[FileResult]) -> None:
             click.echo(f"warning: {result.path} changed while losslint ran; not written", err=True)
             continue
         write_atomic(result.path, source.encode(result.fixed_source))
+
+
+def _warning(silent: bool) -> Warn:
+    """Where configuration warnings go: stderr, unless `--silent`."""
+
+    def warn(message: str) -> None:
+        if not silent:
+            click.echo(f"losslint: warning: {message}", err=True)
+
+    return warn
 
 
 def _summary_text(summary: Summary, fix: bool) -> str:

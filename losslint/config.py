@@ -1,8 +1,11 @@
-"""`[tool.losslint]` in pyproject.toml: discovery, validation, defaults."""
+"""`[tool.losslint]` in pyproject.toml: the project root, discovery, validation, defaults."""
 
 from __future__ import annotations
 
+import os
+import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -12,8 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from losslint.rules import DEFAULT_SELECT, is_valid_selector
-from losslint.source import real_path
+from losslint.codes import DEFAULT_SELECT, did_you_mean, selector_error
 
 DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".bzr",
@@ -60,6 +62,7 @@ KNOWN_KEYS = frozenset(
         "select",
         "ignore",
         "extend-select",
+        "extend-ignore",
         "exclude",
         "extend-exclude",
         "per-file-ignores",
@@ -69,6 +72,18 @@ KNOWN_KEYS = frozenset(
     }
 )
 RUNTIME_KEYS = frozenset({"shapes", "timeout"})
+ROOT_MARKERS = ("pyproject.toml", ".git")
+
+# a TOML file that mentions our table: when it does not parse, our settings would be lost
+_MENTIONS_LOSSLINT = re.compile(r"\btool\s*\.\s*[\"']?losslint\b")
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$|\s*\(at end of document\)$")
+
+Warn = Callable[[str], None]
+
+
+def print_warning(message: str) -> None:
+    """The default way to report a configuration warning: one line on stderr."""
+    print(f"losslint: warning: {message}", file=sys.stderr)
 
 
 class ConfigError(Exception):
@@ -96,28 +111,102 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 
-def _has_table(path: Path) -> bool:
+# reading TOML ----------------------------------------------------------------------------
+
+
+def _real(path: Path | str) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False
-    return isinstance(data.get("tool"), dict) and "losslint" in data["tool"]
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
-def find_config(start: Path) -> tuple[Path | None, Path]:
-    """(nearest pyproject.toml with [tool.losslint], project root) above `start`."""
-    start = real_path(start)
-    base = start if start.is_dir() else start.parent
-    fallback_root: Path | None = None
+def _parse_toml(path: Path, raw: bytes) -> dict[str, Any]:
+    """The TOML document; a ConfigError names the file, line and column of the problem."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        raise ConfigError(f"{path}:{line}:{column}: invalid TOML: not UTF-8") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_POSITION.search(message)
+        if match and match.group(1):
+            line, column = int(match.group(1)), int(match.group(2))
+        else:  # at the end of the document
+            line, column = text.count("\n") + 1, len(text) - text.rfind("\n")
+        reason = message[: match.start()] if match else message
+        raise ConfigError(f"{path}:{line}:{column}: invalid TOML: {reason}") from exc
+
+
+def _tool_table(data: dict[str, Any]) -> Any:
+    tool = data.get("tool")
+    return tool.get("losslint") if isinstance(tool, dict) else None
+
+
+# finding the configuration and the project root ------------------------------------------
+
+
+def _fallback_root(base: Path) -> Path:
+    """No root marker: the current folder when it holds `base`, else `base`; never a package."""
+    cwd = _real(os.getcwd())
+    folder = cwd if base == cwd or cwd in base.parents else base
+    while (folder / "__init__.py").is_file() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _start_folder(start: Path) -> Path:
+    start = _real(start)
+    return start if start.is_dir() else start.parent
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder above `start` with a pyproject.toml or .git, else `_fallback_root`."""
+    base = _start_folder(start)
+    for folder in (base, *base.parents):
+        if any((folder / marker).exists() for marker in ROOT_MARKERS):
+            return folder
+    return _fallback_root(base)
+
+
+def _discovered_table(path: Path, warn: Warn) -> Any:
+    """The `[tool.losslint]` table of a pyproject.toml found by discovery, or None.
+
+    A file that does not parse is an error when it mentions `tool.losslint` (its settings
+    would be lost), else it is skipped with a warning, as black does.
+    """
+    raw = _read(path)
+    try:
+        data = _parse_toml(path, raw)
+    except ConfigError as exc:
+        if _MENTIONS_LOSSLINT.search(raw.decode("utf-8", errors="replace")):
+            raise
+        warn(f"{exc} (skipped: it has no [tool.losslint] table)")
+        return None
+    return _tool_table(data)
+
+
+def find_config(start: Path, warn: Warn = print_warning) -> tuple[Path | None, Any, Path]:
+    """(nearest pyproject.toml with [tool.losslint], its table, project root) above `start`."""
+    base = _start_folder(start)
     for folder in (base, *base.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
-            if _has_table(candidate):
-                return candidate, folder
-            fallback_root = fallback_root or folder
-        if (folder / ".git").exists() and fallback_root is None:
-            fallback_root = folder
-    return None, fallback_root or base
+            table = _discovered_table(candidate, warn)
+            if table is not None:
+                return candidate, table, folder
+    return None, None, find_project_root(base)
+
+
+# validation ------------------------------------------------------------------------------
 
 
 def _strings(key: str, value: Any) -> tuple[str, ...]:
@@ -129,24 +218,45 @@ def _strings(key: str, value: Any) -> tuple[str, ...]:
 def _selectors(key: str, value: Any) -> tuple[str, ...]:
     items = _strings(key, value)
     for item in items:
-        if not is_valid_selector(item):
-            raise ConfigError(f"`{key}`: unknown rule selector `{item}`")
+        error = selector_error(item, f"`{key}`")
+        if error is not None:
+            raise ConfigError(error)
     return items
 
 
-def parse_table(table: dict[str, Any], root: Path, path: Path | None) -> Config:
-    """Validate a `[tool.losslint]` table into a Config."""
-    unknown = sorted(set(table) - KNOWN_KEYS)
+def _unknown_key(table: dict[str, Any], known: frozenset[str], section: str) -> None:
+    unknown = sorted(set(table) - known)
     if unknown:
-        raise ConfigError(
-            f"unknown key `{unknown[0]}` in [tool.losslint]" + (f" ({path})" if path else "")
-        )
+        key = unknown[0]
+        where = f"[{section}]" if section else "the top level"
+        raise ConfigError(f"unknown key `{key}` in {where}{did_you_mean(key, known)}")
+
+
+def parse_table(
+    table: Any, root: Path, path: Path | None, section: str = "tool.losslint"
+) -> Config:
+    """Validate a `[tool.losslint]` table into a Config; errors name the file."""
+    try:
+        return _parse_table(table, root, path, section)
+    except ConfigError as exc:
+        if path is None:
+            raise
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _parse_table(table: Any, root: Path, path: Path | None, section: str) -> Config:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}] must be a table")
+    _unknown_key(table, KNOWN_KEYS, section)
     config = Config(root=root, path=path)
     changes: dict[str, Any] = {}
     if "select" in table:
         changes["select"] = _selectors("select", table["select"])
-    if "ignore" in table:
-        changes["ignore"] = _selectors("ignore", table["ignore"])
+    if "ignore" in table or "extend-ignore" in table:
+        # no command-line `--select` keeps the file's ignores: both lists act as one
+        changes["ignore"] = _selectors("ignore", table.get("ignore", [])) + _selectors(
+            "extend-ignore", table.get("extend-ignore", [])
+        )
     if "extend-select" in table:
         changes["extend_select"] = _selectors("extend-select", table["extend-select"])
     if "exclude" in table:
@@ -154,12 +264,7 @@ def parse_table(table: dict[str, Any], root: Path, path: Path | None) -> Config:
     if "extend-exclude" in table:
         changes["extend_exclude"] = _strings("extend-exclude", table["extend-exclude"])
     if "per-file-ignores" in table:
-        value = table["per-file-ignores"]
-        if not isinstance(value, dict):
-            raise ConfigError("`per-file-ignores` must be a table of glob = [codes]")
-        changes["per_file_ignores"] = tuple(
-            (glob, _selectors(f"per-file-ignores.{glob}", codes)) for glob, codes in value.items()
-        )
+        changes["per_file_ignores"] = _per_file_ignores(table["per-file-ignores"])
     if "respect-gitignore" in table:
         if not isinstance(table["respect-gitignore"], bool):
             raise ConfigError("`respect-gitignore` must be true or false")
@@ -175,16 +280,25 @@ def parse_table(table: dict[str, Any], root: Path, path: Path | None) -> Config:
             )
         changes["loss_arg_names"] = tuple((a, b) for a, b in value)
     if "runtime" in table:
-        changes["runtime"] = _runtime(table["runtime"])
+        changes["runtime"] = _runtime(table["runtime"], f"{section}.runtime".lstrip("."))
     return replace(config, **changes)
 
 
-def _runtime(value: Any) -> RuntimeConfig:
+def _per_file_ignores(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if not isinstance(value, dict):
-        raise ConfigError("`runtime` must be a table")
-    unknown = sorted(set(value) - RUNTIME_KEYS)
-    if unknown:
-        raise ConfigError(f"unknown key `{unknown[0]}` in [tool.losslint.runtime]")
+        raise ConfigError("`per-file-ignores` must be a table of glob = [codes]")
+    entries = []
+    for glob, codes in value.items():
+        selectors = _selectors(f'per-file-ignores."{glob}"', codes)
+        # per-file ignores match code prefixes; every code starts with "LL"
+        entries.append((glob, tuple("LL" if s == "ALL" else s for s in selectors)))
+    return tuple(entries)
+
+
+def _runtime(value: Any, section: str) -> RuntimeConfig:
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{section}] must be a table")
+    _unknown_key(value, RUNTIME_KEYS, section)
     shapes: tuple[tuple[int, ...], ...] = ()
     if "shapes" in value:
         raw = value["shapes"]
@@ -210,25 +324,19 @@ def _runtime(value: Any) -> RuntimeConfig:
     return RuntimeConfig(shapes=shapes, timeout=timeout)
 
 
-def load_config(start: Path, explicit: Path | None = None) -> Config:
-    """The configuration for a run whose first path is `start` (or from `--config FILE`)."""
+def load_config(start: Path, explicit: Path | None = None, warn: Warn = print_warning) -> Config:
+    """The configuration for a run whose first path is `start` (or from `--config FILE`).
+
+    `--config pyproject.toml` makes its folder the project root; any other TOML file (keys
+    at the top level) only supplies settings, and the root is found from `start`.
+    """
     if explicit is not None:
-        path = real_path(explicit)
-        try:
-            data = tomllib.loads(path.read_text("utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {explicit}: {exc.strerror}") from exc
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"invalid TOML in {explicit}: {exc}") from exc
-        table = data.get("tool", {}).get("losslint") if path.name == "pyproject.toml" else data
-        if table is None:
-            table = data.get("tool", {}).get("losslint", {})
-        return parse_table(table, path.parent, path)
-    path, root = find_config(start)
+        path = _real(explicit)
+        data = _parse_toml(path, _read(path))
+        if path.name == "pyproject.toml":
+            return parse_table(_tool_table(data) or {}, path.parent, path)
+        return parse_table(data, find_project_root(start), path, section="")
+    path, table, root = find_config(start, warn)
     if path is None:
         return Config(root=root)
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    return parse_table(data["tool"]["losslint"], root, path)
+    return parse_table(table, root, path)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, copy_case, run_cli, run_subprocess
 
 from losslint import __version__
+from losslint.cache import content_hash
 
 BAD = "import tensorflow as tf\n\n\ndef mse(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
 GOOD = "import tensorflow as tf\n\n\ndef mse(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)\n"
+FINDING = (
+    "losses.py:5:12: LL001 [*] loss `mse` returns a value reduced over the batch axis:"
+    " `tf.reduce_mean` without `axis`; Keras expects one loss per sample\n"
+)
 SUM = "import tensorflow as tf\n\n\ndef sse(y_true, y_pred):\n    return tf.reduce_sum(tf.square(y_true - y_pred))\n"
 
 
@@ -42,22 +49,36 @@ def test_findings_exit_1_payload_on_stdout_summary_on_stderr(project: Path) -> N
 
 def test_exit_zero_turns_1_into_0_but_not_2(project: Path) -> None:
     write(project, "losses.py", BAD)
-    assert run_cli(["--exit-zero", "."], project).exit_code == 0
-    (project / "pyproject.toml").write_text("[tool.losslint]\nbogus = 1\n")
-    assert run_cli(["--exit-zero", "."], project).exit_code == 2
+    zero = run_cli(["--exit-zero", "."], project)
+    assert (zero.exit_code, zero.stdout) == (0, FINDING)
+    path = project / "pyproject.toml"
+    path.write_text("[tool.losslint]\nbogus = 1\n")
+    error = run_cli(["--exit-zero", "."], project)
+    assert (error.exit_code, error.stdout) == (2, "")
+    assert error.stderr == f"losslint: error: {path}: unknown key `bogus` in [tool.losslint]\n"
 
 
 def test_unknown_config_key_is_exit_2_naming_it(project: Path) -> None:
-    (project / "pyproject.toml").write_text("[tool.losslint]\nselect = ['LL0']\nloss-names = []\n")
+    path = project / "pyproject.toml"
+    path.write_text("[tool.losslint]\nselect = ['LL0']\nloss-names = []\n")
     write(project, "losses.py", GOOD)
     result = run_cli(["."], project)
     assert result.exit_code == 2
-    assert "loss-names" in result.stderr
+    assert result.stderr == (
+        f"losslint: error: {path}: unknown key `loss-names` in [tool.losslint]"
+        " (did you mean `loss-arg-names`?)\n"
+    )
 
 
 def test_bad_option_value_is_exit_2(project: Path) -> None:
-    assert run_cli(["--select", "XYZ123", "."], project).exit_code == 2
-    assert run_cli(["--format", "xml", "."], project).exit_code == 2
+    selector = run_cli(["--select", "XYZ123", "."], project)
+    assert selector.exit_code == 2
+    assert selector.stderr == (
+        "losslint: error: unknown rule selector `XYZ123` in --select: it matches no rule\n"
+    )
+    fmt = run_cli(["--format", "xml", "."], project)
+    assert fmt.exit_code == 2
+    assert "Invalid value for '--format'" in fmt.stderr  # click's own usage error
 
 
 def test_internal_error_is_exit_2(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,10 +87,11 @@ def test_internal_error_is_exit_2(project: Path, monkeypatch: pytest.MonkeyPatch
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("losslint.cli.lint_paths", boom)
+    monkeypatch.setattr("losslint.engine.lint_paths", boom)
     result = run_cli(["--exit-zero", "."], project)
     assert result.exit_code == 2
-    assert "internal error" in result.stderr
+    assert result.stdout == ""
+    assert result.stderr == "losslint: internal error: RuntimeError: boom\n"
 
 
 def test_fix_writes_files_and_exits_0_when_all_fixed(project: Path) -> None:
@@ -169,6 +191,7 @@ def test_json_format(project: Path) -> None:
         "cell",
         "noqa_row",
         "url",
+        "severity",
         "fix",
         "function",
         "role",
@@ -184,6 +207,10 @@ def test_json_format(project: Path) -> None:
     assert item["function"] == "losses.mse" and item["role"] == "loss"
     assert item["losses"] == ["losses.mse"]
     assert item["evidence"] == "parameters named like a loss (`y_true`, `y_pred`)"
+    assert item["url"] == (
+        "https://github.com/losslint/losslint/blob/main/docs/rules.md#ll001-batch-axis-reduction"
+    )
+    assert item["severity"] == "error"
     assert item["fix"] == {
         "applicability": "safe",
         "message": "Add `axis=-1`",
@@ -213,6 +240,9 @@ def test_sarif_format(project: Path) -> None:
     ]
     assert all(
         r["fullDescription"]["text"] and r["help"]["text"] for r in run["tool"]["driver"]["rules"]
+    )
+    assert run["tool"]["driver"]["rules"][1]["helpUri"] == (
+        "https://github.com/losslint/losslint/blob/main/docs/rules.md#ll001-batch-axis-reduction"
     )
     (res,) = run["results"]
     assert res["ruleId"] == "LL001"
@@ -362,8 +392,11 @@ def test_missing_path_is_ll000(project: Path) -> None:
 
 
 def test_explain_list_rules_version(project: Path) -> None:
-    explained = run_cli(["--explain", "LL001"], project)
+    explained = run_cli(["--explain", "ll001"], project)
     assert explained.exit_code == 0
+    assert explained.stdout.startswith(
+        "# batch-axis-reduction (LL001)\n\nFix is sometimes available.\n\n"
+    )
     for section in (
         "## What it does",
         "## Why is this bad?",
@@ -372,16 +405,92 @@ def test_explain_list_rules_version(project: Path) -> None:
         "## Fix safety",
     ):
         assert section in explained.stdout
-    assert run_cli(["--explain", "LL999"], project).exit_code == 2
+    unsafe = run_cli(["--explain", "LL002"], project)
+    assert unsafe.stdout.startswith(
+        "# reducing-loss-object (LL002)\n\n"
+        "Fix is sometimes available (unsafe: applied with `--unsafe-fixes`).\n\n"
+    )
+    none = run_cli(["--explain", "LL000"], project)
+    assert none.stdout.startswith("# unreadable-file (LL000)\n\nFix is not available.\n\n")
+    unknown = run_cli(["--explain", "LL01"], project)
+    assert unknown.exit_code == 2
+    assert unknown.stderr == (
+        "losslint: error: unknown rule code `LL01` for --explain (did you mean `LL001`?)\n"
+    )
+    assert run_cli(["--version"], project).stdout == f"losslint, version {__version__}\n"
+
+
+def test_list_rules_marks_safe_and_unsafe_fixes(project: Path) -> None:
+    """`[*]`: a safe fix exists (an INVALID example with `fixed`); `[unsafe]`: only unsafe."""
     listed = run_cli(["--list-rules"], project)
-    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == [
-        "LL000",
-        "LL001",
-        "LL002",
-        "LL003",
-        "LL004",
+    assert listed.exit_code == 0
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert [row[:3] for row in rows] == [
+        ["LL000", "", "unreadable-file"],
+        ["LL001", "[*]", "batch-axis-reduction"],
+        ["LL002", "[unsafe]", "reducing-loss-object"],
+        ["LL003", "[unsafe]", "scalar-only-op"],
+        ["LL004", "[*]", "batch-reduced-metric"],
     ]
-    assert run_cli(["--version"], project).stdout.strip() == f"losslint, version {__version__}"
+    assert rows[1][3] == "A loss's returned value is reduced over the batch axis."
+
+
+def test_show_fixes_prints_paths_relative_to_the_current_folder(project: Path) -> None:
+    write(project, "src/losses.py", BAD)
+    write(project, "other.py", SUM)
+    result = run_cli(["--fix", "--unsafe-fixes", "--show-fixes", "."], project)
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "Fixed 1 in other.py\nFixed 1 in src/losses.py\nFound 2 errors (2 fixed, 0 remaining).\n"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--version"],
+        ["--help"],
+        ["--select", "LL999", "."],
+        pytest.param(
+            ["--list-rules"],
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the rule docs live in the rule classes, which still import the analysis",
+            ),
+        ),
+        pytest.param(
+            ["--explain", "LL001"],
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the rule docs live in the rule classes, which still import the analysis",
+            ),
+        ),
+    ],
+)
+def test_fast_paths_import_no_analysis(args: list[str], tmp_path: Path) -> None:
+    """`python -X importtime` lists every module a command imports (on stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "losslint", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == (2 if "--select" in args else 0), proc.stderr[-2000:]
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"click", "losslint.cli"} <= imported  # the listing was read
+    heavy = sorted(
+        name
+        for name in imported
+        if name.split(".")[0] == "libcst"
+        or name.startswith(("losslint.engine", "losslint.shapes", "losslint.index"))
+    )
+    assert heavy == []
 
 
 def test_quiet_and_silent(project: Path) -> None:
@@ -403,21 +512,28 @@ def test_python_m_and_console_script(project: Path) -> None:
 def test_jobs_and_cache_give_the_same_findings(tmp_path: Path) -> None:
     root = copy_case("keras_project", tmp_path)
     expected = (FIXTURES / "keras_project" / "expected" / "findings.txt").read_text()
-    parallel = run_subprocess(["--jobs", "2", "."], root)
+    parallel = run_subprocess(["--jobs", "2", "--no-cache", "."], root)
     assert parallel.stdout.decode() == expected
+    assert not (root / ".losslint_cache").exists()  # --no-cache writes nothing
     first = run_cli(["."], root)
     assert first.stdout == expected
-    cache_files = list((root / ".losslint_cache").glob("clean-*.json"))
-    assert len(cache_files) == 1
-    clean = json.loads(cache_files[0].read_text())
-    assert len(clean) >= 2  # mlproj/__init__.py and mlproj/layers.py hold no loss
+    (cache_file,) = (root / ".losslint_cache").glob("clean-*.json")
+    clean = set(json.loads(cache_file.read_text()))
+    loss_free = {
+        content_hash((root / "mlproj" / name).read_text()) for name in ("__init__.py", "layers.py")
+    }
+    assert loss_free <= clean
     assert run_cli(["."], root).stdout == expected
-    no_cache = tmp_path / "other"
-    no_cache.mkdir()
-    (no_cache / "pyproject.toml").write_text("")
-    write(no_cache, "a.py", "x = 1\n")
-    run_cli(["--no-cache", "."], no_cache)
-    assert not (no_cache / ".losslint_cache").exists()
+    # the cached run reads the cache: a file listed in it as loss-free is not analysed (an
+    # entry planted for a file with a loss hides that loss; --no-cache still reports it)
+    write(root, "extra.py", BAD)
+    cache_file.write_text(json.dumps(sorted(clean | {content_hash(BAD)})))
+    assert run_cli(["."], root).stdout == expected
+    uncached = run_cli(["--no-cache", "."], root).stdout
+    assert uncached == "extra.py:5:12: LL001 [*] loss `mse` returns a value reduced over the" + (
+        " batch axis: `tf.reduce_mean` without `axis`; Keras expects one loss per sample\n"
+        + expected
+    )
 
 
 def test_color_only_when_asked(project: Path) -> None:

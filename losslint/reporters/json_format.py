@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from losslint.codes import rule_url
 from losslint.model import Diagnostic, Position
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ def to_dict(diagnostic: Diagnostic) -> dict[str, Any]:
         "end_location": _pos(diagnostic.end_location),
         "cell": diagnostic.cell,
         "noqa_row": diagnostic.noqa_row,
-        "url": None,
+        "url": rule_url(diagnostic.code, diagnostic.name),
+        "severity": "error",
         "fix": None
         if fix is None
         else {

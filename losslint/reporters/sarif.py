@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from losslint import __version__
+from losslint.codes import rule_docs
 from losslint.model import Diagnostic
 from losslint.reporters.paths import display_path
-from losslint.rules import rule_infos
-from losslint.source import real_path
 
 if TYPE_CHECKING:
     from losslint.reporters import ReportContext
@@ -21,14 +21,15 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 def _rules() -> list[dict[str, Any]]:
     rules = []
-    for info in rule_infos():
-        body = info.doc.split("\n", 1)[1].strip() if "\n" in info.doc else info.doc
+    for doc in rule_docs():
+        body = doc.doc.split("\n", 1)[1].strip() if "\n" in doc.doc else doc.doc
         rules.append(
             {
-                "id": info.code,
-                "name": info.name,
-                "shortDescription": {"text": info.summary},
+                "id": doc.code,
+                "name": doc.name,
+                "shortDescription": {"text": doc.summary},
                 "fullDescription": {"text": body},
+                "helpUri": doc.url,
                 "help": {"text": body, "markdown": body},
                 "defaultConfiguration": {"level": "error"},
                 "properties": {"precision": "high", "problem.severity": "error", "tags": ["keras"]},
@@ -81,7 +82,7 @@ def render(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> str:
                     }
                 },
                 "originalUriBaseIds": {
-                    "%SRCROOT%": {"uri": real_path(Path(ctx.root)).as_uri() + "/"}
+                    "%SRCROOT%": {"uri": Path(os.path.realpath(ctx.root)).as_uri() + "/"}
                 },
                 "results": results,
             }

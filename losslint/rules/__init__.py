@@ -1,4 +1,7 @@
-"""The rule registry and rule selection (`select`, `ignore`, `extend-select`)."""
+"""The rule registry and rule selection (`select`, `ignore`, `extend-select`).
+
+Selector validation and the default selection live in `losslint.codes` (no analysis imports).
+"""
 
 from __future__ import annotations
 
@@ -19,19 +22,10 @@ ALL_RULES: tuple[Rule, ...] = (
     BatchReducedMetric(),
 )
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
-DEFAULT_SELECT: tuple[str, ...] = ("LL0",)
 
 
 def rule_infos() -> list[RuleInfo]:
     return [rule.info() for rule in ALL_RULES]
-
-
-def is_valid_selector(selector: str) -> bool:
-    return (
-        selector == "ALL"
-        or any(code.startswith(selector) for code in RULES_BY_CODE)
-        or (selector.startswith("LL") and selector[2:].isdigit() and len(selector) <= 5)
-    )
 
 
 def _specificity(code: str, selectors: Iterable[str]) -> int:
