@@ -452,20 +452,8 @@ def test_show_fixes_prints_paths_relative_to_the_current_folder(project: Path) -
         ["--version"],
         ["--help"],
         ["--select", "LL999", "."],
-        pytest.param(
-            ["--list-rules"],
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the rule docs live in the rule classes, which still import the analysis",
-            ),
-        ),
-        pytest.param(
-            ["--explain", "LL001"],
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the rule docs live in the rule classes, which still import the analysis",
-            ),
-        ),
+        ["--list-rules"],
+        ["--explain", "LL001"],
     ],
 )
 def test_fast_paths_import_no_analysis(args: list[str], tmp_path: Path) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import abc
 import inspect
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from losslint.analysis.losses import Issue
-from losslint.analysis.values import FixPlan, Origin
 from losslint.model import Applicability
+
+if TYPE_CHECKING:  # the rules' documentation and examples load without the analysis
+    from losslint.analysis.losses import Issue
+    from losslint.analysis.values import FixPlan, Origin
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
 
@@ -106,6 +108,8 @@ def decide_fix(issue: Issue) -> FixDecision | None:
     losses, `sqrt(mean(...))`) must each reduce over every non-batch axis instead: unsafe.
     Losses that mix samples by design get no fix.
     """
+    from losslint.analysis.values import FixPlan
+
     if issue.batch_level:
         return None
     origins = issue.origins

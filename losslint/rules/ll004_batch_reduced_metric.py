@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from losslint.analysis.losses import Issue
+from typing import TYPE_CHECKING
+
 from losslint.rules.base import Example, Rule, describe_origin
+
+if TYPE_CHECKING:
+    from losslint.analysis.losses import Issue
 
 
 class BatchReducedMetric(Rule):
