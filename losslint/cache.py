@@ -1,7 +1,11 @@
-"""A small on-disk cache of files known to hold no loss, keyed by content hash.
+"""The on-disk cache: each analysed file's findings, keyed on what they depend on.
 
-Such files need neither parsing nor analysis on the next run. The cache lives in
-`.losslint_cache/` at the project root and is ignored by git (`--no-cache` bypasses it).
+A unit's entry is trusted only when the file's content hash and the content hash of every
+project module its analysis may read (its import closure) are unchanged; the cache file's name
+carries the losslint version, the catalogue and the analysis settings. File hashes are keyed
+by (size, mtime, inode): a file whose stat is unchanged is not read again. A corrupt, missing
+or unwritable cache is ignored, never fatal. The cache lives in `.losslint_cache/` at the
+project root (`--no-cache` bypasses it).
 """
 
 from __future__ import annotations
@@ -11,38 +15,71 @@ import hashlib
 import json
 import os
 import tempfile
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from losslint import __version__
 
 CACHE_DIR = ".losslint_cache"
+FORMAT = 2
 
 
-def content_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _stat_key(path: Path) -> list[int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
 
 
 class Cache:
-    """Hashes of loss-free file contents for one losslint version and naming setup."""
+    """Unit entries and file hashes for one losslint version and analysis setup."""
 
     def __init__(self, root: Path, setup: str) -> None:
-        key = hashlib.blake2b(f"{__version__}\n{setup}".encode(), digest_size=8).hexdigest()
+        catalogue = resources.files("losslint.analysis").joinpath("catalogue.toml").read_bytes()
+        key = hashlib.blake2b(
+            f"{FORMAT}\n{__version__}\n{setup}\n".encode() + catalogue, digest_size=8
+        ).hexdigest()
         self.folder = root / CACHE_DIR
-        self.file = self.folder / f"clean-{key}.json"
-        self.clean: set[str] = set()
+        self.file = self.folder / f"units-{key}.json"
+        self.units: dict[str, dict[str, Any]] = {}
+        self.stats: dict[str, list[Any]] = {}
         self._dirty = False
-        with contextlib.suppress(OSError, ValueError, TypeError):
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
             data = json.loads(self.file.read_text("utf-8"))
-            if isinstance(data, list):
-                self.clean = {h for h in data if isinstance(h, str)}
+            if isinstance(data.get("units"), dict) and isinstance(data.get("stats"), dict):
+                self.units = data["units"]
+                self.stats = data["stats"]
 
-    def add(self, hashes: set[str]) -> None:
-        if not hashes <= self.clean:
-            self.clean |= hashes
+    def known_hash(self, path: Path) -> str | None:
+        """The content hash of a file on disk whose stat has not changed since it was hashed."""
+        entry = self.stats.get(str(path))
+        if not isinstance(entry, list) or len(entry) != 2:
+            return None
+        stat = _stat_key(path)
+        return entry[1] if stat is not None and stat == entry[0] else None
+
+    def remember_hash(self, path: Path, digest: str) -> None:
+        stat = _stat_key(path)
+        if stat is not None and self.stats.get(str(path)) != [stat, digest]:
+            self.stats[str(path)] = [stat, digest]
             self._dirty = True
 
+    def unit(self, path: Path) -> dict[str, Any] | None:
+        entry = self.units.get(str(path))
+        return entry if isinstance(entry, dict) else None
+
+    def put(self, path: Path, entry: dict[str, Any]) -> None:
+        self.units[str(path)] = entry
+        self._dirty = True
+
     def save(self) -> None:
-        """Write the cache; a read-only or missing folder is silently skipped."""
+        """Write the cache atomically; a read-only or missing folder is silently skipped."""
         if not self._dirty:
             return
         with contextlib.suppress(OSError):
@@ -51,7 +88,12 @@ class Cache:
             if not gitignore.exists():
                 gitignore.write_text("# Automatically created by losslint.\n*\n", "utf-8")
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(sorted(self.clean), handle)
-            os.replace(tmp, self.file)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump({"units": self.units, "stats": self.stats}, handle)
+                os.replace(tmp, self.file)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
             self._dirty = False

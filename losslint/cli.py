@@ -13,7 +13,7 @@ import click
 
 from losslint import __version__
 from losslint.codes import did_you_mean, rule_codes, rule_docs, selector_error
-from losslint.config import Config, ConfigError, Warn, load_config
+from losslint.config import ConfigError, Warn, load_config
 from losslint.model import Applicability, Diagnostic, FileResult
 from losslint.reporters import REPORTERS, ReportContext
 from losslint.reporters import diff as diff_reporter
@@ -21,7 +21,7 @@ from losslint.reporters.paths import display_path
 from losslint.reporters.text import statistics as render_statistics
 
 if TYPE_CHECKING:
-    from losslint.engine import LintOptions
+    from losslint.engine import LintOptions, Session
 
 # The analysis (engine, libcst) is imported only where files are linted, so that
 # `--version`, `--help` and configuration errors answer at once.
@@ -290,7 +290,7 @@ def _main(
         raise LosslintError(str(exc)) from exc
     if respect_gitignore is not None:
         config = replace(config, respect_gitignore=respect_gitignore)
-    from losslint.engine import LintOptions, lint_paths
+    from losslint.engine import LintOptions, Session
 
     options = LintOptions(
         fix=fix or show_diff,
@@ -299,7 +299,11 @@ def _main(
         select=select,
         ignore=(*(ignore or ()), *(extend_ignore or ())),
         extend_select=extend_select or (),
+        # text and annotations show a fix as `[*]`: its edits (libcst) are rendered only
+        # when they are written, printed or verified
+        render_fixes=output_format not in ("text", "github") or runtime or runtime_all,
     )
+    session = Session(config, cache=not no_cache and not stdin_mode, jobs=jobs)
     if runtime or runtime_all:
         from losslint.runtime import require_tensorflow
 
@@ -311,7 +315,7 @@ def _main(
 
     echo: bytes | None = None
     if stdin_mode:
-        stdin_result, echo = _run_stdin(config, options, stdin_filename, force_exclude)
+        stdin_result, echo = _run_stdin(session, options, stdin_filename, force_exclude)
         if stdin_result is None:
             if fix and not show_diff:
                 _write_binary(echo)
@@ -322,7 +326,9 @@ def _main(
         from losslint.source import SourceError
 
         found = discover(targets, config, force_exclude=force_exclude)
-        results = lint_paths(found.files, config, options, jobs=jobs, cache=not no_cache)
+        named = {os.path.abspath(t) for t in targets if not os.path.isdir(t)}
+        explicit = [f for f in found.files if str(f) in named]
+        results = session.lint(found.files, options, explicit)
         results.extend(
             FileResult(
                 path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
@@ -393,6 +399,12 @@ def _main(
         if not quiet and not silent and output_format == "text":
             sys.stdout.flush()  # the summary follows the findings when both go to one pipe
             click.echo(_summary_text(summary, fix), err=True)
+    if session.internal_errors:
+        for error in session.internal_errors:
+            if not any(error.path == r.path for r in results):
+                shown = display_path(error.path, cwd)
+                click.echo(f"losslint: error: {shown}: {error.message}", err=True)
+        ctx.exit(EXIT_ERROR)
     ctx.exit(
         summary.exit_code(
             exit_zero=exit_zero, diff=show_diff, exit_non_zero_on_fix=exit_non_zero_on_fix
@@ -401,21 +413,21 @@ def _main(
 
 
 def _run_stdin(
-    config: Config,
+    session: Session,
     options: LintOptions,
     stdin_filename: str | None,
     force_exclude: bool,
 ) -> tuple[FileResult | None, bytes]:
     """Lint (and fix) stdin; returns the result (None when excluded) and the bytes to echo."""
     from losslint.discovery import is_excluded
-    from losslint.engine import lint_source
     from losslint.source import decode
 
     data = sys.stdin.buffer.read()
     path = Path(os.path.abspath(stdin_filename)) if stdin_filename else Path(os.getcwd()) / "-"
-    if force_exclude and stdin_filename and is_excluded(path, config):
+    if force_exclude and stdin_filename and is_excluded(path, session.config):
         return None, data
-    result = lint_source(path, data, config, options)
+    session.set_overlay(path, data)
+    result = session.lint([path], options, explicit=[path])[0]
     output = data
     if result.fixed_source is not None:
         output = decode(path, data).encode(result.fixed_source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import io
 import os
 import stat
@@ -11,8 +12,6 @@ import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-
-import libcst as cst
 
 from losslint.model import Diagnostic, Position
 
@@ -57,9 +56,22 @@ class SourceError(Exception):
         )
 
 
-def real_path(path: Path | str) -> Path:
-    """The absolute path with symlinks resolved; never raises (a link loop stays as it is)."""
+@functools.lru_cache(maxsize=65536)
+def _realpath(path: str) -> Path:
     return Path(os.path.realpath(path))
+
+
+def real_path(path: Path | str) -> Path:
+    """The absolute path with symlinks resolved; never raises (a link loop stays as it is).
+
+    Memoised: long-lived sessions (the language server) call `forget_paths` on file events.
+    """
+    return _realpath(os.fspath(path))
+
+
+def forget_paths() -> None:
+    """Drop memoised path resolutions (after files or links were created or removed)."""
+    _realpath.cache_clear()
 
 
 def read_bytes(path: Path) -> bytes:
@@ -97,19 +109,6 @@ def decode(path: Path, raw: bytes) -> SourceText:
     except LookupError as exc:
         raise SourceError(f"unknown encoding {encoding!r}") from exc
     return SourceText(path=path, text=text, encoding=codec, bom=bom)
-
-
-def parse(text: str) -> cst.Module:
-    """Parse text with libcst; syntax errors raise SourceError at their position."""
-    try:
-        return cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
-        message = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
-        raise SourceError(
-            f"cannot parse file: {message}", exc.editor_line, exc.editor_column
-        ) from exc
-    except (RecursionError, MemoryError, ValueError) as exc:
-        raise SourceError(f"cannot parse file: {type(exc).__name__}") from exc
 
 
 def check_syntax(text: str, path: Path) -> ast.Module:

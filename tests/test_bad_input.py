@@ -31,10 +31,14 @@ def test_syntax_error_is_ll000_and_other_files_are_still_linted(project: Path) -
 
 
 def test_syntax_error_in_a_file_without_losses(project: Path) -> None:
+    """A file that cannot hold a loss is never parsed when found by walking a folder; named on
+    the command line, it is parsed and its syntax error reported."""
     (project / "util.py").write_text("x = (1,\n")
-    result = run_cli(["."], project)
-    assert result.exit_code == 1
-    assert result.stdout.startswith("util.py:1:") and "LL000" in result.stdout
+    walked = run_cli(["."], project)
+    assert (walked.exit_code, walked.stdout) == (0, "")
+    named = run_cli(["util.py"], project)
+    assert named.exit_code == 1
+    assert named.stdout == "util.py:1:5: LL000 cannot parse file: '(' was never closed\n"
 
 
 @pytest.mark.parametrize(
@@ -112,7 +116,7 @@ def test_fix_preserves_file_mode_and_is_atomic(project: Path) -> None:
     path.write_text(BAD)
     path.chmod(0o751)
     inode_dir = sorted(p.name for p in project.iterdir())
-    run_cli(["--fix", "."], project)
+    run_cli(["--fix", "--no-cache", "."], project)
     assert stat.S_IMODE(path.stat().st_mode) == 0o751
     assert sorted(p.name for p in project.iterdir()) == inode_dir  # no temporary file left behind
 
@@ -126,7 +130,7 @@ def test_fix_never_writes_text_that_does_not_parse(
     def broken(text: str, fixes: object) -> tuple[str, int]:
         return text.replace("return", "return return"), 1
 
-    monkeypatch.setattr("losslint.engine.apply_fixes", broken)
+    monkeypatch.setattr("losslint.engine.session.apply_fixes", broken)
     result = run_cli(["--fix", "."], project)
     assert path.read_text() == BAD
     assert result.exit_code == 1
@@ -137,16 +141,16 @@ def test_file_changed_during_run_is_not_overwritten(
 ) -> None:
     path = project / "losses.py"
     path.write_text(BAD)
-    import losslint.engine as engine
+    from losslint.engine import Session
 
-    real = engine.lint_paths
+    real = Session.lint
 
     def racing(*args: object, **kwargs: object):  # the user saves while losslint runs
         results = real(*args, **kwargs)  # type: ignore[arg-type]
         path.write_text(BAD + "# edited\n")
         return results
 
-    monkeypatch.setattr(engine, "lint_paths", racing)
+    monkeypatch.setattr(Session, "lint", racing)
     result = run_cli(["--fix", "."], project)
     assert path.read_text() == BAD + "# edited\n"
     assert "changed while losslint ran" in result.stderr
@@ -159,8 +163,11 @@ def test_empty_and_huge_nesting(project: Path) -> None:
     )
     result = run_subprocess(["."], project)
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"All checks passed!\n")
-    # one level deeper than Python's parser allows: a finding, never a crash
-    (project / "deeper.py").write_text("x = " + "(" * 201 + "1" + ")" * 201 + "\n")
+    # one level deeper than Python's parser allows, in a file that may hold a loss (it passes
+    # the gate, so it is parsed): a finding, never a crash
+    (project / "deeper.py").write_text(
+        "x = " + "(" * 201 + "1" + ")" * 201 + "\ndef loss(y_true, y_pred):\n    return y_pred\n"
+    )
     result = run_subprocess(["."], project)
     assert result.returncode == 1
     assert (

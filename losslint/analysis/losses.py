@@ -9,7 +9,6 @@ becomes an `Issue`: one origin, or a group of origins combined non-linearly (a r
 from __future__ import annotations
 
 import ast
-import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,11 +47,17 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 @dataclass(frozen=True, eq=False)
 class Candidate:
+    """A function analysed as a loss, how it was found, and how Keras would call it.
+
+    `site` is the compile-site expression that made it a loss (module, node, keyword), if any.
+    """
+
     ref: FunctionRef
     role: str
     evidence: str
     priority: int
     target: LossTarget
+    site: tuple[ModuleInfo, ast.expr, str] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +123,7 @@ class LossFinder:
             site_line = module.line_of(call)
             where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
             container: ast.AST = functions[-1] if functions else module.tree
-            for expr, role in _compile_arguments(call):
+            for expr, role, keyword in _compile_arguments(call):
                 literals = _literal_collections(module, container, call)
                 for ref, kind, sub_expr in self._targets(expr, scope, literals):
                     if role == "loss":
@@ -135,6 +140,7 @@ class LossFinder:
                         evidence=evidence,
                         priority=priority,
                         target=self._target(ref, kind, module, sub_expr, site_line),
+                        site=(module, sub_expr, keyword),
                     )
 
     def _scope_for(
@@ -148,8 +154,7 @@ class LossFinder:
             params = self.ev.params(node)
             for param in [*params.positional, *params.keyword_only]:
                 inner.env[param.name] = self.ev.calls.default(ref, param)
-            with contextlib.suppress(RecursionError):
-                self.ev.run_body(node, inner)
+            self.ev.run_body(node, inner)
             scope = Scope(module=module, function=node.name, env=inner.env)
         return scope
 
@@ -310,8 +315,7 @@ class LossFinder:
         else:
             ref = FunctionRef(module=module, node=outer, qualname=outer.name)
         scope = self.ev.module_scope(module)
-        with contextlib.suppress(RecursionError):
-            self.ev.calls.call_function(ref, [], {}, scope, outer)
+        self.ev.calls.call_function(ref, [], {}, scope, outer)
 
     def _target(
         self,
@@ -337,10 +341,7 @@ class LossFinder:
     # -- analysis ---------------------------------------------------------------------------
 
     def issues(self, candidate: Candidate) -> list[Issue]:
-        try:
-            analysis = self.ev.analyze_loss(candidate.ref)
-        except RecursionError:
-            return []
+        analysis = self.ev.analyze_loss(candidate.ref)
         found: list[Issue] = []
         for value, _node in analysis.returns:
             if isinstance(value, Reduced):
@@ -362,17 +363,18 @@ def _origin_key(origin: Origin) -> tuple[str, tuple[int, int, int, int]]:
     return (str(origin.module.path), ModuleInfo.order_of(origin.node))
 
 
-def _compile_arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str]]:
+def _compile_arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str, str]]:
+    """(expression, role, keyword) of a compile call's loss and metrics arguments."""
     positional = [a for a in call.args if not isinstance(a, ast.Starred)]
     keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
     loss = keywords.get("loss", positional[1] if len(positional) > 1 else None)
     if loss is not None:
-        yield loss, "loss"
+        yield loss, "loss", "loss"
     for name in ("metrics", "weighted_metrics"):
         if name in keywords:
-            yield keywords[name], "metric"
+            yield keywords[name], "metric", name
     if "metrics" not in keywords and len(positional) > 3:
-        yield positional[3], "metric"
+        yield positional[3], "metric", "metrics"
 
 
 def _literal_collections(

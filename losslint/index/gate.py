@@ -51,13 +51,46 @@ def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
     return found
 
 
-def text_gate(pairs: frozenset[tuple[str, str]]) -> re.Pattern[str]:
-    """A pattern that matches the text of every file that may hold a loss candidate."""
-    firsts = sorted({a for a, _ in pairs})
-    params = "|".join(re.escape(a) for a in firsts)
-    return re.compile(
-        rf"\.compile\s*\(|Loss\b|\bdef\s+(?:call|__call__)\b|\b(?:{params})\s*(?::[^,()]*)?,"
-    )
+_DEF_PARAMS = re.compile(
+    r"def[ \t]+\w+[ \t]*\(\s*(?:self\s*,\s*)?(\w+)\s*(?::[^,()=]*)?(?:=[^,()]*)?,\s*(\w+)"
+)
+_LAMBDA_PARAMS = re.compile(r"lambda[ \t]+(\w+)\s*,\s*(\w+)")
+_CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.MULTILINE)
+_COMPILE_CALL = re.compile(r"\.compile\s*\(")
+
+
+def _has_loss_signature(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
+    """A def, method or lambda whose first two parameters are named like a loss's."""
+    for match in _DEF_PARAMS.finditer(text):
+        if match.groups() in pairs:
+            return True
+    if "lambda" in text:
+        for match in _LAMBDA_PARAMS.finditer(text):
+            if match.groups() in pairs:
+                return True
+    return False
+
+
+def text_may_hold_losses(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
+    """The text gate, before any parse: False only when no loss candidate can be in `text`.
+
+    Candidates are compile calls, loss-shaped signatures (`def f(y_true, y_pred)`, methods and
+    lambdas too), and `call` methods of classes that may subclass a Keras Loss.
+    """
+    if ".compile" in text and _COMPILE_CALL.search(text):
+        return True
+    if _has_loss_signature(text, pairs):
+        return True
+    if "def call" in text or "def __call__" in text:
+        for match in _CLASS_BASES.finditer(text):
+            for base in match.group(1).split(","):
+                base = base.strip()
+                if not base or "=" in base:
+                    continue  # metaclass=..., or nothing
+                name = base.rsplit(".", 1)[-1].split("[", 1)[0].strip()
+                if name not in _NOT_LOSS_BASES:
+                    return True
+    return False
 
 
 def _framework_names(statements: list[ast.stmt], frameworks: frozenset[str]) -> set[str]:
@@ -97,16 +130,6 @@ def _compile_may_use_project_losses(call: ast.Call, framework: set[str]) -> bool
     return any(_may_name_a_project_loss(arg, framework) for arg in arguments)
 
 
-def _signature_pattern(pairs: frozenset[tuple[str, str]]) -> re.Pattern[str]:
-    alternatives = "|".join(
-        rf"{re.escape(a)}\s*(?::[^,()]*)?,\s*{re.escape(b)}\b" for a, b in sorted(pairs)
-    )
-    return re.compile(rf"(?:\bdef\s+\w+\s*\(\s*(?:self\s*,\s*)?|\blambda\s+)(?:{alternatives})")
-
-
-_PATTERNS: dict[frozenset[tuple[str, str]], re.Pattern[str]] = {}
-
-
 def _classes(body: list[ast.stmt]) -> list[ast.ClassDef]:
     """Classes at module level or nested in classes (where discovery looks for Loss subclasses)."""
     found: list[ast.ClassDef] = []
@@ -126,10 +149,7 @@ def may_hold_losses(
     frameworks: frozenset[str],
 ) -> bool:
     """False only when loss discovery would find nothing in this module."""
-    pattern = _PATTERNS.get(pairs)
-    if pattern is None:
-        pattern = _PATTERNS[pairs] = _signature_pattern(pairs)
-    if pattern.search(text):
+    if _has_loss_signature(text, pairs):
         return True
     for node in _classes(tree.body):
         has_call = any(

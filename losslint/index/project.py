@@ -1,10 +1,12 @@
-"""The project index: one per run, parsing project modules on demand and resolving imports."""
+"""The project index: parses project modules on demand (Python's `ast`) and resolves imports."""
 
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
+from losslint.cache import content_hash
 from losslint.index.modules import ModuleInfo, module_name_for
 from losslint.source import SourceError, SourceText, check_syntax, decode, read_bytes, real_path
 
@@ -14,16 +16,29 @@ class ProjectIndex:
 
     Only files inside the project root are ever loaded: imports of installed packages
     (TensorFlow, Keras, ...) stay external names. `overlays` hold unsaved or fixed text that
-    replaces a file's content on disk.
+    replaces a file's content on disk. `frameworks` are top-level packages whose imports are
+    never followed (their APIs come from the catalogue).
     """
 
-    def __init__(self, root: Path, overlays: dict[Path, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        overlays: dict[Path, bytes] | None = None,
+        frameworks: frozenset[str] = frozenset(),
+    ) -> None:
         self.root = real_path(root)
         self.overlays = {real_path(p): data for p, data in (overlays or {}).items()}
+        self.frameworks = frameworks
         self._by_path: dict[Path, ModuleInfo | None] = {}
         self._sources: dict[Path, SourceText] = {}
+        self._digests: dict[Path, str] = {}
         self._errors: dict[Path, SourceError] = {}
         self._asts: dict[Path, ast.Module] = {}
+        self._imports: dict[Path, tuple[frozenset[Path], frozenset[Path]]] = {}
+        self._misses: set[Path] | None = None
+        self._files: dict[str, bool] = {}
+
+    # -- sources and modules ----------------------------------------------------------------
 
     def source(self, path: Path) -> SourceText:
         """The decoded text of a file (or of its overlay); raises SourceError."""
@@ -33,11 +48,16 @@ class ProjectIndex:
         if key not in self._sources:
             try:
                 raw = self.overlays[key] if key in self.overlays else read_bytes(path)
+                self._digests[key] = content_hash(raw)
                 self._sources[key] = decode(path, raw)
             except SourceError as exc:
                 self._errors[key] = exc
                 raise
         return self._sources[key]
+
+    def digest(self, path: Path) -> str | None:
+        """The content hash of what `source` read for a file (None if it was never read)."""
+        return self._digests.get(real_path(path))
 
     def remember_ast(self, path: Path, tree: ast.Module) -> None:
         """Keep a parse made elsewhere (the gate's syntax check) so the file is parsed once."""
@@ -73,12 +93,12 @@ class ProjectIndex:
         """Replace a file's content (used between fix passes and by editors)."""
         key = real_path(path)
         self.overlays[key] = data
-        self._by_path.pop(key, None)
-        self._sources.pop(key, None)
-        self._errors.pop(key, None)
-        self._asts.pop(key, None)
+        for memo in (self._by_path, self._sources, self._errors, self._asts, self._digests):
+            memo.pop(key, None)  # type: ignore[attr-defined]
+        self._imports.clear()
+        self._files.clear()
 
-    # import resolution -------------------------------------------------------------------
+    # -- import resolution -------------------------------------------------------------------
 
     def _search_roots(self, importer: Path) -> list[Path]:
         roots: list[Path] = []
@@ -101,28 +121,46 @@ class ProjectIndex:
     def _file_for(self, base: Path, dotted_name: str) -> Path | None:
         if not dotted_name:
             init = base / "__init__.py"
-            return init if init.is_file() else None
+            if self._is_file(init):
+                return init
+            self._missed(init)
+            return None
         target = base.joinpath(*dotted_name.split("."))
         for path in (target.with_suffix(".py"), target / "__init__.py"):
-            if self._inside(real_path(path)) and (
-                path.is_file() or real_path(path) in self.overlays
-            ):
+            if self._inside(real_path(path)):
+                if self._is_file(path):
+                    return path
+                self._missed(path)
+        return None
+
+    def _is_file(self, path: Path) -> bool:
+        key = str(path)
+        found = self._files.get(key)
+        if found is None:
+            found = self._files[key] = os.path.isfile(key) or real_path(path) in self.overlays
+        return found
+
+    def _missed(self, path: Path) -> None:
+        if self._misses is not None:
+            self._misses.add(path)
+
+    def resolve_path(self, importer: Path, name: str, level: int = 0) -> Path | None:
+        """The project file an import names (absolute or relative), or None if external."""
+        if level:
+            base = importer.parent
+            for _ in range(level - 1):
+                base = base.parent
+            return self._file_for(base, name)
+        for root in self._search_roots(importer):
+            path = self._file_for(root, name)
+            if path is not None and real_path(path) != importer:
                 return path
         return None
 
     def resolve_module(self, importer: ModuleInfo, name: str, level: int = 0) -> ModuleInfo | None:
         """The project module an import names (absolute or relative), or None if external."""
-        if level:
-            base = importer.path.parent
-            for _ in range(level - 1):
-                base = base.parent
-            path = self._file_for(base, name)
-            return self.module(path) if path else None
-        for root in self._search_roots(importer.path):
-            path = self._file_for(root, name)
-            if path is not None and real_path(path) != importer.path:
-                return self.module(path)
-        return None
+        path = self.resolve_path(importer.path, name, level)
+        return self.module(path) if path is not None else None
 
     def is_project_package_dir(self, importer: ModuleInfo, name: str, level: int = 0) -> bool:
         """True when `name` is a namespace package (a folder without `__init__.py`) here."""
@@ -133,3 +171,65 @@ class ProjectIndex:
             if folder.is_dir() and self._inside(real_path(folder)) and folder != self.root:
                 return True
         return False
+
+    # -- dependencies ------------------------------------------------------------------------
+
+    def import_closure(self, path: Path) -> tuple[frozenset[Path], frozenset[Path]]:
+        """Every project file the analysis of `path` may read (the file itself, and what it
+        imports, transitively), and the files whose absence the import resolution relied on."""
+        start = real_path(path)
+        seen: set[Path] = set()
+        misses: set[Path] = set()
+        stack = [start]
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            found, missed = self._direct_imports(current)
+            misses |= missed
+            stack.extend(found - seen)
+        return frozenset(seen), frozenset(misses)
+
+    def _direct_imports(self, path: Path) -> tuple[frozenset[Path], frozenset[Path]]:
+        if path in self._imports:
+            return self._imports[path]
+        module = self.module(path)
+        found: set[Path] = set()
+        self._misses = misses = set()
+        try:
+            if module is not None:
+                for node in ast.walk(module.tree):
+                    if isinstance(node, ast.Import):
+                        for alias in node.names:
+                            found |= self._prefixes(path, alias.name, 0)
+                    elif isinstance(node, ast.ImportFrom):
+                        target = node.module or ""
+                        level = node.level or 0
+                        found |= self._prefixes(path, target, level)
+                        for alias in node.names:
+                            if alias.name != "*":
+                                name = f"{target}.{alias.name}" if target else alias.name
+                                found |= self._prefixes(path, name, level, only_last=True)
+        finally:
+            self._misses = None
+        result = (frozenset(real_path(p) for p in found), frozenset(misses))
+        self._imports[path] = result
+        return result
+
+    def _prefixes(
+        self, importer: Path, name: str, level: int, only_last: bool = False
+    ) -> set[Path]:
+        """The files of `a`, `a.b`, `a.b.c` for `import a.b.c` (packages run their __init__)."""
+        if not level and name.split(".", 1)[0] in self.frameworks:
+            return set()
+        parts = name.split(".") if name else [""]
+        found: set[Path] = set()
+        names = [".".join(parts[: i + 1]) for i in range(len(parts))]
+        if only_last:
+            names = names[-1:]
+        for dotted in names:
+            resolved = self.resolve_path(importer, dotted, level)
+            if resolved is not None:
+                found.add(resolved)
+        return found

@@ -1,0 +1,68 @@
+"""From the records of every analysed file to the findings of the files being reported on.
+
+A record is reported at the reducing call when that file is reported on; else at the closest
+call leading to it from a reported file ("reached through this call"); else, for a loss that
+a reported file compiles, at that compile site. One finding per place: the best-evidenced loss
+names it, and `losses` lists every loss it makes batch-reduced. A fix that is safe for one of
+those losses but not for another (a helper shared by several losses) is unsafe.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from losslint.engine.records import Record, Span
+from losslint.model import Diagnostic
+
+
+def _place(record: Record, targets: set[Path]) -> tuple[Span, str, bool] | None:
+    """Where to report a record: (span, message, at the origin itself)."""
+    if record.origin.path in targets:
+        return record.origin, record.message, True
+    for call in reversed(record.chain):
+        if call.path in targets:
+            note = f" (in {record.origin.path.name}, reached through this call)"
+            return call, record.message + note, False
+    if record.site is not None and record.site.path in targets and record.site_message:
+        return record.site, record.site_message, False
+    return None
+
+
+def diagnostics(records: Iterable[Record], targets: set[Path]) -> dict[Path, list[Diagnostic]]:
+    """The findings in `targets`, one per place."""
+    best: dict[tuple[Path, object, object], tuple[tuple[int, int, int], Diagnostic]] = {}
+    affected: dict[tuple[Path, object, object], set[str]] = defaultdict(set)
+    for record in records:
+        place = _place(record, targets)
+        if place is None:
+            continue
+        span, message, at_origin = place
+        key = (span.path, span.start, span.end)
+        affected[key].add(record.function)
+        if key in best and best[key][0] <= record.rank:
+            continue
+        best[key] = (
+            record.rank,
+            Diagnostic(
+                code=record.code,
+                name=record.name,
+                message=message,
+                path=span.path,
+                location=span.start,
+                end_location=span.end,
+                noqa_row=span.start.row,
+                fix=record.fix if at_origin else None,
+                function=record.function,
+                role=record.role,
+                evidence=record.evidence,
+                target=record.target,
+            ),
+        )
+    found: dict[Path, list[Diagnostic]] = defaultdict(list)
+    for key, (_, diagnostic) in best.items():
+        losses = tuple(sorted(affected[key] - {""}))
+        found[diagnostic.path].append(replace(diagnostic, losses=losses))
+    return found

@@ -1,0 +1,389 @@
+"""The engine session: the one unit of work behind the CLI, the cache, runtime mode, the language
+server and the flake8 plugin.
+
+A session knows the project (its root, config and files), the text of unsaved buffers
+(overlays), and the analysis results of every file it has seen (in memory, and on disk with the
+cache), each keyed on what it depends on. Linting some files analyses the whole project (the
+gate and the cache keep that cheap) and reports on those files.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import sys
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from losslint.cache import Cache, content_hash
+from losslint.config import ROOT_MARKERS, Config
+from losslint.engine.records import Record, UnitResult, unit_from_json, unit_to_json
+from losslint.engine.report import diagnostics as place_records
+from losslint.fixes import applicable, apply_fixes
+from losslint.model import Diagnostic, FileResult, LossTarget
+from losslint.rules import enabled_codes
+from losslint.source import SourceError, check_syntax, decode, read_bytes, real_path
+from losslint.suppression import PerFileIgnores, parse_suppressions
+
+MAX_FIX_PASSES = 10
+_FILES_PER_JOB = 48
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    """What a run does besides reporting: fixes, selection, noqa, rendering fix edits.
+
+    `render_fixes=False` decides fixes without rendering their edits (no libcst): enough for
+    text output, where a fix is only a `[*]`.
+    """
+
+    fix: bool = False
+    unsafe_fixes: bool = False
+    disable_noqa: bool = False
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    render_fixes: bool = True
+
+
+DEFAULT_OPTIONS = LintOptions()
+
+
+def enabled_for(config: Config, options: LintOptions) -> frozenset[str]:
+    """The rule codes a run reports: the command line's selection beats the config's."""
+    if options.select is not None:
+        select, ignore = options.select, options.ignore
+    else:
+        select, ignore = config.select, (*config.ignore, *options.ignore)
+    return enabled_codes(select, ignore, (*config.extend_select, *options.extend_select))
+
+
+def filter_diagnostics(
+    diagnostics: list[Diagnostic],
+    path: Path,
+    text: str | None,
+    config: Config,
+    options: LintOptions,
+) -> list[Diagnostic]:
+    """Keep the findings the rule selection, `per-file-ignores` and `# noqa` comments allow.
+
+    The one filter every producer of findings uses (static analysis, runtime mode's
+    `--runtime-all`); `text` is the file's source (None: no `noqa` comments are read).
+    """
+    if not diagnostics:
+        return diagnostics
+    enabled = enabled_for(config, options)
+    ignored = PerFileIgnores(config.per_file_ignores, config.root).ignored(path)
+    kept = [
+        d
+        for d in diagnostics
+        if d.code in enabled and not any(d.code.startswith(c) for c in ignored)
+    ]
+    if options.disable_noqa or not kept or text is None:
+        return kept
+    suppressions = parse_suppressions(text)
+    return [d for d in kept if d.code == "LL000" or not suppressions.suppresses(d.code, d.noqa_row)]
+
+
+@dataclass(frozen=True)
+class DiscoveredLoss:
+    """A loss (or metric) found in the linted files, flagged or not (for `--runtime-all`)."""
+
+    function: str
+    role: str
+    evidence: str
+    target: LossTarget
+
+
+@dataclass
+class _Run:
+    """One lint call: hashes read this run, and the units it produced or reused."""
+
+    hashes: dict[Path, str | None] = field(default_factory=dict)
+    units: dict[Path, UnitResult] = field(default_factory=dict)
+
+
+class Session:
+    """A project, its unsaved buffers and every analysis result, reused across lint calls."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        overlays: dict[Path, bytes] | None = None,
+        cache: bool = False,
+        jobs: int = 1,
+    ) -> None:
+        self.config = config
+        self.root = real_path(config.root)
+        self.overlays: dict[Path, bytes] = {real_path(p): d for p, d in (overlays or {}).items()}
+        self.jobs = jobs
+        setup = repr((str(self.root), config.loss_arg_names))
+        self.cache = Cache(self.root, setup) if cache else None
+        self._memory: dict[Path, UnitResult] = {}
+        self._project: list[Path] | None = None
+        self.internal_errors: list[Diagnostic] = []
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def set_overlay(self, path: Path, data: bytes | None) -> None:
+        """Use `data` as a file's content (an unsaved buffer), or the disk again with None."""
+        key = real_path(path)
+        if data is None:
+            self.overlays.pop(key, None)
+        else:
+            self.overlays[key] = data
+
+    def forget_project_files(self) -> None:
+        """Walk the project again on the next lint (files were created or removed)."""
+        self._project = None
+
+    def project_files(self) -> list[Path]:
+        """Every file of the project (excludes and .gitignore honoured); none without a root."""
+        if self._project is None:
+            self._project = []
+            if _is_project_root(self.root):
+                from losslint.discovery import discover
+
+                self._project = [real_path(p) for p in discover([self.root], self.config).files]
+        return self._project
+
+    def _hash(self, run: _Run, path: Path) -> str | None:
+        """The content hash of a file now (None when it cannot be read)."""
+        if path in run.hashes:
+            return run.hashes[path]
+        digest: str | None
+        if path in self.overlays:
+            digest = content_hash(self.overlays[path])
+        else:
+            digest = self.cache.known_hash(path) if self.cache is not None else None
+            if digest is None:
+                try:
+                    digest = content_hash(read_bytes(path))
+                except SourceError:
+                    digest = None
+                if digest is not None and self.cache is not None:
+                    self.cache.remember_hash(path, digest)
+        run.hashes[path] = digest
+        return digest
+
+    # -- analysis -------------------------------------------------------------------------------
+
+    def _valid(self, run: _Run, unit: UnitResult, parse: bool, render: bool) -> bool:
+        if unit.internal or (parse and not unit.parsed) or (render and not unit.rendered):
+            return False
+        if any(self._hash(run, dep) != digest for dep, digest in unit.deps.items()):
+            return False
+        return not any(os.path.exists(p) or p in self.overlays for p in unit.misses)
+
+    def _known(self, run: _Run, path: Path, parse: bool, render: bool) -> UnitResult | None:
+        unit = self._memory.get(path)
+        if unit is not None and self._valid(run, unit, parse, render):
+            return unit
+        if self.cache is not None:
+            entry = self.cache.unit(path)
+            if entry is not None:
+                try:
+                    unit = unit_from_json(path, entry)
+                except (KeyError, TypeError, ValueError, IndexError):
+                    return None
+                if self._valid(run, unit, parse, render):
+                    self._memory[path] = unit
+                    return unit
+        return None
+
+    def _analyse(self, run: _Run, paths: list[Path], parse: set[Path], render: bool) -> None:
+        """Analyse the units that have no valid result, in worker processes when many."""
+        todo = [p for p in paths if self._known(run, p, p in parse, render) is None]
+        for path in paths:
+            if path not in todo:
+                run.units[path] = self._memory[path]
+        if not todo:
+            return
+        from losslint.engine.units import analyse_units
+
+        workers = _job_count(self.jobs, len(todo))
+        parse_anyway = frozenset(parse)
+        if workers == 1:
+            results = analyse_units(
+                self.root, self.overlays, self.config, todo, parse_anyway, render
+            )
+        else:
+            chunks = [todo[i::workers] for i in range(workers)]
+            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                parts = pool.map(
+                    analyse_units,
+                    *zip(
+                        *[
+                            (self.root, self.overlays, self.config, c, parse_anyway, render)
+                            for c in chunks
+                        ],
+                        strict=True,
+                    ),
+                )
+                results = [unit for part in parts for unit in part]
+        order = {p: i for i, p in enumerate(todo)}
+        for unit in sorted(results, key=lambda u: order.get(u.path, len(order))):
+            run.units[unit.path] = unit
+            if unit.internal:
+                self.internal_errors.append(unit.error)  # type: ignore[arg-type]
+                continue
+            self._memory[unit.path] = unit
+            if self.cache is not None and unit.digest and unit.path not in self.overlays:
+                self.cache.put(unit.path, unit_to_json(unit))
+
+    # -- linting --------------------------------------------------------------------------------
+
+    def lint(
+        self,
+        files: Sequence[Path],
+        options: LintOptions = DEFAULT_OPTIONS,
+        explicit: Collection[Path] = (),
+    ) -> list[FileResult]:
+        """Lint `files` as part of their project; with `options.fix`, fix until stable (the
+        fixed text is returned, never written). `explicit` files are syntax-checked even when
+        the gate rules them out (they were named on the command line)."""
+        targets = list(dict.fromkeys(real_path(p) for p in files))
+        parse = {real_path(p) for p in explicit}
+        render = options.render_fixes or options.fix
+        originals: dict[Path, str] = {}
+        fixed_counts: dict[Path, int] = dict.fromkeys(targets, 0)
+        found = self._lint_once(targets, options, parse, render)
+        if options.fix:
+            for _ in range(MAX_FIX_PASSES):
+                if not self._fix_pass(targets, found, options, originals, fixed_counts):
+                    break
+                found = self._lint_once(targets, options, parse, render)
+        if self.cache is not None:
+            self.cache.save()
+        results = []
+        for path in targets:
+            text = self._text(path)
+            original = originals.get(path, text)
+            results.append(
+                FileResult(
+                    path=path,
+                    diagnostics=tuple(sorted(found[path], key=Diagnostic.sort_key)),
+                    source=original,
+                    fixed_source=text if path in originals else None,
+                    fixed_count=fixed_counts[path],
+                )
+            )
+        return results
+
+    def _fix_pass(
+        self,
+        targets: list[Path],
+        found: dict[Path, list[Diagnostic]],
+        options: LintOptions,
+        originals: dict[Path, str],
+        fixed_counts: dict[Path, int],
+    ) -> bool:
+        changed = False
+        for path in targets:
+            fixes = applicable(found[path], options.unsafe_fixes)
+            text = self._text(path)
+            if not fixes or text is None:
+                continue
+            new_text, count = apply_fixes(text, fixes)
+            if new_text == text:
+                continue
+            try:
+                check_syntax(new_text, path)
+            except SourceError:
+                continue  # never produce a file that does not parse
+            source = decode(path, self._bytes(path) or b"")
+            originals.setdefault(path, text)
+            self.overlays[path] = source.encode(new_text)
+            fixed_counts[path] += count
+            changed = True
+        return changed
+
+    def _bytes(self, path: Path) -> bytes | None:
+        if path in self.overlays:
+            return self.overlays[path]
+        try:
+            return read_bytes(path)
+        except SourceError:
+            return None
+
+    def _text(self, path: Path) -> str | None:
+        data = self._bytes(path)
+        if data is None:
+            return None
+        try:
+            return decode(path, data).text
+        except SourceError:
+            return None
+
+    def _units(self, targets: list[Path], parse: set[Path], render: bool) -> _Run:
+        run = _Run()
+        project = self.project_files()
+        members = set(project)
+        paths = [*project, *(p for p in targets if p not in members)]
+        self._analyse(run, list(dict.fromkeys(paths)), parse, render)
+        return run
+
+    def _lint_once(
+        self, targets: list[Path], options: LintOptions, parse: set[Path], render: bool
+    ) -> dict[Path, list[Diagnostic]]:
+        run = self._units(targets, parse, render)
+        wanted = set(targets)
+        records: list[Record] = [r for unit in run.units.values() for r in unit.records]
+        placed = place_records(records, wanted)
+        found: dict[Path, list[Diagnostic]] = {}
+        for path in targets:
+            unit = run.units.get(path)
+            own = [unit.error] if unit is not None and unit.error is not None else []
+            text = self._text(path)
+            found[path] = filter_diagnostics(
+                [*own, *placed.get(path, [])], path, text, self.config, options
+            )
+        return found
+
+    # -- runtime mode ---------------------------------------------------------------------------
+
+    def discover_losses(self, files: Iterable[Path]) -> list[DiscoveredLoss]:
+        """Every loss candidate whose function lives in one of `files` (deduplicated)."""
+        from losslint.analysis.losses import qualified
+        from losslint.engine.units import UnitAnalyser
+
+        wanted = {real_path(p) for p in files}
+        analyser = UnitAnalyser(self.root, self.overlays, self.config, render=False)
+        found: dict[tuple[Path, str], tuple[int, DiscoveredLoss]] = {}
+        for path in dict.fromkeys([*self.project_files(), *wanted]):
+            for candidate in analyser.candidates(path):
+                target = candidate.target
+                if target.path not in wanted:
+                    continue
+                key = (target.path, target.qualname)
+                loss = DiscoveredLoss(
+                    qualified(candidate.ref), candidate.role, candidate.evidence, target
+                )
+                if key not in found or candidate.priority < found[key][0]:
+                    found[key] = (candidate.priority, loss)
+        return [
+            loss
+            for _, loss in sorted(
+                found.values(), key=lambda item: (str(item[1].target.path), item[1].target.line)
+            )
+        ]
+
+
+def _is_project_root(root: Path) -> bool:
+    """A folder that is a real project (a root marker), never the home folder or `/`."""
+    if root == root.parent or root == real_path(Path.home()):
+        return False
+    return any((root / marker).exists() for marker in ROOT_MARKERS)
+
+
+def _job_count(jobs: int, files: int) -> int:
+    if jobs == 1 or files < 2:
+        return 1
+    cpus = os.cpu_count() or 1
+    if jobs == 0:
+        return max(1, min(cpus, files // _FILES_PER_JOB))
+    return max(1, min(jobs, files))

@@ -1,0 +1,273 @@
+"""Analysing files one at a time: the gate, the parse, loss discovery, and a record per finding.
+
+One `UnitAnalyser` serves many files of a project (one index and one evaluator, so modules are
+parsed once). Its results are plain values (`UnitResult`): they can cross a process boundary
+and go to the cache.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from losslint.analysis.catalogue import load as load_catalogue
+from losslint.analysis.evaluator import Evaluator
+from losslint.analysis.losses import Candidate, Issue, LossFinder, qualified
+from losslint.analysis.values import FixPlan, Origin
+from losslint.config import Config
+from losslint.engine.records import Record, Span, UnitResult
+from losslint.index.gate import may_hold_losses, text_may_hold_losses
+from losslint.index.modules import ModuleInfo
+from losslint.index.project import ProjectIndex
+from losslint.model import Diagnostic, Edit, Fix, Position
+from losslint.rules import ALL_RULES
+from losslint.rules.base import Rule
+from losslint.source import SourceError, check_syntax, real_path
+
+_RULES: tuple[Rule, ...] = tuple(r for r in ALL_RULES if r.code != "LL000")
+# the analysis recurses once per nested expression: long `a + b + ...` chains need room
+RECURSION_LIMIT = 20_000
+
+
+class UnitAnalyser:
+    """Analyses the files of one project."""
+
+    def __init__(
+        self, root: Path, overlays: dict[Path, bytes], config: Config, render: bool
+    ) -> None:
+        self.config = config
+        self.root = real_path(root)
+        self.index = ProjectIndex(root, overlays, load_catalogue().frameworks)
+        self.evaluator = Evaluator(self.index)
+        self.finder = LossFinder(self.evaluator, config.loss_arg_names)
+        self.pairs = frozenset(config.loss_arg_names)
+        self.render = render
+        if sys.getrecursionlimit() < RECURSION_LIMIT:
+            sys.setrecursionlimit(RECURSION_LIMIT)
+
+    def analyse(self, path: Path, parse_anyway: bool = False) -> UnitResult:
+        """One file's findings (wherever they land) and what they depend on."""
+        path = real_path(path)
+        try:
+            source = self.index.source(path)
+        except SourceError as exc:
+            digest = self.index.digest(path)
+            return self._result(path, digest, (), exc.diagnostic(path), parsed=True)
+        digest = self.index.digest(path) or ""
+        text = source.text
+        if not text_may_hold_losses(text, self.pairs):
+            error = None
+            if parse_anyway:
+                try:
+                    check_syntax(text, path)
+                except SourceError as exc:
+                    error = exc.diagnostic(path)
+            return self._result(path, digest, (), error, parsed=parse_anyway, closure=False)
+        try:
+            tree = check_syntax(text, path)
+        except SourceError as exc:
+            return self._result(path, digest, (), exc.diagnostic(path), parsed=True, closure=False)
+        frameworks = self.evaluator.catalogue.frameworks
+        if not may_hold_losses(tree, text, self.pairs, frameworks):
+            return self._result(path, digest, (), None, parsed=True, closure=False)
+        self.index.remember_ast(path, tree)
+        try:
+            records = self._records(path)
+            return self._result(path, digest, records, None, parsed=True)
+        except Exception as exc:  # one file's crash is that file's problem
+            return self._crash(path, digest, exc)
+
+    def candidates(self, path: Path) -> list[Candidate]:
+        """The loss candidates of a file that passes the gate (none otherwise)."""
+        try:
+            text = self.index.source(path).text
+        except SourceError:
+            return []
+        if not text_may_hold_losses(text, self.pairs):
+            return []
+        module = self.index.module(path)
+        if module is None or not may_hold_losses(
+            module.tree, text, self.pairs, self.evaluator.catalogue.frameworks
+        ):
+            return []
+        return self.finder.candidates(module)
+
+    def _records(self, path: Path) -> tuple[Record, ...]:
+        module = self.index.module(path)
+        if module is None:
+            return ()
+        records: list[Record] = []
+        for candidate in self.finder.candidates(module):
+            for issue in self.finder.issues(candidate):
+                record = self._record(issue, candidate)
+                if record is not None:
+                    records.append(record)
+        return tuple(records)
+
+    def _result(
+        self,
+        path: Path,
+        digest: str | None,
+        records: tuple[Record, ...],
+        error: Diagnostic | None,
+        *,
+        parsed: bool,
+        closure: bool = True,
+    ) -> UnitResult:
+        deps: dict[Path, str] = {path: digest or ""}
+        misses: frozenset[Path] = frozenset()
+        if closure and digest is not None:
+            files, misses = self.index.import_closure(path)
+            for dep in files:
+                deps[dep] = self.index.digest(dep) or ""
+        return UnitResult(
+            path=path,
+            digest=digest or "",
+            deps=deps,
+            misses=tuple(sorted(misses)),
+            records=records,
+            error=error,
+            rendered=self.render,
+            parsed=parsed,
+        )
+
+    def _crash(self, path: Path, digest: str, exc: BaseException) -> UnitResult:
+        if os.environ.get("LOSSLINT_DEBUG"):
+            traceback.print_exception(exc, file=sys.stderr)
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        message = f"internal error: {type(exc).__name__}" + (f": {detail}" if detail else "")
+        at = Position(1, 1)
+        error = Diagnostic(
+            code="LL000",
+            name="unreadable-file",
+            message=message + " (LOSSLINT_DEBUG=1 prints the traceback)",
+            path=path,
+            location=at,
+            end_location=at,
+            noqa_row=1,
+        )
+        return UnitResult(
+            path=path,
+            digest=digest,
+            deps={path: digest},
+            misses=(),
+            records=(),
+            error=error,
+            rendered=self.render,
+            parsed=True,
+            internal=True,
+        )
+
+    # -- one finding --------------------------------------------------------------------------
+
+    def _record(self, issue: Issue, candidate: Candidate) -> Record | None:
+        rule = next((r for r in _RULES if r.claims(issue)), None)
+        if rule is None:
+            return None
+        origin = issue.origins[0]
+        site = None
+        site_message = None
+        if candidate.site is not None:
+            site_module, site_expr, keyword = candidate.site
+            site = _span(site_module, site_expr)
+            site_message = self._site_message(issue, origin, site_module, site_expr, keyword)
+        return Record(
+            code=rule.code,
+            name=rule.name,
+            message=rule.message(issue),
+            rank=(
+                candidate.priority,
+                0 if candidate.role == "loss" else 1,
+                0 if origin.function == issue.loss_name else 1,
+            ),
+            origin=_span(origin.module, origin.node),
+            chain=tuple(_span(module, call) for module, call, _ in origin.chain),
+            site=site,
+            site_message=site_message,
+            fix=self._fix(rule, issue, origin.module),
+            function=issue.function,
+            role=candidate.role,
+            evidence=candidate.evidence,
+            target=candidate.target,
+        )
+
+    def _site_message(
+        self, issue: Issue, origin: Origin, module: ModuleInfo, expr: ast.expr, keyword: str
+    ) -> str:
+        code = " ".join(module.code_for(expr).split())
+        try:
+            where = origin.module.path.relative_to(self.root).as_posix()
+        except ValueError:
+            where = origin.module.path.name
+        line = origin.module.line_of(origin.node)
+        consequence = (
+            "Keras averages per-batch metric values with equal weight"
+            if issue.candidate.role == "metric"
+            else "Keras expects one loss per sample"
+        )
+        return (
+            f"`compile({keyword}={code})`: `{issue.loss_name}` ({where}:{line}) returns a value"
+            f" reduced over the batch axis; {consequence}"
+        )
+
+    def _fix(self, rule: Rule, issue: Issue, module: ModuleInfo) -> Fix | None:
+        decision = rule.fix(issue)
+        if decision is None:
+            return None
+        edits: list[Edit] = []
+        for origin, plan, ref in decision.parts:
+            target = plan.ctor_module if plan.action == "reduction_none" else origin.module
+            if target is None or target.path != module.path:
+                return None
+            if not self.render:
+                if not _may_render(target, plan, origin.node):
+                    return None
+                continue
+            from losslint.fixes.render import render
+
+            edit = render(target, plan, origin.node, ref)
+            if edit is None:
+                return None
+            edits.append(edit)
+        if self.render and not edits:
+            return None
+        edits.sort(key=lambda e: e.location)
+        return Fix(decision.applicability, decision.message, tuple(edits))
+
+
+def _may_render(module: ModuleInfo, plan: FixPlan, node: ast.AST) -> bool:
+    """What rendering would refuse, checked without libcst (when edits are not needed)."""
+    if plan.action == "reduction_none":
+        return plan.ctor is not None
+    if not isinstance(node, ast.Call):
+        return False
+    if plan.action == "drop_call":
+        if plan.operand_arg is None:
+            return False
+        outside = module.code_for(node).replace(module.code_for(plan.operand_arg.value), "", 1)
+        return "#" not in outside
+    return True
+
+
+def _span(module: ModuleInfo, node: ast.AST) -> Span:
+    line, column, end_line, end_column = module.span_of(node)
+    return Span(module.path, Position(line, column + 1), Position(end_line, end_column + 1))
+
+
+def analyse_units(
+    root: Path,
+    overlays: dict[Path, bytes],
+    config: Config,
+    paths: list[Path],
+    parse_anyway: frozenset[Path],
+    render: bool,
+) -> list[UnitResult]:
+    """Analyse files with one analyser (the entry point of worker processes)."""
+    analyser = UnitAnalyser(root, overlays, config, render)
+    return [analyser.analyse(path, path in parse_anyway) for path in paths]
+
+
+__all__ = ["UnitAnalyser", "analyse_units", "qualified"]
