@@ -16,6 +16,8 @@ from losslint.config import Config, ConfigError, load_config
 from losslint.discovery import discover, is_excluded
 from losslint.engine import LintOptions, lint_paths, lint_source
 from losslint.model import Applicability, Diagnostic, FileResult
+from losslint.notebook import NotebookDependencyError, is_notebook
+from losslint.notebook_lint import NotebookSet, lint_notebook_source
 from losslint.reporters import REPORTERS, ReportContext
 from losslint.reporters import diff as diff_reporter
 from losslint.reporters.text import statistics as render_statistics
@@ -276,33 +278,50 @@ def _main(
             ctx.exit(EXIT_ERROR)
 
     echo: bytes | None = None
-    if stdin_mode:
-        stdin_result, echo = _run_stdin(config, options, stdin_filename, force_exclude)
-        if stdin_result is None:
-            if fix and not show_diff:
-                _write_binary(echo)
-            ctx.exit(EXIT_OK)
-        results = [stdin_result]
-    else:
-        found = discover(targets, config, force_exclude=force_exclude)
-        results = lint_paths(found.files, config, options, jobs=jobs, cache=not no_cache)
-        results.extend(
-            FileResult(
-                path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
+    notebooks: NotebookSet | None = None
+    try:
+        if stdin_mode:
+            stdin_result, echo = _run_stdin(config, options, stdin_filename, force_exclude)
+            if stdin_result is None:
+                if fix and not show_diff:
+                    _write_binary(echo)
+                ctx.exit(EXIT_OK)
+            results = [stdin_result]
+        else:
+            found = discover(targets, config, force_exclude=force_exclude)
+            notebooks = NotebookSet.read(found.files, config, options)
+            results = lint_paths(
+                notebooks.files,
+                config,
+                options,
+                overlays=notebooks.overlays or None,
+                jobs=jobs,
+                cache=not no_cache,
             )
-            for p in found.missing
-        )
-    if runtime or runtime_all:
-        from losslint.runtime import verify
+            results.extend(
+                FileResult(
+                    path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
+                )
+                for p in found.missing
+            )
+        if runtime or runtime_all:
+            from losslint.runtime import verify
 
-        results = verify(
-            results,
-            config,
-            all_losses=runtime_all,
-            show_refuted=show_refuted,
-            quiet=quiet or silent,
-            options=options,
-        )
+            results = verify(
+                results,
+                config,
+                all_losses=runtime_all,
+                show_refuted=show_refuted,
+                quiet=quiet or silent,
+                options=options,
+            )
+        if notebooks is not None:
+            results = notebooks.finish(results)
+            for warning in notebooks.warnings:
+                click.echo(f"warning: {warning}", err=True)
+    except NotebookDependencyError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_ERROR)
 
     summary = Summary()
     diagnostics: list[Diagnostic] = []
@@ -373,7 +392,12 @@ def _run_stdin(
     path = Path(os.path.abspath(stdin_filename)) if stdin_filename else Path(os.getcwd()) / "-"
     if force_exclude and stdin_filename and is_excluded(path, config):
         return None, data
-    result = lint_source(path, data, config, options)
+    if stdin_filename and is_notebook(stdin_filename):
+        result, warnings = lint_notebook_source(path, data, config, options)
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+    else:
+        result = lint_source(path, data, config, options)
     output = data
     if result.fixed_source is not None:
         output = decode(path, data).encode(result.fixed_source)
