@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import run_cli, run_subprocess
+from conftest import copy_case, run_cli, run_subprocess
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 BAD_CELL = "def mse(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))"
@@ -260,3 +260,18 @@ def test_good_notebook_is_clean(project: Path) -> None:
     result = run_cli(["."], project)
     assert result.exit_code == 0
     assert "All checks passed!" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.runtime
+def test_runtime_confirms_the_notebook_fixtures_losses(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    root = copy_case("notebooks", tmp_path)
+    proc = run_subprocess(["--runtime", "--format", "json", "--no-cache", "."], root)
+    findings = [d for d in json.loads(proc.stdout) if d["code"] == "LL001"]
+    assert len(findings) == 7
+    for d in findings:
+        assert d["runtime"]["verdict"] == "confirmed", d
+        assert d["runtime"]["output_shape"] == []
+        assert d["runtime"]["fix_verified"] is True, d
+    assert {d["cell"] for d in findings if d["filename"].endswith("train_magics.ipynb")} == {5, 7}
