@@ -77,7 +77,9 @@ class NotebookSet:
         out = []
         for result in mapped:
             notebook = final.get(real_path(result.path))
-            diagnostics = [names.rewrite(_to_cells(d, notebook)) for d in result.diagnostics]
+            diagnostics = [
+                names.rewrite(_to_cells(d, notebook), notebook) for d in result.diagnostics
+            ]
             out.append(
                 replace(result, diagnostics=tuple(sorted(diagnostics, key=Diagnostic.sort_key)))
             )
@@ -159,12 +161,12 @@ def _fix_to_cells(fix: Fix | None, notebook: Notebook, cell: int) -> Fix | None:
 
 
 class _Names:
-    """Rewrites virtual line numbers in evidence (`nb.ipynb:57`) and lambda names
-    (`<lambda>@57`) as cell positions (`nb.ipynb:cell 4:3`, `<lambda>@cell 4:3`)."""
+    """Rewrites virtual line numbers as cell positions: in evidence (`nb.ipynb:57` becomes
+    `nb.ipynb:cell 4:3`) and in the names of a notebook's own lambdas (`<lambda>@57` becomes
+    `<lambda>@cell 4:3`)."""
 
     def __init__(self, notebooks: dict[Path, Notebook], root: Path) -> None:
         self.by_rel: dict[str, Notebook] = {}
-        self.by_module: dict[str, Notebook] = {}
         base = real_path(root)
         for path, notebook in notebooks.items():
             if not notebook.code_cells:
@@ -174,55 +176,42 @@ class _Names:
             except ValueError:
                 rel = path.as_posix()
             self.by_rel[rel] = notebook
-            self.by_module[_module_name(path)] = notebook
         self.where = (
             re.compile("(" + "|".join(re.escape(r) for r in self.by_rel) + r"):(\d+)\b")
             if self.by_rel
             else None
         )
 
-    def rewrite(self, diagnostic: Diagnostic) -> Diagnostic:
-        if not self.by_rel:
-            return diagnostic
+    def rewrite(self, diagnostic: Diagnostic, notebook: Notebook | None) -> Diagnostic:
+        """`notebook`: the one the finding is in (its lambdas are renamed), if any."""
         evidence = diagnostic.evidence
         if evidence and self.where is not None:
             evidence = self.where.sub(self._site, evidence)
-        owner = self._owner(diagnostic.function)
-        function, message = diagnostic.function, diagnostic.message
-        if owner is not None:
-            function = self._lambdas(function, owner)
-            message = self._lambdas(message, owner)
-        losses = tuple(
-            self._lambdas(name, self._owner(name)) if self._owner(name) else name
-            for name in diagnostic.losses
-        )
+        if notebook is None or not notebook.code_cells:
+            return replace(diagnostic, evidence=evidence)
+        module = _module_name(diagnostic.path) + "."
+        own = diagnostic.function is not None and diagnostic.function.startswith(module)
+
+        def rename(text: str | None, applies: bool) -> str | None:
+            if text is None or not applies:
+                return text
+            return _LAMBDA.sub(
+                lambda m: "<lambda>@cell {}:{}".format(*notebook.cell_row(int(m.group(1)))),
+                text,
+            )
+
         return replace(
-            diagnostic, evidence=evidence, function=function, message=message, losses=losses
+            diagnostic,
+            evidence=evidence,
+            function=rename(diagnostic.function, own),
+            message=rename(diagnostic.message, own) or diagnostic.message,
+            losses=tuple(rename(n, n.startswith(module)) or n for n in diagnostic.losses),
         )
 
     def _site(self, match: re.Match[str]) -> str:
         notebook = self.by_rel[match.group(1)]
         cell, row = notebook.cell_row(int(match.group(2)))
         return f"{match.group(1)}:cell {cell}:{row}"
-
-    def _owner(self, name: str | None) -> Notebook | None:
-        if not name:
-            return None
-        for module, notebook in self.by_module.items():
-            if name.startswith(module + "."):
-                return notebook
-        return None
-
-    @staticmethod
-    def _lambdas(text: str | None, notebook: Notebook | None) -> str | None:
-        if text is None or notebook is None:
-            return text
-
-        def cell_position(match: re.Match[str]) -> str:
-            cell, row = notebook.cell_row(int(match.group(1)))
-            return f"<lambda>@cell {cell}:{row}"
-
-        return _LAMBDA.sub(cell_position, text)
 
 
 def _module_name(path: Path) -> str:

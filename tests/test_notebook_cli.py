@@ -275,3 +275,21 @@ def test_runtime_confirms_the_notebook_fixtures_losses(tmp_path: Path) -> None:
         assert d["runtime"]["output_shape"] == []
         assert d["runtime"]["fix_verified"] is True, d
     assert {d["cell"] for d in findings if d["filename"].endswith("train_magics.ipynb")} == {5, 7}
+
+
+def test_lambda_names_and_evidence_name_cells_only_for_the_notebook(project: Path) -> None:
+    (project / "train.py").write_text(
+        "import tensorflow as tf\n\nmodel.compile(loss=lambda yt, yp: tf.reduce_mean(yt - yp))\n"
+    )
+    notebook(
+        project,
+        "train.ipynb",
+        "import tensorflow as tf",
+        "x = 1\nmodel.compile(loss=lambda yt, yp: tf.reduce_sum(yt - yp))",
+    )
+    found = json.loads(run_cli(["--format", "json", "."], project).stdout)
+    got = {(Path(d["filename"]).name, d["function"], d["evidence"]) for d in found}
+    assert got == {
+        ("train.ipynb", "train.<lambda>@cell 3:2", "compiled at train.ipynb:cell 3:2"),
+        ("train.py", "train.<lambda>@3", "compiled at train.py:3"),
+    }
