@@ -21,7 +21,7 @@ import re
 import warnings
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from losslint.model import Edit, Position
@@ -85,12 +85,24 @@ class CodeCell:
     first_row: int  # the cell's first row in the virtual module
     offset: int  # the cell's first character in the virtual module
     text: str  # the source as written
-    masked: str  # the same text with IPython syntax masked (same line lengths)
+    masked: str  # the text as Python: IPython syntax masked (same lengths), common indent removed
     masked_rows: tuple[int, ...]  # rows (1-based, within the cell) that were masked
+    shifts: tuple[int, ...] = ()  # per row: characters of leading indent removed (IPython does)
 
     @property
     def rows(self) -> int:
         return len(_LINE_BREAK.split(self.masked))
+
+    def shift(self, row: int) -> int:
+        return self.shifts[row - 1] if self.shifts else 0
+
+    def original_offset(self, local: int) -> int:
+        """The offset in `text` of an offset in `masked`."""
+        if not self.shifts:
+            return local
+        row = len(_LINE_BREAK.findall(self.masked, 0, local)) + 1
+        masked_start = _row_span(self.masked, row)[0]
+        return _row_span(self.text, row)[0] + self.shift(row) + local - masked_start
 
 
 @dataclass(frozen=True)
@@ -154,12 +166,13 @@ class Notebook:
             if cell["cell_type"] != "code":
                 continue
             reason = _skip_reason(cell, language)
-            masked = None if reason else mask_cell(source)
+            dedented, shifts = _dedent(source)
+            masked = None if reason else mask_cell(dedented)
             if masked is None:
-                skipped.append(SkippedCell(index, reason or f"cell magic {_cell_magic(source)}"))
+                skipped.append(SkippedCell(index, reason or f"cell magic {_cell_magic(dedented)}"))
                 continue
             masked_text, masked_rows = masked
-            code.append(CodeCell(index, row, offset, source, masked_text, masked_rows))
+            code.append(CodeCell(index, row, offset, source, masked_text, masked_rows, shifts))
             row += code[-1].rows
             offset += len(masked_text) + 1
         code = _mask_coding_cookie(code)
@@ -186,9 +199,9 @@ class Notebook:
         code = self._code_cell_at_row(position.row)
         row = position.row - code.first_row + 1
         if row > code.rows:
-            last = _LINE_BREAK.split(code.masked)[-1]
+            last = _LINE_BREAK.split(code.text)[-1]
             return code.cell, Position(code.rows, len(last) + 1)
-        return code.cell, Position(row, position.column)
+        return code.cell, Position(row, position.column + code.shift(row))
 
     def to_virtual(self, cell: int, position: Position) -> Position:
         """A position within a code cell as a position in the virtual module."""
@@ -196,7 +209,8 @@ class Notebook:
             if code.cell == cell:
                 if not 1 <= position.row <= code.rows:
                     raise ValueError(f"cell {cell} has no row {position.row}")
-                return Position(code.first_row + position.row - 1, position.column)
+                column = max(1, position.column - code.shift(position.row))
+                return Position(code.first_row + position.row - 1, column)
         raise ValueError(f"cell {cell} is not a code cell of the virtual module")
 
     def _code_cell_at_row(self, row: int) -> CodeCell:
@@ -241,7 +255,9 @@ class Notebook:
                 row_start, row_end = _row_span(code.masked, masked_row)
                 if local[0] < row_end and local[1] > row_start:
                     raise NotebookError(f"a fix touches masked IPython syntax in cell {code.cell}")
-            by_cell[code.cell].append(local)
+            by_cell[code.cell].append(
+                (code.original_offset(local[0]), code.original_offset(local[1]), content)
+            )
         texts: dict[int, str] = {}
         for code in self.code_cells:
             if code.cell not in by_cell:
@@ -369,6 +385,21 @@ def _cell_magic(text: str) -> str | None:
     return None
 
 
+def _dedent(text: str) -> tuple[str, tuple[int, ...]]:
+    """IPython's `leading_indent`: when a cell's first non-blank line is indented, that
+    indent is removed from every line that starts with it. Returns the text and, per row,
+    how many characters were removed (empty when nothing was)."""
+    lines = _LINE_BREAK.split(text)
+    first = next((line for line in lines if line.strip()), "")
+    indent = first[: len(first) - len(first.lstrip(" \t"))]
+    if not indent:
+        return text, ()
+    breaks = [m.group() for m in _LINE_BREAK.finditer(text)]
+    shifts = tuple(len(indent) if line.startswith(indent) else 0 for line in lines)
+    parts = [line[shift:] for line, shift in zip(lines, shifts, strict=True)]
+    return "".join(p + b for p, b in zip(parts, [*breaks, ""], strict=True)), shifts
+
+
 def mask_cell(text: str) -> tuple[str, tuple[int, ...]] | None:
     """The cell's text with IPython syntax replaced by same-length placeholders, and the
     masked rows (1-based); None when a cell magic makes the cell something other than Python."""
@@ -436,15 +467,8 @@ def _mask_coding_cookie(code: list[CodeCell]) -> list[CodeCell]:
             if _CODING.match(lines[k]) and k + 1 not in rows:
                 start, end = _row_span(cell.masked, k + 1)
                 masked = cell.masked[:start] + "#" + " " * (end - start - 1) + cell.masked[end:]
-                cell = CodeCell(
-                    cell.cell,
-                    cell.first_row,
-                    cell.offset,
-                    cell.text,
-                    masked,
-                    tuple(sorted([*rows, k + 1])),
-                )
                 rows.append(k + 1)
+                cell = replace(cell, masked=masked, masked_rows=tuple(sorted(rows)))
         result.append(cell)
     return result
 

@@ -293,3 +293,13 @@ def test_lambda_names_and_evidence_name_cells_only_for_the_notebook(project: Pat
         ("train.ipynb", "train.<lambda>@cell 3:2", "compiled at train.ipynb:cell 3:2"),
         ("train.py", "train.<lambda>@3", "compiled at train.py:3"),
     }
+
+
+def test_an_indented_cell_is_linted_and_fixed_where_it_is_written(project: Path) -> None:
+    path = notebook(
+        project, "train.ipynb", "import tensorflow as tf", "  " + BAD_CELL.replace("\n", "\n  ")
+    )
+    result = run_cli(["."], project)
+    assert result.stdout.startswith("train.ipynb:cell 3:2:14: LL001")
+    run_cli(["--fix", "."], project)
+    assert cell_source(path, 3) == "  " + GOOD_CELL.replace("\n", "\n  ")
