@@ -209,6 +209,9 @@ def main(ctx: click.Context, **params: Any) -> None:
         _main(ctx, **ctx.params)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise
+    except NotebookDependencyError as exc:  # a notebook fix needs nbformat; nothing written
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_ERROR)
     except Exception as exc:  # an internal error must exit 2, never look like "findings"
         click.echo(f"losslint: internal error: {type(exc).__name__}: {exc}", err=True)
         if os.environ.get("LOSSLINT_DEBUG"):
@@ -279,49 +282,45 @@ def _main(
 
     echo: bytes | None = None
     notebooks: NotebookSet | None = None
-    try:
-        if stdin_mode:
-            stdin_result, echo = _run_stdin(config, options, stdin_filename, force_exclude)
-            if stdin_result is None:
-                if fix and not show_diff:
-                    _write_binary(echo)
-                ctx.exit(EXIT_OK)
-            results = [stdin_result]
-        else:
-            found = discover(targets, config, force_exclude=force_exclude)
-            notebooks = NotebookSet.read(found.files, config, options)
-            results = lint_paths(
-                notebooks.files,
-                config,
-                options,
-                overlays=notebooks.overlays or None,
-                jobs=jobs,
-                cache=not no_cache,
+    if stdin_mode:
+        stdin_result, echo = _run_stdin(config, options, stdin_filename, force_exclude)
+        if stdin_result is None:
+            if fix and not show_diff:
+                _write_binary(echo)
+            ctx.exit(EXIT_OK)
+        results = [stdin_result]
+    else:
+        found = discover(targets, config, force_exclude=force_exclude)
+        notebooks = NotebookSet.read(found.files, config, options)
+        results = lint_paths(
+            notebooks.files,
+            config,
+            options,
+            overlays=notebooks.overlays or None,
+            jobs=jobs,
+            cache=not no_cache,
+        )
+        results.extend(
+            FileResult(
+                path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
             )
-            results.extend(
-                FileResult(
-                    path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
-                )
-                for p in found.missing
-            )
-        if runtime or runtime_all:
-            from losslint.runtime import verify
+            for p in found.missing
+        )
+    if runtime or runtime_all:
+        from losslint.runtime import verify
 
-            results = verify(
-                results,
-                config,
-                all_losses=runtime_all,
-                show_refuted=show_refuted,
-                quiet=quiet or silent,
-                options=options,
-            )
-        if notebooks is not None:
-            results = notebooks.finish(results)
-            for warning in notebooks.warnings:
-                click.echo(f"warning: {warning}", err=True)
-    except NotebookDependencyError as exc:
-        click.echo(f"error: {exc}", err=True)
-        ctx.exit(EXIT_ERROR)
+        results = verify(
+            results,
+            config,
+            all_losses=runtime_all,
+            show_refuted=show_refuted,
+            quiet=quiet or silent,
+            options=options,
+        )
+    if notebooks is not None:  # after runtime mode, which works on the notebooks' code cells
+        results = notebooks.finish(results)
+        for warning in notebooks.warnings:
+            click.echo(f"warning: {warning}", err=True)
 
     summary = Summary()
     diagnostics: list[Diagnostic] = []
