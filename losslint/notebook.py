@@ -3,9 +3,10 @@
 A notebook's code cells, in order, make one virtual module: each cell's text, one cell after
 another with a newline between. IPython syntax (`%` and `%%` magics, `!` shell escapes, `?`
 help, automagics, `get_ipython()` lines) is masked line for line with placeholders of the same
-length, so that a (row, column) in the virtual module maps exactly to (cell, row, column).
-Cells whose cell magic runs something other than Python (`%%bash`, `%%writefile`, ...) are left
-out; markdown and raw cells are ignored.
+length, so that a (row, column) in the virtual module maps exactly to (cell, row, column); a
+cell indented as a whole loses its common indent as IPython reads it, with per-row column
+shifts to map back. Cells whose cell magic does not run their body in the kernel (`%%bash`,
+`%%writefile`, ...) are left out; markdown and raw cells are ignored.
 
 Write-back splices new `source` values into the original JSON text: every byte outside the
 fixed cells' `source` stays as it was (outputs, metadata, ids, key order, indentation,
