@@ -15,6 +15,7 @@ from losslint import __version__
 from losslint.codes import did_you_mean, rule_codes, rule_docs, selector_error
 from losslint.config import ConfigError, Warn, load_config
 from losslint.model import Applicability, Diagnostic, FileResult
+from losslint.notebook import NotebookDependencyError
 from losslint.reporters import REPORTERS, ReportContext
 from losslint.reporters import diff as diff_reporter
 from losslint.reporters.paths import display_path
@@ -22,6 +23,7 @@ from losslint.reporters.text import statistics as render_statistics
 
 if TYPE_CHECKING:
     from losslint.engine import LintOptions, Session
+    from losslint.notebook_lint import NotebookSet
 
 # The analysis (engine, libcst) is imported only where files are linted, so that
 # `--version`, `--help` and configuration errors answer at once.
@@ -238,6 +240,9 @@ def main(ctx: click.Context, **params: Any) -> None:
         _main(ctx, **ctx.params)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise
+    except NotebookDependencyError as exc:  # a notebook fix needs nbformat; nothing written
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_ERROR)
     except Exception as exc:  # an internal error must exit 2, never look like "findings"
         click.echo(f"losslint: internal error: {type(exc).__name__}: {exc}", err=True)
         if os.environ.get("LOSSLINT_DEBUG"):
@@ -314,6 +319,7 @@ def _main(
             ctx.exit(EXIT_ERROR)
 
     echo: bytes | None = None
+    notebooks: NotebookSet | None = None
     if stdin_mode:
         stdin_result, echo = _run_stdin(session, options, stdin_filename, force_exclude)
         if stdin_result is None:
@@ -323,12 +329,14 @@ def _main(
         results = [stdin_result]
     else:
         from losslint.discovery import discover
+        from losslint.notebook_lint import NotebookSet
         from losslint.source import SourceError
 
         found = discover(targets, config, force_exclude=force_exclude)
+        notebooks = NotebookSet.read(found.files, session, options)
         named = {os.path.abspath(t) for t in targets if not os.path.isdir(t)}
-        explicit = [f for f in found.files if str(f) in named]
-        results = session.lint(found.files, options, explicit)
+        explicit = [f for f in notebooks.files if str(f) in named]
+        results = session.lint(notebooks.files, options, explicit)
         results.extend(
             FileResult(
                 path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
@@ -346,6 +354,10 @@ def _main(
             quiet=quiet or silent,
             options=options,
         )
+    if notebooks is not None:  # after runtime mode, which works on the notebooks' code cells
+        results = notebooks.finish(results)
+        for warning in notebooks.warnings:
+            click.echo(f"warning: {warning}", err=True)
 
     summary = Summary()
     diagnostics: list[Diagnostic] = []
@@ -426,8 +438,17 @@ def _run_stdin(
     path = Path(os.path.abspath(stdin_filename)) if stdin_filename else Path(os.getcwd()) / "-"
     if force_exclude and stdin_filename and is_excluded(path, session.config):
         return None, data
-    session.set_overlay(path, data)
-    result = session.lint([path], options, explicit=[path])[0]
+    from losslint.notebook import is_notebook
+
+    if stdin_filename and is_notebook(stdin_filename):
+        from losslint.notebook_lint import lint_notebook_source
+
+        result, warnings = lint_notebook_source(path, data, session, options)
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+    else:
+        session.set_overlay(path, data)
+        result = session.lint([path], options, explicit=[path])[0]
     output = data
     if result.fixed_source is not None:
         output = decode(path, data).encode(result.fixed_source)

@@ -42,6 +42,9 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "venv",
 )
 
+# ruff's `include`: glob patterns of the files a folder walk lints (notebooks on by default)
+DEFAULT_INCLUDE: tuple[str, ...] = ("*.py", "*.ipynb")
+
 DEFAULT_LOSS_ARG_NAMES: tuple[tuple[str, str], ...] = (
     ("y_true", "y_pred"),
     ("ytrue", "ypred"),
@@ -65,6 +68,8 @@ KNOWN_KEYS = frozenset(
         "extend-ignore",
         "exclude",
         "extend-exclude",
+        "include",
+        "extend-include",
         "per-file-ignores",
         "respect-gitignore",
         "loss-arg-names",
@@ -105,6 +110,8 @@ class Config:
     extend_select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] = DEFAULT_INCLUDE
+    extend_include: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     respect_gitignore: bool = True
     loss_arg_names: tuple[tuple[str, str], ...] = DEFAULT_LOSS_ARG_NAMES
@@ -263,6 +270,10 @@ def _parse_table(table: Any, root: Path, path: Path | None, section: str) -> Con
         changes["exclude"] = _strings("exclude", table["exclude"])
     if "extend-exclude" in table:
         changes["extend_exclude"] = _strings("extend-exclude", table["extend-exclude"])
+    if "include" in table:
+        changes["include"] = _strings("include", table["include"])
+    if "extend-include" in table:
+        changes["extend_include"] = _strings("extend-include", table["extend-include"])
     if "per-file-ignores" in table:
         changes["per_file_ignores"] = _per_file_ignores(table["per-file-ignores"])
     if "respect-gitignore" in table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,8 +13,6 @@ import pathspec
 
 from losslint.config import Config
 from losslint.source import real_path
-
-SOURCE_SUFFIXES = (".py",)
 
 
 @dataclass
@@ -30,6 +29,11 @@ class _Ignorer:
     def __init__(self, config: Config) -> None:
         self.root = real_path(config.root)
         self.exclude = pathspec.GitIgnoreSpec.from_lines([*config.exclude, *config.extend_exclude])
+        patterns = [*config.include, *config.extend_include]
+        self.include = pathspec.GitIgnoreSpec.from_lines(patterns)
+        # the usual `*.py`-style patterns need no glob matching: a suffix test is enough
+        simple = all(re.fullmatch(r"\*\.[\w.-]+", p) for p in patterns)
+        self.include_suffixes = tuple(p[1:] for p in patterns) if simple else None
         self.respect_gitignore = config.respect_gitignore
         self._gitignores: dict[Path, pathspec.PathSpec | None] = {}
 
@@ -38,6 +42,13 @@ class _Ignorer:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return None
+
+    def included(self, path: Path) -> bool:
+        """Whether a file found in a folder walk matches `include`/`extend-include`."""
+        if self.include_suffixes is not None:
+            return path.name.endswith(self.include_suffixes)
+        rel = self._relative(path)
+        return self.include.match_file(rel if rel not in (None, ".") else path.name)
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
         rel = self._relative(path)
@@ -107,7 +118,7 @@ def _walk(folder: Path, ignorer: _Ignorer, seen_dirs: set[tuple[int, int]]) -> I
                 continue
             yield from _walk(path, ignorer, seen_dirs)
             continue
-        if not entry.name.endswith(SOURCE_SUFFIXES):
+        if not ignorer.included(path):
             continue
         if ignorer.excluded(path, False) or ignorer.gitignored(path, False):
             continue
@@ -124,7 +135,8 @@ def _walk(folder: Path, ignorer: _Ignorer, seen_dirs: set[tuple[int, int]]) -> I
 
 
 def discover(paths: list[Path], config: Config, *, force_exclude: bool = False) -> Discovery:
-    """Expand paths: folders are walked; explicit files are kept unless `force_exclude`."""
+    """Expand paths: folders are walked for the files `include` names (Python files and
+    notebooks); explicit files are kept unless `force_exclude`."""
     ignorer = _Ignorer(config)
     result = Discovery()
     seen: set[Path] = set()

@@ -79,8 +79,9 @@ class Diagnostic:
     losses: tuple[str, ...] = ()
     target: LossTarget | None = field(default=None, compare=False)
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (str(self.path), self.location.row, self.location.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        """File, then cell (notebooks), row, column and code."""
+        return (str(self.path), self.cell or 0, self.location.row, self.location.column, self.code)
 
 
 @dataclass(frozen=True)

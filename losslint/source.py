@@ -89,6 +89,19 @@ def read_bytes(path: Path) -> bytes:
         raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc
 
 
+def read_module_bytes(path: Path) -> bytes:
+    """A file's bytes as Python source: a notebook's code cells as one module (magics masked)."""
+    raw = read_bytes(path)
+    if not str(path).endswith(".ipynb"):
+        return raw
+    from losslint.notebook import Notebook, NotebookError
+
+    try:
+        return Notebook.parse(raw).virtual_bytes
+    except NotebookError as exc:
+        raise SourceError(exc.message, exc.row, exc.column) from exc
+
+
 def decode(path: Path, raw: bytes) -> SourceText:
     """Decode bytes as Python source (BOM, PEP 263 cookie); binary data raises SourceError."""
     if b"\x00" in raw:

@@ -68,3 +68,50 @@ def test_try_repo_lint_and_fix_hooks(tmp_path: Path) -> None:
         home,
     )
     assert again.returncode == 0, again.stdout
+
+
+@pytest.mark.slow
+def test_try_repo_lints_and_fixes_a_notebook(tmp_path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    home = tmp_path / "pre-commit-home"
+    user = tmp_path / "user"
+    user.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=user, check=True)
+    nb = new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        }
+    )
+    nb.cells = [
+        new_markdown_cell("# Training"),
+        new_code_cell("%matplotlib inline\n" + BAD.rstrip("\n"), execution_count=1),
+    ]
+    path = user / "train.ipynb"
+    nbformat.write(nb, str(path))
+    original = path.read_text()
+    subprocess.run(["git", "add", "."], cwd=user, check=True)
+
+    def try_repo(hook: str) -> subprocess.CompletedProcess[str]:
+        return _run(
+            [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), hook, "--all-files"],
+            user,
+            home,
+        )
+
+    lint = try_repo("losslint")
+    assert lint.returncode == 1, lint.stdout + lint.stderr
+    assert "train.ipynb:cell 2:6:12: LL001" in lint.stdout
+    assert path.read_text() == original
+
+    fix = try_repo("losslint-fix")
+    assert fix.returncode == 1, fix.stdout + fix.stderr  # the hook modified files
+    assert "files were modified by this hook" in fix.stdout
+    fixed = path.read_text()
+    assert fixed == original.replace('y_pred))"', 'y_pred), axis=-1)"')
+    nbformat.validate(nbformat.reads(fixed, as_version=nbformat.NO_CONVERT))
+
+    subprocess.run(["git", "add", "."], cwd=user, check=True)
+    again = try_repo("losslint")
+    assert again.returncode == 0, again.stdout

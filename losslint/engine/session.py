@@ -24,7 +24,14 @@ from losslint.engine.report import diagnostics as place_records
 from losslint.fixes import applicable, apply_fixes
 from losslint.model import Diagnostic, FileResult, LossTarget
 from losslint.rules import enabled_codes
-from losslint.source import SourceError, check_syntax, decode, read_bytes, real_path
+from losslint.source import (
+    SourceError,
+    check_syntax,
+    decode,
+    read_bytes,
+    read_module_bytes,
+    real_path,
+)
 from losslint.suppression import PerFileIgnores, parse_suppressions
 
 MAX_FIX_PASSES = 10
@@ -306,7 +313,7 @@ class Session:
         if path in self.overlays:
             return self.overlays[path]
         try:
-            return read_bytes(path)
+            return read_module_bytes(path)
         except SourceError:
             return None
 

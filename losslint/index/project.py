@@ -8,7 +8,14 @@ from pathlib import Path
 
 from losslint.cache import content_hash
 from losslint.index.modules import ModuleInfo, module_name_for
-from losslint.source import SourceError, SourceText, check_syntax, decode, read_bytes, real_path
+from losslint.source import (
+    SourceError,
+    SourceText,
+    check_syntax,
+    decode,
+    read_module_bytes,
+    real_path,
+)
 
 
 class ProjectIndex:
@@ -47,7 +54,7 @@ class ProjectIndex:
             raise self._errors[key]
         if key not in self._sources:
             try:
-                raw = self.overlays[key] if key in self.overlays else read_bytes(path)
+                raw = self.overlays[key] if key in self.overlays else read_module_bytes(path)
                 self._digests[key] = content_hash(raw)
                 self._sources[key] = decode(path, raw)
             except SourceError as exc:

@@ -1,10 +1,11 @@
-"""Unified diffs for `--diff`."""
+"""Unified diffs for `--diff` (for notebooks: of the changed cells' sources, by cell)."""
 
 from __future__ import annotations
 
 import difflib
 
 from losslint.model import FileResult
+from losslint.notebook import cell_diff, is_notebook
 from losslint.reporters.paths import display_path
 
 
@@ -14,6 +15,9 @@ def render(results: list[FileResult], cwd: str) -> str:
         if result.fixed_source is None or result.source is None:
             continue
         name = display_path(result.path, cwd)
+        if is_notebook(result.path):
+            chunks.append(cell_diff(result.source, result.fixed_source, name))
+            continue
         for line in difflib.unified_diff(
             result.source.splitlines(keepends=True),
             result.fixed_source.splitlines(keepends=True),

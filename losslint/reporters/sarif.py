@@ -1,4 +1,8 @@
-"""SARIF 2.1.0 for GitHub code scanning; rule metadata comes from the rule docstrings."""
+"""SARIF 2.1.0 for GitHub code scanning; rule metadata comes from the rule docstrings.
+
+A notebook finding's region is the notebook's JSON lines (see `reporters.cells`); its cell,
+row and column are in the message and in `properties`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from losslint import __version__
 from losslint.codes import rule_docs
 from losslint.model import Diagnostic
+from losslint.reporters.cells import NotebookRows, cell_prefix
 from losslint.reporters.paths import display_path
 
 if TYPE_CHECKING:
@@ -42,12 +47,22 @@ def render(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> str:
     rules = _rules()
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     results = []
+    notebooks = NotebookRows()
     for d in diagnostics:
+        region: dict[str, int] = {
+            "startLine": d.location.row,
+            "startColumn": d.location.column,
+            "endLine": d.end_location.row,
+            "endColumn": d.end_location.column,
+        }
+        if d.cell is not None:  # the notebook's JSON lines; columns there mean nothing
+            start, end = notebooks.rows(d)
+            region = {"startLine": start, "endLine": end}
         result: dict[str, Any] = {
             "ruleId": d.code,
             "ruleIndex": index.get(d.code, 0),
             "level": "error",
-            "message": {"text": d.message},
+            "message": {"text": f"{cell_prefix(d)}{d.message}"},
             "locations": [
                 {
                     "physicalLocation": {
@@ -55,18 +70,18 @@ def render(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> str:
                             "uri": display_path(d.path, ctx.root),
                             "uriBaseId": "%SRCROOT%",
                         },
-                        "region": {
-                            "startLine": d.location.row,
-                            "startColumn": d.location.column,
-                            "endLine": d.end_location.row,
-                            "endColumn": d.end_location.column,
-                        },
+                        "region": region,
                     }
                 }
             ],
         }
+        properties: dict[str, Any] = {}
         if d.function:
-            result["properties"] = {"function": d.function, "role": d.role, "evidence": d.evidence}
+            properties.update(function=d.function, role=d.role, evidence=d.evidence)
+        if d.cell is not None:
+            properties.update(cell=d.cell, cellRow=d.location.row, cellColumn=d.location.column)
+        if properties:
+            result["properties"] = properties
         results.append(result)
     log = {
         "$schema": SCHEMA,

@@ -261,8 +261,9 @@ class _Session:
                 continue
             path = result.path.resolve()
             self.texts[path] = text
-            if result.fixed_source is not None or not path.is_file():
-                self.overrides[str(path)] = text  # what static analysis saw, not what is on disk
+            if result.fixed_source is not None or not path.is_file() or path.suffix == ".ipynb":
+                # what static analysis saw, not what is on disk (for a notebook: its code cells)
+                self.overrides[str(path)] = text
         self.worker: Worker | None = None
         self.progress = _Progress(not quiet)
         self.search_paths: list[str] = []

@@ -632,9 +632,10 @@ class LoadedModule:
 class ProjectImporter(importlib.abc.MetaPathFinder):
     """Imports project modules (files under `root`) definitions-only; everything else as usual.
 
-    `overrides` maps files to text used instead of their content on disk (fixed sources).
-    Calling `activate` with different overrides forgets the modules built from other texts
-    and every module that imports them; the others are reused.
+    `overrides` maps files to text used instead of their content on disk (fixed sources, and a
+    notebook's virtual module: its code cells as one Python text). Calling `activate` with
+    different overrides forgets the modules built from other texts and every module that
+    imports them; the others are reused.
     """
 
     def __init__(self, root: Path, search_paths: Sequence[Path]) -> None:
@@ -644,6 +645,7 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         self.loaded: dict[str, LoadedModule] = {}
         self.roots: dict[Path, frozenset[str]] = {}  # extra names needed per file
         self._built_roots: dict[Path, frozenset[str]] = {}
+        self.notebooks: dict[str, Path] = {}  # module name -> notebook (see `load_path`)
         self.builds: dict[
             tuple[str, str, frozenset[str], str], tuple[Rebuilt, Any, frozenset[str]]
         ] = {}
@@ -735,6 +737,8 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
 
     def locate(self, fullname: str) -> tuple[Path, bool] | None:
         """(file or package folder, is_package) for a project module name, or None."""
+        if fullname in self.notebooks:
+            return self.notebooks[fullname], False
         parent, _, last = fullname.rpartition(".")
         if parent:
             if parent not in self.loaded:
@@ -825,6 +829,8 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         """
         path = path.resolve()
         name = module_name(path)
+        if path.suffix == ".ipynb":  # nothing imports a notebook: only this call names it
+            self.notebooks[name] = path
         root = package_root(path)
         # this file's own project first: two projects linted together may both have a `train`
         if root in self.search_paths:
