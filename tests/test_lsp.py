@@ -98,7 +98,10 @@ def code_actions(
 
 
 def quick_fixes(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [a for a in actions if a["kind"] == "quickfix" and "noqa" not in a["title"]]
+    """The actions that fix a finding (not the noqa suppression, not the runtime check)."""
+    return [
+        a for a in actions if a["kind"] == "quickfix" and "edit" in a and "noqa" not in a["title"]
+    ]
 
 
 def cli_fixed(project: Path, name: str, data: bytes) -> bytes:
@@ -159,7 +162,7 @@ def test_open_quick_fix_change_clears(project: Path, client: LspClient) -> None:
     cli = run_subprocess(["--format", "json", "losses.py"], project)
     assert diagnostic["data"] == json.loads(cli.stdout)[0]
 
-    actions = code_actions(client, path, diagnostic["range"])
+    actions = [a for a in code_actions(client, path, diagnostic["range"]) if "command" not in a]
     assert [a["title"] for a in actions] == [
         "losslint (LL001): Add `axis=-1`",
         "losslint (LL001): Suppress with `# noqa: LL001`",
@@ -394,3 +397,80 @@ def test_missing_pygls_is_exit_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert b"pip install 'losslint[lsp]'" in result.stderr
+
+
+def test_changes_are_debounced_and_save_lints_the_latest_text(
+    project: Path, client: LspClient
+) -> None:
+    path = project / "losses.py"
+    # a debounce far longer than the test: only the save can trigger the lint below
+    client.initialize(project, editor_capabilities(), options={"debounce": 600_000})
+    [diagnostic] = open_document(client, path, BAD)["diagnostics"]
+    end = diagnostic["range"]["end"]
+    insert = {"line": end["line"], "character": end["character"] - 1}
+    for version, piece in enumerate([",", " axis", "=", "-1"], start=2):
+        client.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": path.as_uri(), "version": version},
+                "contentChanges": [{"range": {"start": insert, "end": insert}, "text": piece}],
+            },
+        )
+        insert = {"line": insert["line"], "character": insert["character"] + len(piece)}
+    client.notify("textDocument/didSave", {"textDocument": {"uri": path.as_uri()}})
+    _, published = client.wait_for(PUBLISH, path.as_uri())
+    assert published["version"] == 5
+    assert published["diagnostics"] == []
+    versions = [m["params"]["version"] for m in client.log if m["method"] == PUBLISH]
+    assert versions == [1, 5]
+
+
+def test_untitled_buffers_are_linted(project: Path, client: LspClient) -> None:
+    client.initialize(project, editor_capabilities())
+    uri = "untitled:Untitled-1"
+    client.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": BAD}},
+    )
+    [diagnostic] = client.wait_for(PUBLISH, uri)[1]["diagnostics"]
+    assert diagnostic["code"] == "LL001"
+
+
+@pytest.mark.runtime
+def test_confirm_under_tensorflow(project: Path, client: LspClient) -> None:
+    text = BAD + "\n\n" + SUM.split("\n\n\n")[1]
+    path = project / "losses.py"
+    path.write_text(text)
+    client.initialize(project, editor_capabilities())
+    diagnostics = open_document(client, path, text)["diagnostics"]
+    assert [d["data"]["function"] for d in diagnostics] == ["losses.mse", "losses.sse"]
+    for version, diagnostic in enumerate(diagnostics, start=1):
+        actions = code_actions(client, path, diagnostic["range"])
+        [confirm] = [a for a in actions if "TensorFlow" in a["title"]]
+        command = confirm["command"]
+        verdict = client.request(
+            "workspace/executeCommand",
+            {"command": command["command"], "arguments": command["arguments"]},
+        )
+        assert verdict["verdict"] == "confirmed", verdict
+        while True:
+            published = client.wait_for(PUBLISH, path.as_uri())[1]["diagnostics"]
+            if sum(d["data"]["runtime"] is not None for d in published) == version:
+                break
+        updated = next(d for d in published if d["range"] == diagnostic["range"])
+        assert updated["data"]["runtime"] == verdict
+        assert updated["message"].startswith(diagnostic["message"] + " [runtime: confirmed: ")
+        # a finding with a verdict is not offered again
+        actions = code_actions(client, path, diagnostic["range"])
+        assert not [a for a in actions if "TensorFlow" in a["title"]]
+    # a verdict holds for the text it was computed on: an edit drops it
+    edit = {
+        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+        "text": "# edited\n",
+    }
+    published = change(client, path, 2, [edit])["diagnostics"]
+    assert [d["data"]["runtime"] for d in published] == [None, None]
+    # an unsaved buffer is not what the runtime would run: no action
+    assert not [
+        a for a in code_actions(client, path, published[0]["range"]) if "TensorFlow" in a["title"]
+    ]

@@ -6,8 +6,10 @@ imports resolve against unsaved text and the files on disk). Diagnostics are pub
 open, after a change (debounced), and on save (when every other open document is re-checked
 too, since the files it depends on may have changed). Code actions: one quick fix per
 fixable finding (its `fix.edits`; unsafe ones say so), a `# noqa: LLxxx` suppression, and
-`source.fixAll.losslint`, which applies the safe fixes the way `losslint --fix` does.
-Linting runs in one worker thread, so the protocol stays responsive.
+`source.fixAll.losslint`, which applies the safe fixes the way `losslint --fix` does, and,
+with TensorFlow installed, "confirm under TensorFlow" (`losslint --runtime` for one finding).
+Linting runs in one worker thread and the runtime in another, so the protocol stays
+responsive.
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ from losslint.integrations.text import (
     minimal_edit,
     source_bytes,
 )
-from losslint.model import Applicability, Diagnostic
+from losslint.model import Applicability, Diagnostic, FileResult
 from losslint.reporters.json_format import to_dict
-from losslint.source import real_path
+from losslint.runtime import tensorflow_available
+from losslint.source import SourceError, decode, read_bytes, real_path
 
 FIX_ALL_KIND = "source.fixAll.losslint"
+CONFIRM_COMMAND = "losslint.confirmUnderTensorFlow"
 QUICK_FIX = types.CodeActionKind.QuickFix.value
 DEFAULT_DEBOUNCE_MS = 50
 SCHEMES = ("file", "untitled")
@@ -109,6 +113,43 @@ def lint_buffer(path: Path, text: str, overlays: dict[Path, bytes], fix: bool = 
     return Outcome(text, result.diagnostics, fixed_text=result.fixed_source)
 
 
+def confirm_under_tensorflow(path: Path, text: str, diagnostic: Diagnostic) -> dict[str, Any]:
+    """Run one finding's loss under TensorFlow (`losslint --runtime`); returns its verdict.
+
+    Runs in the runtime thread. Afterwards a new worker starts importing TensorFlow, so the
+    next request finds it ready (the runtime worker is kept warm between requests).
+    """
+    from losslint.runtime import require_tensorflow, verify
+
+    try:
+        config = load_config(path)
+        result = FileResult(path=path, diagnostics=(diagnostic,), source=text)
+        [checked] = verify([result], config, show_refuted=True, quiet=True)
+        runtime = next((d.runtime for d in checked.diagnostics if d.runtime), None)
+        require_tensorflow(prestart=True)
+    except Exception as exc:
+        logger.exception("runtime check of %s failed", diagnostic.function)
+        return {"verdict": "inconclusive", "detail": f"{type(exc).__name__}: {exc}"}
+    return runtime or {"verdict": "inconclusive", "detail": "the runtime gave no verdict"}
+
+
+def runtime_note(runtime: dict[str, Any]) -> str:
+    """The verdict as the text format appends it to a message."""
+    detail = runtime.get("detail")
+    return f" [runtime: {runtime.get('verdict')}" + (f": {detail}" if detail else "") + "]"
+
+
+def diagnostic_key(d: Diagnostic) -> tuple[Any, ...]:
+    return (
+        d.code,
+        d.function,
+        d.location.row,
+        d.location.column,
+        d.end_location.row,
+        d.end_location.column,
+    )
+
+
 def wanted(kind: str, only: Sequence[str] | None) -> bool:
     """Whether a code action of `kind` matches the client's `only` filter (kinds are prefixes)."""
     return only is None or any(kind == k or kind.startswith(f"{k}.") for k in only)
@@ -156,6 +197,10 @@ class LosslintServer:
         self.resolve_edits = False
         self.shown: set[str] = set()
         self.root: Path | None = None
+        self.runtime_available = tensorflow_available()
+        self.runtime_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losslint-tf")
+        # per document: the text the verdicts hold for, and the verdicts by finding
+        self.verdicts: dict[str, tuple[str, dict[tuple[Any, ...], dict[str, Any]]]] = {}
         # pygls marks handlers with attributes, which bound methods cannot carry: partials can
         handlers: list[tuple[str, Callable[..., Any], Any]] = [
             (types.INITIALIZE, self.initialize, None),
@@ -176,6 +221,8 @@ class LosslintServer:
         ]
         for method, handler, options in handlers:
             self.server.feature(method, options)(functools.partial(handler))
+        if self.runtime_available:
+            self.server.command(CONFIRM_COMMAND)(functools.partial(self.confirm))
 
     # -- protocol handlers ------------------------------------------------------------------
 
@@ -262,7 +309,7 @@ class LosslintServer:
             first, last = index.offset(diagnostic.location), index.offset(diagnostic.end_location)
             if first > hi or last < lo or not wanted(QUICK_FIX, only):
                 continue
-            lsp_diagnostic = self._diagnostic(diagnostic, index)
+            lsp_diagnostic = self._diagnostic(diagnostic, index, self._verdicts(doc))
             fix = diagnostic.fix
             if fix is not None:
                 safe = fix.applicability is Applicability.SAFE
@@ -292,7 +339,7 @@ class LosslintServer:
                         edit=self._edit(doc, index, [span]),
                     )
                 )
-        actions = fixes + suppressions
+        actions = fixes + suppressions + self._confirm_actions(doc, outcome, index, lo, hi, only)
         if wanted(FIX_ALL_KIND, only) and any(
             d.fix is not None and d.fix.applicability is Applicability.SAFE
             for d in outcome.diagnostics
@@ -307,6 +354,86 @@ class LosslintServer:
             if self.resolve_edits or fix_all.edit is not None:
                 actions.append(fix_all)
         return actions
+
+    def _confirm_actions(
+        self,
+        doc: Document,
+        outcome: Outcome,
+        index: LineIndex,
+        lo: int,
+        hi: int,
+        only: Sequence[str] | None,
+    ) -> list[types.CodeAction]:
+        """ "Confirm under TensorFlow" for the findings in range (saved files only: the runtime
+        rebuilds modules from the files on disk)."""
+        if not self.runtime_available or not wanted(QUICK_FIX, only):
+            return []
+        known = self._verdicts(doc)
+        candidates = [
+            d
+            for d in outcome.diagnostics
+            if d.target is not None
+            and diagnostic_key(d) not in known
+            and index.offset(d.location) <= hi
+            and index.offset(d.end_location) >= lo
+        ]
+        if not candidates:
+            return []
+        try:
+            saved = decode(doc.path, read_bytes(doc.path)).text == doc.text
+        except SourceError:
+            saved = False
+        if not saved:
+            return []
+        return [
+            types.CodeAction(
+                title=f"losslint ({d.code}): Confirm under TensorFlow (runs `{d.function}`)",
+                kind=types.CodeActionKind.QuickFix,
+                diagnostics=[self._diagnostic(d, index, known)],
+                command=types.Command(
+                    title="Confirm under TensorFlow",
+                    command=CONFIRM_COMMAND,
+                    arguments=[
+                        {"uri": doc.uri, "version": doc.version, "key": list(diagnostic_key(d))}
+                    ],
+                ),
+            )
+            for d in candidates
+        ]
+
+    async def confirm(self, *arguments: Any) -> dict[str, Any] | None:
+        """`losslint.confirmUnderTensorFlow`: run a finding's loss, show the verdict in its
+        message and `data.runtime`, and return the verdict."""
+        request = arguments[0] if arguments and isinstance(arguments[0], dict) else {}
+        doc = self.documents.get(request.get("uri", ""))
+        outcome = self.outcomes.get(doc.uri) if doc is not None else None
+        if doc is None or outcome is None or outcome.text != doc.text:
+            self._show("the file changed since that action was offered: ask again", info=True)
+            return None
+        key = tuple(request.get("key", ()))
+        diagnostic = next((d for d in outcome.diagnostics if diagnostic_key(d) == key), None)
+        if diagnostic is None:
+            return None
+        runtime = await asyncio.get_running_loop().run_in_executor(
+            self.runtime_executor, confirm_under_tensorflow, doc.path, doc.text, diagnostic
+        )
+        current = self.documents.get(doc.uri)
+        if current is None or current.text != doc.text:
+            return runtime  # edited meanwhile: the verdict was for the old text
+        text, verdicts = self.verdicts.get(doc.uri, (doc.text, {}))
+        if text != doc.text:
+            verdicts = {}
+        verdicts[key] = runtime
+        self.verdicts[doc.uri] = (doc.text, verdicts)
+        known = self.outcomes.get(doc.uri)
+        if known is not None and known.text == current.text:
+            self._publish(current, known)
+        return runtime
+
+    def _verdicts(self, doc: Document) -> dict[tuple[Any, ...], dict[str, Any]]:
+        """Runtime verdicts that hold for the document's current text (any edit drops them)."""
+        text, verdicts = self.verdicts.get(doc.uri, ("", {}))
+        return verdicts if text == doc.text else {}
 
     async def resolve_code_action(self, action: types.CodeAction) -> types.CodeAction:
         """Compute `source.fixAll.losslint`'s edit: the engine's `--fix` on the buffer."""
@@ -430,7 +557,8 @@ class LosslintServer:
 
     def _publish(self, doc: Document, outcome: Outcome) -> None:
         index = LineIndex(doc.text)
-        diagnostics = [self._diagnostic(d, index) for d in outcome.diagnostics]
+        known = self._verdicts(doc)
+        diagnostics = [self._diagnostic(d, index, known) for d in outcome.diagnostics]
         if outcome.problem is not None:
             self._show(outcome.problem)
             diagnostics.insert(
@@ -448,7 +576,15 @@ class LosslintServer:
             )
         )
 
-    def _diagnostic(self, diagnostic: Diagnostic, index: LineIndex) -> types.Diagnostic:
+    def _diagnostic(
+        self,
+        diagnostic: Diagnostic,
+        index: LineIndex,
+        verdicts: dict[tuple[Any, ...], dict[str, Any]] | None = None,
+    ) -> types.Diagnostic:
+        runtime = (verdicts or {}).get(diagnostic_key(diagnostic))
+        if runtime is not None:
+            diagnostic = replace(diagnostic, runtime=runtime)
         data = to_dict(diagnostic)
         start = index.lsp_position(diagnostic.location, self.encoding)
         end = max(start, index.lsp_position(diagnostic.end_location, self.encoding))
@@ -458,7 +594,7 @@ class LosslintServer:
             severity = types.DiagnosticSeverity.Error
         return types.Diagnostic(
             range=types.Range(types.Position(*start), types.Position(*end)),
-            message=diagnostic.message,
+            message=diagnostic.message + (runtime_note(runtime) if runtime else ""),
             severity=severity or types.DiagnosticSeverity.Warning,
             code=diagnostic.code,
             code_description=types.CodeDescription(href=url) if url else None,
@@ -490,13 +626,15 @@ class LosslintServer:
             )
         return types.WorkspaceEdit(changes={doc.uri: list(edits)})
 
-    def _show(self, message: str) -> None:
-        """Tell the user once about a problem (it also stays in the file's diagnostics)."""
-        if message in self.shown:
-            return
-        self.shown.add(message)
+    def _show(self, message: str, info: bool = False) -> None:
+        """Tell the user about a problem, once (it also stays in the file's diagnostics)."""
+        if not info:
+            if message in self.shown:
+                return
+            self.shown.add(message)
+        kind = types.MessageType.Info if info else types.MessageType.Error
         self.server.window_show_message(
-            types.ShowMessageParams(type=types.MessageType.Error, message=f"losslint: {message}")
+            types.ShowMessageParams(type=kind, message=f"losslint: {message}")
         )
 
 
@@ -519,3 +657,4 @@ def serve(log_file: Path | None = None, log_level: str = "WARNING") -> None:
     finally:
         with contextlib.suppress(Exception):
             server.executor.shutdown(wait=False, cancel_futures=True)
+            server.runtime_executor.shutdown(wait=False, cancel_futures=True)
