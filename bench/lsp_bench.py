@@ -8,7 +8,8 @@
 38 findings), the client sends incremental edits that alternately fix and un-fix one loss
 (so the findings really change) and measures, for each, the time from sending `didChange`
 to receiving the diagnostics for that version; the median is reported with the server's
-default debounce and with `debounce: 0` (what the engine and the protocol cost). Printed
+default debounce and with `debounce: 0` (what the engine and the protocol cost), from two
+servers whose edits alternate, so that both see the same load on a shared machine. Printed
 with it: how long the server's engine call took for those edits (from the server's log),
 and one `losslint` CLI run on the same file in a fresh process. `--profile` adds where the
 engine's time goes (cProfile, in this process).
@@ -255,58 +256,83 @@ def build_module(lines: int = 500) -> str:
 LOG_LINE = re.compile(r"linted in ([0-9.]+) ms, published in ([0-9.]+) ms")
 
 
-def round_trips(
-    path: Path, text: str, edits: int, debounce: int | None
-) -> tuple[list[float], list[float], list[float]]:
-    """Milliseconds from each didChange to the diagnostics published for its version, and
-    the server's own timings of those lints (engine) and of building the notification."""
-    server = Path(sys.executable).with_name("losslint-lsp")
-    log = path.with_name(f"server-{debounce}.log")
-    command = [str(server), "--log-level", "INFO", "--log-file", str(log)]
-    client = LspClient(command, path.parent)
-    uri = path.as_uri()
-    try:
-        client.initialize(path.parent, options=None if debounce is None else {"debounce": debounce})
-        client.notify(
-            "textDocument/didOpen",
-            {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
+class Session:
+    """One `losslint-lsp` process with the module open, edited one change at a time."""
+
+    def __init__(self, path: Path, text: str, debounce: int | None) -> None:
+        server = Path(sys.executable).with_name("losslint-lsp")
+        self.log = path.with_name(f"server-{debounce}.log")
+        command = [str(server), "--log-level", "INFO", "--log-file", str(self.log)]
+        self.client = LspClient(command, path.parent)
+        self.uri = path.as_uri()
+        self.client.initialize(
+            path.parent, options=None if debounce is None else {"debounce": debounce}
         )
-        _, first = client.wait_for("textDocument/publishDiagnostics", uri)
-        baseline = len(first["diagnostics"])
-        row = text.splitlines().index("    return tf.reduce_mean(tf.square(y_true - y_pred))")
-        column = len("    return tf.reduce_mean(tf.square(y_true - y_pred)")
-        times = []
-        for version in range(2, edits + 2):
-            if version % 2 == 0:  # fix mse_0: one finding fewer
-                start, end, new = column, column, ", axis=-1"
-            else:  # and back
-                start, end, new = column, column + len(", axis=-1"), ""
-            change = {
-                "range": {
-                    "start": {"line": row, "character": start},
-                    "end": {"line": row, "character": end},
-                },
-                "text": new,
-            }
-            sent = client.notify(
-                "textDocument/didChange",
-                {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]},
-            )
-            while True:
-                received, params = client.wait_for("textDocument/publishDiagnostics", uri)
-                if params.get("version") == version:
-                    break
-            expected = baseline - 1 if version % 2 == 0 else baseline
-            if len(params["diagnostics"]) != expected:
-                raise AssertionError(f"version {version}: {len(params['diagnostics'])} findings")
-            times.append((received - sent) * 1000)
-    finally:
-        client.close()
-    logged = [LOG_LINE.search(line) for line in log.read_text().splitlines()]
-    timings = [(float(m[1]), float(m[2])) for m in logged if m][1:]  # [0]: didOpen
-    if len(timings) != edits:
-        raise AssertionError(f"{len(timings)} lints logged for {edits} edits")
-    return times, [t[0] for t in timings], [t[1] for t in timings]
+        self.client.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": self.uri, "languageId": "python", "version": 1, "text": text}},
+        )
+        _, first = self.client.wait_for("textDocument/publishDiagnostics", self.uri)
+        self.baseline = len(first["diagnostics"])
+        self.row = text.splitlines().index("    return tf.reduce_mean(tf.square(y_true - y_pred))")
+        self.column = len("    return tf.reduce_mean(tf.square(y_true - y_pred)")
+        self.version = 1
+        self.times: list[float] = []
+
+    def edit(self) -> None:
+        """Fix `mse_0` (one finding fewer) or undo that; time until its diagnostics arrive."""
+        self.version += 1
+        fixing = self.version % 2 == 0
+        start = self.column
+        end = start if fixing else start + len(", axis=-1")
+        change = {
+            "range": {
+                "start": {"line": self.row, "character": start},
+                "end": {"line": self.row, "character": end},
+            },
+            "text": ", axis=-1" if fixing else "",
+        }
+        sent = self.client.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": self.uri, "version": self.version},
+                "contentChanges": [change],
+            },
+        )
+        while True:
+            received, params = self.client.wait_for("textDocument/publishDiagnostics", self.uri)
+            if params.get("version") == self.version:
+                break
+        expected = self.baseline - 1 if fixing else self.baseline
+        if len(params["diagnostics"]) != expected:
+            raise AssertionError(f"version {self.version}: {len(params['diagnostics'])} findings")
+        self.times.append((received - sent) * 1000)
+
+    def finish(self) -> tuple[list[float], list[float]]:
+        """Close the server; (engine ms, publish ms) of each edit's lint, from its log."""
+        self.client.close()
+        logged = [LOG_LINE.search(line) for line in self.log.read_text().splitlines()]
+        timings = [(float(m[1]), float(m[2])) for m in logged if m][1:]  # [0]: didOpen
+        if len(timings) != len(self.times):
+            raise AssertionError(f"{len(timings)} lints logged for {len(self.times)} edits")
+        return [t[0] for t in timings], [t[1] for t in timings]
+
+
+def round_trips(
+    path: Path, text: str, edits: int
+) -> dict[str, tuple[list[float], list[float], list[float]]]:
+    """Round trips with the default debounce and with 0, edits interleaved between the two
+    servers so that both see the same machine load; per setting: (round trip, engine,
+    publish) milliseconds for each edit."""
+    sessions = {"default": Session(path, text, None), "0": Session(path, text, 0)}
+    for _ in range(edits):
+        for session in sessions.values():
+            session.edit()
+    results = {}
+    for name, session in sessions.items():
+        engine, publish = session.finish()
+        results[name] = (session.times, engine, publish)
+    return results
 
 
 def cli_times(path: Path, runs: int) -> list[float]:
@@ -369,8 +395,9 @@ def main() -> int:
         path = root / "losses.py"
         path.write_text(text)
         load = os.getloadavg()[0]
-        default, lints, publishes = round_trips(path, text, options.edits, None)
-        zero, zero_lints, _ = round_trips(path, text, options.edits, 0)
+        measured = round_trips(path, text, options.edits)
+        default, lints, publishes = measured["default"]
+        zero, zero_lints, _ = measured["0"]
         cli = cli_times(path, options.cli_runs)
         shares = profile(path, text) if options.profile else []
     lines = text.count("\n")

@@ -55,7 +55,7 @@ from losslint.source import SourceError, decode, read_bytes, real_path
 FIX_ALL_KIND = "source.fixAll.losslint"
 CONFIRM_COMMAND = "losslint.confirmUnderTensorFlow"
 QUICK_FIX = types.CodeActionKind.QuickFix.value
-DEFAULT_DEBOUNCE_MS = 50
+DEFAULT_DEBOUNCE_MS = 20
 SCHEMES = ("file", "untitled")
 SUFFIXES = (".py", ".pyi")
 SEVERITIES = {
@@ -648,8 +648,8 @@ def serve(log_file: Path | None = None, log_level: str = "WARNING") -> None:
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must never corrupt the protocol stream
     server = LosslintServer()
-    # as in the CLI: analysis builds many small acyclic objects, and collecting rarely (with
-    # the server's own start-up objects frozen out of the collector) makes a lint ~40 % faster
+    # as in the CLI: analysis builds many small acyclic objects, so collect rarely (and keep
+    # the server's own start-up objects out of the collector's way); see bench/LSP.md
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     try:
