@@ -13,6 +13,7 @@ from losslint.integrations.text import (
     LineIndex,
     apply_change,
     minimal_edit,
+    saved_text,
     source_bytes,
     units,
 )
@@ -109,3 +110,16 @@ def test_noqa_edit_is_refused_where_a_comment_cannot_go() -> None:
     # the row ends inside a triple-quoted string: a `#` there would be string content
     text = 'def loss(y_true, y_pred):\n    return f(x, """a\nb""")\n'
     assert noqa_edit(text, 2, "LL001") is None
+
+
+def test_saved_text_reads_like_python(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.py"
+    bom.write_bytes(b"\xef\xbb\xbfx = '\xc3\xa9'\r\n")
+    assert saved_text(bom) == "x = 'é'\r\n"
+    latin = tmp_path / "latin.py"
+    latin.write_bytes(b"# -*- coding: latin-1 -*-\nx = '\xe9'\n")
+    assert saved_text(latin) == "# -*- coding: latin-1 -*-\nx = 'é'\n"
+    broken = tmp_path / "broken.py"
+    broken.write_bytes(b"x = '\xe9'\n")
+    assert saved_text(broken) is None
+    assert saved_text(tmp_path / "missing.py") is None

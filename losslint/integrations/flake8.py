@@ -25,9 +25,8 @@ from losslint import __version__
 from losslint.config import Config, load_config
 from losslint.discovery import discover
 from losslint.engine import LintOptions, lint_paths, lint_source
-from losslint.integrations.text import LINE_BREAK, source_bytes
+from losslint.integrations.text import LINE_BREAK, resolved, saved_text, source_bytes
 from losslint.model import Diagnostic
-from losslint.source import SourceError, decode, read_bytes, real_path
 
 STDIN = "-"
 
@@ -75,15 +74,12 @@ class LosslintChecker:
         text = "".join(self.lines)
         if STDIN in self.targets and self.filename == self.stdin_name:
             return lint_source(path, source_bytes(text), config, options).diagnostics
-        key = real_path(path)
+        key = resolved(path)
         run = self._run(config, options)
         if key not in run:
             return ()  # not a file the CLI lints for these paths (excluded)
-        try:
-            on_disk = decode(key, read_bytes(key)).text
-        except SourceError:
-            return run[key]
-        if _same_text(on_disk, text):
+        on_disk = saved_text(key)
+        if on_disk is None or _same_text(on_disk, text):
             return run[key]
         files = [p for p in run if p != key] + [key]
         results = lint_paths(files, config, options, overlays={key: source_bytes(text)})
@@ -96,7 +92,7 @@ class LosslintChecker:
         if key not in cls.runs:
             targets = [Path(t) for t in cls.targets if t != STDIN]
             found = discover(targets, config).files
-            files = [p for p in found if real_path(p).is_relative_to(config.root)]
+            files = [p for p in found if resolved(p).is_relative_to(config.root)]
             results = lint_paths(files, config, options)
             cls.runs[key] = {r.path: r.diagnostics for r in results}
         return cls.runs[key]

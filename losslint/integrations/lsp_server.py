@@ -45,12 +45,13 @@ from losslint.integrations.text import (
     LineIndex,
     apply_change,
     minimal_edit,
+    resolved,
+    saved_text,
     source_bytes,
 )
 from losslint.model import Applicability, Diagnostic, FileResult
 from losslint.reporters.json_format import to_dict
 from losslint.runtime import tensorflow_available
-from losslint.source import SourceError, decode, read_bytes, real_path
 
 FIX_ALL_KIND = "source.fixAll.losslint"
 CONFIRM_COMMAND = "losslint.confirmUnderTensorFlow"
@@ -379,11 +380,7 @@ class LosslintServer:
         ]
         if not candidates:
             return []
-        try:
-            saved = decode(doc.path, read_bytes(doc.path)).text == doc.text
-        except SourceError:
-            saved = False
-        if not saved:
+        if saved_text(doc.path) != doc.text:
             return []
         return [
             types.CodeAction(
@@ -472,7 +469,7 @@ class LosslintServer:
             path = (self.root or Path(os.getcwd())) / f"{name}.py"
         if path is None or (language_id != "python" and path.suffix not in SUFFIXES):
             return None
-        return real_path(path)
+        return resolved(path)
 
     def _overlays(self) -> dict[Path, bytes]:
         return {doc.path: source_bytes(doc.text) for doc in self.documents.values()}

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import bisect
 import io
+import os
 import re
 import tokenize
+from pathlib import Path
 
 from losslint.model import Position
 
@@ -133,3 +135,18 @@ def source_bytes(text: str) -> bytes:
         return text.encode(encoding)
     except (UnicodeError, LookupError):
         return data
+
+
+def resolved(path: Path | str) -> Path:
+    """The absolute path with symlinks resolved: how the engine names a file."""
+    return Path(os.path.realpath(path))
+
+
+def saved_text(path: Path) -> str | None:
+    """A file's text as Python reads it (BOM, coding cookie), or None if it cannot be read."""
+    try:
+        raw = path.read_bytes()
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        return raw.decode(encoding)
+    except (OSError, SyntaxError, UnicodeError, LookupError):
+        return None
