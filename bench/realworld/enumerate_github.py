@@ -224,13 +224,9 @@ class _Walker(ast.NodeVisitor):
         if in_class and not any(_last_name(d) == "staticmethod" for d in node.decorator_list):
             params = params[1:]
         why: set[str] = set()
-        if node.name.startswith(SKIPPED_PREFIXES):
-            pass
-        elif _is_pair(params):
+        if _is_pair(params):
             why.add("pair")
-        if node.name.startswith(SKIPPED_PREFIXES):
-            pass
-        elif (
+        if (
             in_class
             and node.name in ("call", "__call__")
             and self.stack[-1][1] in self.loss_classes
@@ -240,6 +236,8 @@ class _Walker(ast.NodeVisitor):
             why.add("compiled")
         if "loss" in node.name.lower() and len(params) >= 2:
             why.add("named")
+        if node.name.startswith(SKIPPED_PREFIXES):
+            why.clear()
         if why:
             found = Found(self.path, self._qual(node.name), node.lineno, why, ",".join(params[:4]))
             self.found.append(found)
