@@ -10,7 +10,8 @@ calls nothing but TensorFlow/Keras/numpy/builtins constructors (no data loading,
 no model building). Every statement runs on its own; one that fails is left out. The function is
 then built the way Keras would call it:
 
-* ``name``: the module-level function;
+* ``name``: the module-level function (its decorators are left out: ``tf.function``,
+  ``torch.compile``, ``jax.jit`` do not change the rank);
 * ``Class.call``: ``Class()`` (default arguments), then ``instance.call(y_true, y_pred)``;
 * ``Class.__call__``: ``Class()(y_true, y_pred)``; any other method: ``getattr(Class(), name)``;
 * ``outer.<locals>.inner``: ``outer`` called with its default arguments must return ``inner``;
@@ -24,7 +25,8 @@ leading 5 in the output means the batch axis was kept. TF1 names missing from ``
 attempts are made with the arguments swapped, for (prediction, truth) signatures such as
 ``cross_entropy(x, y)``. Extra required parameters get a tensor of
 ``y_pred``'s shape (noted as ``+extra``). Keras-2 repositories run with ``TF_USE_LEGACY_KERAS=1``
-and ``keras`` aliased to ``tf_keras``; Keras-3 repositories run with keras 3. One subprocess per
+and ``keras`` aliased to ``tf_keras``; Keras-3 repositories run with keras 3; repositories with
+both styles run under Keras 3, then under Keras 2 for the rows that failed. One subprocess per
 repository; 60 s per function. Results go to ``.cache/github_probe.tsv`` (and stdout).
 """
 
@@ -334,7 +336,36 @@ def load_rows(use_manifest: bool) -> list[dict[str, str]]:
         check=True,
     )
     keys = ["repo", "commit", "path", "function", "line", "why", "params", "uses"]
-    return [dict(zip(keys, line.split("\t"))) for line in proc.stdout.splitlines()]
+    return [dict(zip(keys, line.split("\t"), strict=True)) for line in proc.stdout.splitlines()]
+
+
+def run_repo(root: Path, rows: list[dict[str, str]], mode: str) -> list[dict]:
+    """Probe the rows of one repository in a child process under Keras ``mode`` ("2" or "3")."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    if mode == "2":
+        env["TF_USE_LEGACY_KERAS"] = "1"
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(root)],
+        input=json.dumps(rows),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+        cwd=root,
+    )
+    got = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            try:
+                got.append({**json.loads(line), "keras": mode})
+            except json.JSONDecodeError:
+                continue
+    done = {(g["path"], g["function"]) for g in got}
+    tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+    for row in rows:
+        if (row["path"], row["function"]) not in done:
+            got.append({**row, "verdict": "error", "detail": f"child died: {tail[0][:200]}"})
+    return got
 
 
 def main() -> int:
@@ -357,37 +388,31 @@ def main() -> int:
         by_repo.setdefault(row["repo"], []).append(row)
     results = []
     for name, repo_rows in by_repo.items():
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-        if repos[name]["keras"] == "2":
-            env["TF_USE_LEGACY_KERAS"] = "1"
-        proc = subprocess.run(
-            [sys.executable, __file__, "--child", str(repo_dir(name))],
-            input=json.dumps(repo_rows),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=3600,
-            cwd=repo_dir(name),
-        )
-        got = []
-        for line in proc.stdout.splitlines():
-            if line.startswith("{"):
-                try:
-                    got.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
-        done = {(g["path"], g["function"]) for g in got}
-        for row in repo_rows:
-            if (row["path"], row["function"]) not in done:
-                tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-                got.append({**row, "verdict": "error", "detail": f"child died: {tail[0][:200]}"})
+        # Keras-2 repositories run under tf_keras; "both" runs Keras 3 first, then Keras 2 for
+        # the rows that failed under Keras 3.
+        modes = {"2": ["2"], "3": ["3"], "both": ["3", "2"]}[repos[name]["keras"]]
+        pending, got = repo_rows, []
+        for mode in modes:
+            results_now = run_repo(repo_dir(name), pending, mode)
+            failed = [r for r in results_now if r["verdict"] == "error"]
+            if mode != modes[-1] and failed:
+                keep = {(r["path"], r["function"]) for r in failed}
+                got += [r for r in results_now if (r["path"], r["function"]) not in keep]
+                pending = [r for r in pending if (r["path"], r["function"]) in keep]
+                continue
+            got += results_now
+            break
         for g in got:
             print(f"{name}\t{g['path']}\t{g['function']}\t{g.get('inputs', '')}\t"
                   f"{g.get('output', '')}\t{g['verdict']}\t{g.get('detail', '')}", flush=True)  # fmt: skip
         results.extend(got)
     OUT.parent.mkdir(parents=True, exist_ok=True)
+    fields = ["repo", "path", "function", "keras", "inputs", "output", "verdict", "detail"]
+    if OUT.is_file():  # keep the results of the repositories not probed this time
+        with open(OUT, newline="", encoding="utf-8") as handle:
+            old = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+        results = [r for r in old if r["repo"] not in by_repo and "keras" in r] + results
     with open(OUT, "w", encoding="utf-8") as handle:
-        fields = ["repo", "path", "function", "inputs", "output", "verdict", "detail"]
         handle.write("\t".join(fields) + "\n")
         for g in results:
             values = [str(g.get(f, "")).replace("\t", " ").replace("\n", " ") for f in fields]
