@@ -90,7 +90,7 @@ def test_enumeration_is_wider_than_losslint(tmp_path: Path) -> None:
     assert names[("pkg/losses.py", "weird")] == {"compiled"}
     lambda_line = LOSSES.splitlines().index("model.compile(loss=weird, metrics=[lambda t, o: t])")
     assert names[("pkg/losses.py", f"<lambda>@{lambda_line + 1}")] == {"compiled"}
-    assert names[("nb.ipynb", "nb_loss")] == {"pair"}  # after a magic and a Python 2 cell
+    assert names[("nb.ipynb", "nb_loss")] == {"pair", "named"}  # after a magic and a Python 2 cell
     assert ("pkg/losses.py", "test_dice") not in names
     assert not any(path == "torch_only.py" for path, _ in names)
 
