@@ -52,7 +52,8 @@ SAFE_CALL_ROOTS = {
     "losses", "metrics", "tfa", "partial", "functools", "namedtuple", "collections",
 }  # fmt: skip
 UNSAFE_WORDS = ("load", "read", "open", "fit", "download", "datasets", "Model", "Sequential",
-                "Input", "predict", "train", "glob", "listdir", "compile", "Checkpoint")  # fmt: skip
+                "Input", "predict", "train", "glob", "listdir", "compile", "Checkpoint", "get_file",
+                "request", "url", "input", "sleep", "save", "write", "show")  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- child side
