@@ -126,6 +126,10 @@ def run_losslint(group: Group, runtime: bool) -> list[dict]:
         text=True,
         timeout=3600,
     )
+    if proc.returncode != 0 and runtime and "no losses to run" in proc.stderr:
+        # `--runtime` exits 2 when static analysis found nothing to run: score the static run
+        print(f"note: {group.name}: losslint --runtime had no losses to run", file=sys.stderr)
+        return run_losslint(group, runtime=False)
     if proc.returncode != 0:
         raise SystemExit(f"losslint failed on {group.root}:\n{proc.stderr}")
     return json.loads(proc.stdout)
@@ -214,7 +218,18 @@ def row_name(row: dict[str, str]) -> str:
     return row.get("repo") or row["package"]
 
 
+def losslint_origin(cwd: Path) -> str:
+    """Which losslint the subprocesses run (PYTHONPATH may point at another checkout)."""
+    code = "import losslint; print(losslint.__file__)"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    return str(Path(proc.stdout.strip()).parent)
+
+
 def evaluate(groups: list[Group], runtime: bool, naive: bool) -> int:
+    if groups:
+        print(f"losslint from {losslint_origin(groups[0].root)}\n")
     header = f"{'group':56} {'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4}   prec.  recall"
     total, naive_total = Score(), Score()
     lines, naive_lines, disagreements, naive_disagreements = [], [], [], []
