@@ -126,12 +126,10 @@ def run_losslint(group: Group, runtime: bool) -> list[dict]:
         text=True,
         timeout=3600,
     )
-    if proc.returncode != 0 and runtime and "no losses to run" in proc.stderr:
-        # `--runtime` exits 2 when static analysis found nothing to run: score the static run
-        print(f"note: {group.name}: losslint --runtime had no losses to run", file=sys.stderr)
-        return run_losslint(group, runtime=False)
     if proc.returncode != 0:
-        raise SystemExit(f"losslint failed on {group.root}:\n{proc.stderr}")
+        raise SystemExit(
+            f"losslint failed (exit {proc.returncode}) on {group.root}:\n{proc.stderr}"
+        )
     return json.loads(proc.stdout)
 
 
