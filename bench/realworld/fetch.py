@@ -135,6 +135,7 @@ def unpack(pkg: dict, archive: Path) -> Path:
     dest = src_dir(pkg)
     stamp = dest / ".unpacked"
     if stamp.exists() and stamp.read_text().strip() == pkg["sha256"]:
+        (dest / ".git").mkdir(exist_ok=True)
         return dest
     if dest.exists():
         shutil.rmtree(dest)
@@ -164,6 +165,8 @@ def unpack(pkg: dict, archive: Path) -> Path:
                         shutil.copyfileobj(io.BufferedReader(data), out)
                     n += 1
     stamp.write_text(pkg["sha256"] + "\n")
+    # an empty `.git` folder: the package is a project of its own, not part of this repository
+    (dest / ".git").mkdir(exist_ok=True)
     print(f"  unpacked {n} .py files into {dest.relative_to(HERE)}")
     return dest
 

@@ -98,12 +98,19 @@ def clone_commit(name: str, commit: str, dest: Path) -> tuple[int, int]:
         return extract_commit(work / ".git", commit, dest)
 
 
+def mark_project_root(dest: Path) -> None:
+    """An empty `.git` folder: the tree is a project of its own, as its real checkout would be
+    (otherwise linting it inside this repository would take this repository as its project)."""
+    (dest / ".git").mkdir(exist_ok=True)
+
+
 def materialise(repo: dict[str, str], mirror_root: Path) -> str:
     """Bring one repository to its pinned commit; return a one-line status."""
     name, commit = repo["name"], repo["commit"]
     dest = repo_dir(name)
     stamp = dest / ".commit"
     if stamp.is_file() and stamp.read_text().strip() == commit:
+        mark_project_root(dest)
         return f"{name}: up to date"
     if dest.exists():
         shutil.rmtree(dest)
@@ -116,6 +123,7 @@ def materialise(repo: dict[str, str], mirror_root: Path) -> str:
         written, missing = clone_commit(name, commit, dest)
         source = "git clone"
     stamp.write_text(commit + "\n")
+    mark_project_root(dest)
     note = f", {missing} large files absent from the mirror" if missing else ""
     return f"{name}: {written} files from {source}{note}"
 
