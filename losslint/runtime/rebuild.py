@@ -123,7 +123,86 @@ DENIED_CALL = re.compile(
     r"exit|quit|sleep|run|call|check_call|check_output|seed|set_\w*|enable\w*|disable\w*|"
     r"connect|login|init|setup|main|tofile|GFile)$"
 )
+# Library calls a top-level statement may make: value-building calls without I/O. A dotted
+# callee (imports resolved, `tensorflow.keras`/`tf_keras`/`keras.src` read as `keras`) is
+# allowed when it is under one of these modules, or is one of the single names below.
+ALLOWED_MODULES = (
+    "keras.losses.",
+    "keras.metrics.",
+    "keras.layers.",
+    "keras.ops.",
+    "keras.activations.",
+    "keras.initializers.",
+    "keras.regularizers.",
+    "keras.constraints.",
+    "keras.backend.",
+    "tensorflow.math.",
+    "tensorflow.nn.",
+    "tensorflow.linalg.",
+    "tensorflow.signal.",
+    "tensorflow.dtypes.",
+    "tensorflow.sparse.",
+    "tensorflow.ragged.",
+    "tensorflow.bitwise.",
+    "tensorflow.random.",
+    "tensorflow.image.",
+    "tensorflow.experimental.numpy.",
+    "numpy.linalg.",
+    "numpy.random.",
+    "scipy.special.",
+    "math.",
+    "cmath.",
+    "operator.",
+    "itertools.",
+    "collections.",
+    "functools.",
+    "enum.",
+    "dataclasses.",
+    "typing.",
+    "typing_extensions.",
+    "abc.",
+    "numbers.",
+    "string.",
+    "re.",
+    "fractions.",
+    "decimal.",
+    "statistics.",
+    "copy.",
+    "packaging.version.",
+    "distutils.version.",
+)
+ALLOWED_CALLS = frozenset(
+    {
+        "keras.Loss",
+        "keras.Metric",
+        "keras.Layer",
+        "keras.Variable",
+        "keras.utils.register_keras_serializable",
+        "keras.saving.register_keras_serializable",
+        "keras.utils.to_categorical",
+        "importlib.util.find_spec",
+        "sys.getrecursionlimit",
+    }
+)
+# `tensorflow.X` and `numpy.X` (one name) are tensor/array constructors and math, except these
+_TOP_LEVEL_DENIED = frozenset(
+    {
+        "print",
+        "py_function",
+        "numpy_function",
+        "fromfile",
+        "fromregex",
+        "memmap",
+        "genfromtxt",
+        "DataSource",
+        "Session",
+        "Graph",
+    }
+)
+# library callees that build models, load weights or read files even though their module is allowed
+_NEVER = re.compile(r"^(TFSMLayer|Lambda)$|^keras\.(applications|models|datasets|callbacks)\.")
 FAILED_NAME = "__losslint_failed__"
+PRIVATE_SUFFIX = "__losslint_project"  # a project module named like another one: `code` -> this
 IN_MEMORY_SUFFIX = " (losslint: in-memory text)"
 _NOTE_NAME = "__losslint_note__"
 _EXC_NAME = "__losslint_exception__"
@@ -207,6 +286,47 @@ def _call_root(func: ast.expr) -> tuple[ast.expr, str]:
     return node, called
 
 
+def _dotted(func: ast.expr) -> str | None:
+    """`a.b.c` for a callee made of names and attributes, else None."""
+    parts: list[str] = []
+    node = func
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
+def _canonical(dotted: str) -> str:
+    """One spelling per library: `tensorflow.keras.X`, `tf_keras.X`, `keras.src.X` -> `keras.X`."""
+    for prefix in (
+        "tensorflow.python.keras.",
+        "tensorflow.keras.",
+        "tf_keras.src.",
+        "tf_keras.",
+        "keras._tf_keras.keras.",
+        "keras.api.",
+        "keras.src.",
+    ):
+        if dotted.startswith(prefix):
+            return "keras." + dotted[len(prefix) :]
+    return dotted
+
+
+def allowed_library_call(dotted: str) -> bool:
+    """Whether calling the library function or class `dotted` builds a value without I/O
+    (Loss, Metric and layer constructors, tensor and array constructors, math)."""
+    name = _canonical(dotted)
+    last = name.rsplit(".", 1)[-1]
+    if DENIED_CALL.match(last) or _NEVER.search(name) or _NEVER.search(last):
+        return False
+    if name in ALLOWED_CALLS or name.startswith(ALLOWED_MODULES):
+        return True
+    parts = name.split(".")
+    return len(parts) == 2 and parts[0] in ("tensorflow", "numpy") and last not in _TOP_LEVEL_DENIED
+
+
 # -- the filter -----------------------------------------------------------------------------
 
 
@@ -222,6 +342,8 @@ class _Filter:
         self.tree = tree
         self.is_project_import = is_project_import
         self.callable_names: set[str] = set()  # names that may be called at import time
+        self.origins: dict[str, str] = {}  # name bound by an import -> its dotted origin
+        self.project_names: set[str] = set()  # definitions and project imports
         self.shadowed: set[str] = set()
         self.needed: set[str] = set(extra_roots)
         self.kept_assign_names: set[str] = set()
@@ -235,17 +357,27 @@ class _Filter:
                 for alias in stmt.names:
                     bound = alias.asname or alias.name.split(".")[0]
                     self.shadowed.add(bound)
+                    self.origins[bound] = alias.name if alias.asname else bound
+                    if self.is_project_import(alias.name, 0):
+                        self.project_names.add(bound)
                     if self._safe_module(alias.name, 0):
                         self.callable_names.add(bound)
             elif isinstance(stmt, ast.ImportFrom):
                 for alias in stmt.names:
                     bound = alias.asname or alias.name
                     self.shadowed.add(bound)
-                    if self._safe_module(stmt.module or "", stmt.level):
+                    if stmt.level or self.is_project_import(stmt.module or "", 0):
+                        self.project_names.add(bound)
+                    else:
+                        self.origins[bound] = f"{stmt.module}.{alias.name}"
+                    if self._safe_module(stmt.module or "", stmt.level) or allowed_library_call(
+                        f"{stmt.module}.{alias.name}"
+                    ):
                         self.callable_names.add(bound)
             elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 self.shadowed.add(stmt.name)
                 self.callable_names.add(stmt.name)
+                self.project_names.add(stmt.name)
             elif isinstance(stmt, ast.If | ast.Try | ast.TryStar):
                 for block in self._blocks(stmt):
                     self._scan_bindings(block)
@@ -273,6 +405,15 @@ class _Filter:
         Every call must go to an allowed callee, and an expression that calls anything may
         only mention allowed names, so that `list(map(os.system, ...))` is refused too.
         """
+        return self.classify(expr, as_decorator=as_decorator)[0]
+
+    def classify(self, expr: ast.AST, *, as_decorator: bool = False) -> tuple[str | None, bool]:
+        """(`unsafe_call`'s reason or None, whether it calls a project definition)."""
+        self._calls_project = False
+        problem = self._classify(expr, as_decorator)
+        return problem, self._calls_project
+
+    def _classify(self, expr: ast.AST, as_decorator: bool) -> str | None:
         calls = as_decorator
         if as_decorator and isinstance(expr, ast.Name | ast.Attribute):
             problem = self._callee_problem(expr)
@@ -312,7 +453,19 @@ class _Filter:
             return None  # the inner call is checked on its own; methods of literals are fine
         if not isinstance(root, ast.Name):
             return f"calls `{text}`"
-        return None if self._may_call_name(root.id) else f"calls `{text}`"
+        name = root.id
+        if name in self.project_names:
+            self._calls_project = True
+            return None
+        if name in self.origins:
+            dotted = _dotted(func)
+            if dotted is None:
+                return f"calls `{text}`"
+            full = self.origins[name] + dotted[len(name) :]
+            if allowed_library_call(full):
+                return None
+            return f"calls `{text}`, which is not a value-building call without I/O"
+        return None if self._may_call_name(name) else f"calls `{text}`"
 
     @staticmethod
     def has_call(expr: ast.AST) -> bool:
@@ -400,7 +553,7 @@ class _Filter:
         ]
         if stmt.returns is not None:
             annotations.append(stmt.returns)
-        if any(self.unsafe_call(a) for a in annotations):
+        if annotations:  # never evaluated: a missing or unsafe type must not lose the def
             stmt = _strip_annotations(stmt)
         self.needed |= self.refs(stmt)
         return _replace(stmt, decorator_list=decorators)
@@ -448,12 +601,12 @@ class _Filter:
         if value is None or not self.has_call(value):
             self._keep_names(names, value)
             return stmt
-        problem = self.unsafe_call(value)
+        problem, calls_project = self.classify(value)
         if problem:
             self._drop(stmt, problem, names)
             return None
-        if not in_class and not (set(names) & self.needed):
-            self._drop(stmt, "makes calls and no definition needs it", names)
+        if not in_class and calls_project and not (set(names) & self.needed):
+            self._drop(stmt, "calls a project function and no definition needs it", names)
             return None
         self._keep_names(names, value)
         return stmt
@@ -557,14 +710,65 @@ def _guard(stmt: ast.stmt) -> ast.stmt:
     return ast.copy_location(guarded, stmt)
 
 
+def rewrite_imports(tree: ast.Module, rename: Callable[[str], str | None]) -> None:
+    """Make absolute imports of module `X...` import `rename(X)...` instead (in place), binding
+    the same names: a project package named like a standard-library or installed module
+    (`code`, `types`, `utils`) gets a private name, and Keras 2 code's `keras` can be tf_keras."""
+
+    def renamed(dotted: str) -> str | None:
+        top, dot, rest = dotted.partition(".")
+        new = rename(dotted) if dot else None
+        if new is None:
+            new_top = rename(top)
+            new = None if new_top is None else new_top + dot + rest
+        return new
+
+    def visit(body: list[ast.stmt]) -> None:
+        for index, stmt in enumerate(body):
+            if isinstance(stmt, ast.Import):
+                if all(renamed(alias.name) is None for alias in stmt.names):
+                    continue
+                out: list[ast.stmt] = []
+                for alias in stmt.names:
+                    new = renamed(alias.name)
+                    if new is None:
+                        out.append(ast.copy_location(ast.Import([alias]), stmt))
+                    elif alias.asname or "." not in alias.name:
+                        bound = alias.asname or alias.name
+                        out.append(ast.copy_location(ast.Import([ast.alias(new, bound)]), stmt))
+                    else:  # `import a.b` binds `a`: import the renamed module, bind its top
+                        top, new_top = alias.name.split(".")[0], new.split(".")[0]
+                        out.append(ast.copy_location(ast.Import([ast.alias(new)]), stmt))
+                        bind = ast.Assign(
+                            [ast.Name(top, ast.Store())], ast.Name(new_top, ast.Load())
+                        )
+                        out.append(ast.copy_location(bind, stmt))
+                body[index] = ast.copy_location(ast.If(ast.Constant(True), out, []), stmt)
+            elif isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module:
+                new = renamed(stmt.module)
+                if new is not None:
+                    stmt.module = new
+            elif isinstance(stmt, ast.If | ast.Try | ast.TryStar):
+                for block in _Filter._blocks(stmt):
+                    visit(block)
+            elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                visit(stmt.body)
+
+    visit(tree.body)
+
+
 def definitions_only(
     source: str,
     filename: str,
     is_project_import: Callable[[str, int], bool] = lambda name, level: level > 0,
     extra_roots: Iterable[str] = (),
+    rename: Callable[[str], str | None] | None = None,
 ) -> Rebuilt:
-    """The module `source` with only its definitions (see the module docstring)."""
+    """The module `source` with only its definitions (see the module docstring); `rename` as in
+    `rewrite_imports`."""
     tree = ast.parse(source, filename)
+    if rename is not None:
+        rewrite_imports(tree, rename)
     flt = _Filter(tree, is_project_import, extra_roots)
     body = flt.run()
     guarded: list[ast.stmt] = []
@@ -602,17 +806,31 @@ def prepare_namespace(namespace: dict[str, Any]) -> list[Failed]:
 # -- the import hook ------------------------------------------------------------------------
 
 
-def package_root(path: Path) -> Path:
-    """The folder a module's dotted name is relative to (above its last `__init__.py`)."""
+def package_root(path: Path, levels: int = 0) -> Path:
+    """The folder a module's dotted name is relative to (above its last `__init__.py`, and at
+    least `levels` folders up when the module's relative imports need that many packages)."""
     folder = path.parent
-    while (folder / "__init__.py").is_file() and folder.parent != folder:
+    depth = 0
+    while folder.parent != folder and ((folder / "__init__.py").is_file() or depth < levels):
         folder = folder.parent
+        depth += 1
     return folder
 
 
-def module_name(path: Path) -> str:
+def relative_levels(source: str) -> int:
+    """The number of packages a module's relative imports need (`from ..x import y`: 2)."""
+    if "from ." not in source:
+        return 0
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return 0
+    return max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0)
+
+
+def module_name(path: Path, levels: int = 0) -> str:
     """The dotted name a file is imported under when its package root is on `sys.path`."""
-    rel = path.relative_to(package_root(path)).with_suffix("")
+    rel = path.relative_to(package_root(path, levels)).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts.pop()
@@ -637,9 +855,17 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
     and every module that imports them; the others are reused.
     """
 
-    def __init__(self, root: Path, search_paths: Sequence[Path]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        search_paths: Sequence[Path],
+        library_aliases: dict[str, str] | None = None,
+    ) -> None:
         self.root = root.resolve()
         self.search_paths = [p.resolve() for p in search_paths]
+        # installed modules project code gets instead of others (`keras` -> `tf_keras`)
+        self.library_aliases = dict(library_aliases or {})
+        self._clash: dict[str, bool] = {}
         self.overrides: dict[Path, str] = {}
         self.loaded: dict[str, LoadedModule] = {}
         self.roots: dict[Path, frozenset[str]] = {}  # extra names needed per file
@@ -722,6 +948,94 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         """The file behind a code file name (see `code_filename`)."""
         return Path(filename.removesuffix(IN_MEMORY_SUFFIX))
 
+    # names ---
+
+    def _project_top(self, top: str) -> bool:
+        return any(
+            self._exists(base / top / "__init__.py")
+            or self._exists(base / f"{top}.py")
+            or (base / top).is_dir()
+            for base in self.search_paths
+        )
+
+    def clashes(self, top: str) -> bool:
+        """Whether a project top-level module shares its name with a standard-library or
+        installed module (then it is imported under a private name: see `rename`)."""
+        if top not in self._clash:
+            found = top in sys.stdlib_module_names or (
+                top in sys.modules and top not in self.loaded
+            )
+            if not found:
+                outside = [
+                    entry
+                    for entry in sys.path
+                    if entry
+                    and not self._inside(Path(entry))
+                    and Path(entry).resolve() != self.root
+                ]
+                try:
+                    found = importlib.machinery.PathFinder.find_spec(top, outside) is not None
+                except (ImportError, ValueError):
+                    found = False
+            self._clash[top] = found
+        return self._clash[top]
+
+    def rename(self, dotted: str) -> str | None:
+        """The module an absolute import of `dotted` (a top-level name, or a full name for
+        library aliases) loads instead, or None for itself."""
+        top = dotted.split(".")[0]
+        if top.endswith(PRIVATE_SUFFIX):
+            return None
+        if self._project_top(top):
+            return f"{dotted}{PRIVATE_SUFFIX}" if "." not in dotted and self.clashes(top) else None
+        alias = self.library_aliases.get(top)
+        if alias is None:
+            return None
+        new = alias + dotted[len(top) :]
+        if "." in dotted and importlib.util.find_spec(new.split(".")[0]) is not None:
+            try:
+                if importlib.util.find_spec(new) is None:
+                    raise ImportError(new)
+            except (ImportError, ValueError):  # Keras 2's `keras.engine`: `tf_keras.src.engine`
+                new = f"{alias}.src{dotted[len(top) :]}"
+        return new
+
+    def internal_name(self, public: str) -> str:
+        """The name a project module is imported under (see `rename`)."""
+        top, dot, rest = public.partition(".")
+        if self._project_top(top) and self.clashes(top):
+            return f"{top}{PRIVATE_SUFFIX}{dot}{rest}"
+        return public
+
+    @staticmethod
+    def public_name(internal: str) -> str:
+        top, dot, rest = internal.partition(".")
+        return f"{top.removesuffix(PRIVATE_SUFFIX)}{dot}{rest}"
+
+    def _installed_twin(self, public: str, path: Path) -> ModuleType | None:
+        """The installed module `public` when its file is byte-identical to `path` (the
+        project is a copy of an installed package, as when linting a package's own source)."""
+        parts = public.split(".")
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(parts[0])
+            for index in range(1, len(parts)):
+                if spec is None or not spec.submodule_search_locations:
+                    return None
+                name = ".".join(parts[: index + 1])
+                spec = importlib.machinery.PathFinder.find_spec(
+                    name, list(spec.submodule_search_locations)
+                )
+            if spec is None or not spec.origin or not Path(spec.origin).is_file():
+                return None
+            if (
+                path.resolve() in self.overrides
+                or Path(spec.origin).read_bytes() != path.read_bytes()
+            ):
+                return None
+            return importlib.import_module(public)
+        except (ImportError, OSError, ValueError):
+            return None
+
     # finder ---
 
     def _inside(self, path: Path) -> bool:
@@ -743,6 +1057,7 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
             bases = [Path(p) for p in getattr(module, "__path__", []) or []]
         else:
             bases = self.search_paths
+            last = self.public_name(last)
         for base in bases:
             init = base / last / "__init__.py"
             if self._exists(init) and self._inside(init):
@@ -762,7 +1077,7 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         top = name.split(".")[0]
         if not top:
             return False
-        if top in self.loaded:
+        if top in self.loaded or top.endswith(PRIVATE_SUFFIX):
             return True
         return any(
             self._exists(base / top / "__init__.py") or self._exists(base / f"{top}.py")
@@ -772,6 +1087,9 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
+        top = fullname.split(".")[0]
+        if not top.endswith(PRIVATE_SUFFIX) and top not in self.loaded and self.clashes(top):
+            return None  # the standard-library or installed module; the project's is private
         found = self.locate(fullname)
         if found is None:
             return None
@@ -824,8 +1142,14 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         assignments they need are kept as if a definition referred to them.
         """
         path = path.resolve()
-        name = module_name(path)
-        root = package_root(path)
+        levels = relative_levels(self.source(path))
+        public = module_name(path, levels)
+        root = package_root(path, levels)
+        if self.clashes(public.split(".")[0]):
+            twin = self._installed_twin(public, path)
+            if twin is not None:
+                return twin
+        name = self.internal_name(public)
         # this file's own project first: two projects linted together may both have a `train`
         if root in self.search_paths:
             self.search_paths.remove(root)
@@ -891,7 +1215,9 @@ class _DefinitionsLoader(importlib.abc.Loader):
         key = (filename, text, roots, module.__name__)
         built = self.importer.builds.get(key)
         if built is None:  # the same text is built once, however often it is re-executed
-            rebuilt = definitions_only(text, str(self.path), self.importer.is_project_import, roots)
+            rebuilt = definitions_only(
+                text, str(self.path), self.importer.is_project_import, roots, self.importer.rename
+            )
             code = compile(rebuilt.tree, filename, "exec", dont_inherit=True)
             built = (rebuilt, code, _imported_modules(rebuilt.tree, package))
             self.importer.builds[key] = built
