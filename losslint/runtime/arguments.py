@@ -163,7 +163,7 @@ def parameter_values(param: inspect.Parameter, doc: str, classes: int, last_dim:
     elif kind in ("tuple", "list", "Sequence"):
         values += [(0, 1), [1.0] * last_dim]
     elif kind == "int" or re.fullmatch(r"n|k|num\w*|n_\w+|\w+_(size|dim|num|len)|dim|size", name):
-        values += [classes, 2, 1, 3]
+        values += [2, 1, 3, classes]
     elif kind == "float":
         values += [1.0, 0.5, 2.0]
     values += [1.0, 2, 0.5, (0, 1)]

@@ -127,8 +127,10 @@ def _failure_reason(message: dict[str, Any], legacy_available: bool) -> str:
     if (
         "runtime mode does not run" in text
         or "not defined in the rebuilt module" in text
-        or re.search(r"AttributeError: module '[\w.]+' has no attribute", text)
-        and "keras" not in text
+        or (
+            re.search(r"AttributeError: module '[\w.]+' has no attribute", text)
+            and "keras" not in text
+        )
     ):
         return "rebuild"
     if re.search(r"ModuleNotFoundError|ImportError|No module named|cannot import name", text):

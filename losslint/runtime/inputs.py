@@ -78,10 +78,11 @@ def attempts(
     declared: tuple[int, ...] | None, shapes: list[tuple[int, ...]], source: str
 ) -> list[tuple[tuple[int, ...], str]]:
     """(shape, labels) pairs in the order they are tried: a `# losslint: shape=` hint alone,
-    else the configured shapes (or the defaults), each with every label kind."""
+    else the configured shapes (or the defaults), the simplest first, each with every label
+    kind (the likeliest first)."""
     order = label_order(source)
     candidates = [declared] if declared is not None else shapes
-    return [(shape, labels) for labels in order for shape in candidates if _fits(shape, labels)]
+    return [(shape, labels) for shape in candidates for labels in order if _fits(shape, labels)]
 
 
 def _fits(shape: tuple[int, ...], labels: str) -> bool:

@@ -304,6 +304,8 @@ class Prober:
             return True
         module = getattr(obj, "__module__", None) or ""
         if module in self.importer.loaded and not isinstance(obj, ModuleType):
+            if inspect.isclass(obj):
+                self._inject_framework(obj)
             return callable(obj)
         return (
             inspect.isfunction(obj)
@@ -397,13 +399,22 @@ class Prober:
         return chosen
 
     def _sources(self) -> list[tuple[str, str]]:
-        """(file name, text) of the project modules loaded so far: where literal calls are."""
+        """(file name, text) where literal calls are looked for: the project modules loaded so
+        far and the other modules of their folders (read, never run)."""
         assert self.importer is not None
-        found = []
+        paths: dict[Path, None] = {}
         for loaded in list(self.importer.loaded.values()):
             if loaded.path is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    found.append((loaded.path.name, self.importer.source(loaded.path)))
+                paths[loaded.path] = None
+        for folder in {p.parent for p in paths}:
+            with contextlib.suppress(OSError):
+                for path in sorted(folder.glob("*.py"))[:100]:
+                    paths.setdefault(path.resolve(), None)
+        found = []
+        for path in paths:
+            with contextlib.suppress(OSError, ValueError):
+                if path.stat().st_size < 500_000:
+                    found.append((path.name, self.importer.source(path)))
         return found
 
     def _definition(self, obj: Any) -> tuple[ast.AST, list[str]] | None:
@@ -550,9 +561,12 @@ class Prober:
         required parameters after `y_true, y_pred` (`triplet_loss(y_true, y_pred, N)`)."""
         inner = fn.func if isinstance(fn, functools.partial) else fn
         try:
-            source = inspect.getsource(inner)
             params = inspect.signature(fn).parameters.values()
-        except (OSError, TypeError, ValueError):
+            module = sys.modules.get(inner.__module__)
+            filename = getattr(module, "__file__", None)
+            assert self.importer is not None
+            source = self.importer.source(Path(filename)) if filename else ""
+        except (OSError, TypeError, ValueError, AttributeError):
             return fn
         extra: dict[str, Any] = {}
         if any(p.kind is p.VAR_KEYWORD for p in params) and wants_framework(source):

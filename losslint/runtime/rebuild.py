@@ -181,6 +181,7 @@ ALLOWED_CALLS = frozenset(
         "keras.saving.register_keras_serializable",
         "keras.utils.to_categorical",
         "importlib.util.find_spec",
+        "types.SimpleNamespace",
         "sys.getrecursionlimit",
     }
 )
@@ -318,6 +319,8 @@ def allowed_library_call(dotted: str) -> bool:
     """Whether calling the library function or class `dotted` builds a value without I/O
     (Loss, Metric and layer constructors, tensor and array constructors, math)."""
     name = _canonical(dotted)
+    if ".__version__." in name:
+        return True  # a method of a version string: `keras.__version__.split(".")`
     last = name.rsplit(".", 1)[-1]
     if DENIED_CALL.match(last) or _NEVER.search(name) or _NEVER.search(last):
         return False
@@ -421,6 +424,9 @@ class _Filter:
                 return problem
         mentioned: list[str] = []
         local: set[str] = set()
+        callee_roots = {
+            id(_call_root(n.func)[0]) for n in _walk_evaluated(expr) if isinstance(n, ast.Call)
+        }
         for node in _walk_evaluated(expr):
             if isinstance(node, ast.Await | ast.Yield | ast.YieldFrom):
                 return "awaits or yields"
@@ -429,7 +435,11 @@ class _Filter:
                 problem = self._callee_problem(node.func)
                 if problem:
                     return problem
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            elif (
+                isinstance(node, ast.Name)
+                and isinstance(node.ctx, ast.Load)
+                and id(node) not in callee_roots  # checked as a callee
+            ):
                 mentioned.append(node.id)
             elif isinstance(node, ast.comprehension):
                 local.update(_target_names(node.target) or [])

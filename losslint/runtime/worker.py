@@ -58,6 +58,9 @@ def worker_env(home: str, legacy: bool = False) -> dict[str, str]:
     env.pop("TF_USE_LEGACY_KERAS", None)
     if legacy:
         env["TF_USE_LEGACY_KERAS"] = "1"
+    # without oneDNN's allocator, a failed allocation raises at once instead of after
+    # TensorFlow's 10 s of retries (a memory-hungry loss is then reported quickly)
+    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     env.update(
         HOME=home,
         LOSSLINT_KERAS="tf_keras" if legacy else "3",
@@ -118,8 +121,10 @@ class Worker:
         """Spawn the process; it imports TensorFlow in the background."""
         if self.proc is not None and self.proc.poll() is None:
             return
-        if self._home is None:  # an empty folder: the worker's cwd and HOME
+        if self._home is None:  # empty folders: the worker's cwd, and its HOME
             self._home = tempfile.TemporaryDirectory(prefix="losslint-worker-")
+            for name in ("cwd", "home"):
+                os.mkdir(os.path.join(self._home.name, name))
         self._replies = queue.Queue()
         self.ready = None
         self._spawned_at = time.perf_counter()
@@ -128,8 +133,8 @@ class Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            cwd=self._home.name,
-            env=worker_env(self._home.name, self.legacy),
+            cwd=os.path.join(self._home.name, "cwd"),
+            env=worker_env(os.path.join(self._home.name, "home"), self.legacy),
             close_fds=True,
             start_new_session=True,  # its own process group: a kill takes its children too
         )
