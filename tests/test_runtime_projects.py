@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,14 +22,16 @@ pytestmark = [
 ]
 
 
+JSON = ("--format", "json", ".")
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("projects")
     root = copy_case("runtime_projects", tmp)
     stats = tmp / "stats.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "losslint", "--no-cache", "--runtime", "--show-refuted"]
-        + ["--format", "json", "."],
+        [sys.executable, "-m", "losslint", "--no-cache", "--runtime", "--show-refuted", *JSON],
         cwd=root,
         capture_output=True,
         text=True,
