@@ -4,9 +4,9 @@
     python bench/runtime_realworld.py --json after.json   # run --runtime on every package
     python bench/runtime_realworld.py --report after.json --before before.json
 
-For every triaged function of the PyPI corpus (`bench/realworld/triage.tsv`) and, when given
-with `--github DIR`, of a GitHub corpus laid out the same way (a `triage.tsv`-style file with
-`package`, `path`, `function`, `expected` columns, and one source folder per package), this
+For every triaged function of the PyPI corpus (`bench/realworld/triage.tsv`) and, with
+`--github DIR`, of a GitHub corpus (`DIR/github.tsv`, `DIR/github_repos.toml`, sources in
+`DIR/.cache/github/owner+name/`; `--split dev|test|all`; notebooks left out), this
 runs `losslint --runtime --show-refuted --format json` in the package's folder and counts the
 runtime verdicts of the findings on `reduced` rows (the acceptance measure) and on
 `per-sample` rows (which must never be confirmed). Inconclusive verdicts are grouped by
@@ -34,7 +34,8 @@ PYPI = HERE / "realworld"
 _DETAIL_REASONS = [
     (r"keras\.backend' has no attribute|module 'keras[\w.]*' has no attribute", "keras2-api"),
     (r"No module named|cannot import name|is not a package", "import"),
-    (r"KeyError: '(backend|layers|models|utils)'", "framework-injection"),
+    (r"KeyError: '(backend|layers|models|utils)'|with None submodules", "framework-injection"),
+    (r"resolves to .*site-packages", "import"),
     (r"needs (constructor )?arguments|missing \d+ required", "arguments"),
     (r"timed out", "timeout"),
     (r"out of memory", "memory"),
@@ -58,7 +59,10 @@ def module_name(path: Path) -> str:
 def reason_of(runtime: dict[str, Any]) -> str:
     if runtime.get("reason"):
         return str(runtime["reason"])
-    detail = runtime.get("detail", "")
+    return reason_from_detail(runtime.get("detail", ""))
+
+
+def reason_from_detail(detail: str) -> str:
     for pattern, reason in _DETAIL_REASONS:
         if re.search(pattern, detail):
             return reason
@@ -82,9 +86,28 @@ def run_package(root: Path, timeout: float) -> tuple[list[dict[str, Any]], float
     return json.loads(proc.stdout), wall, proc.stderr
 
 
-def measure(corpus: str, triage: Path, sources: Path, timeout: float) -> list[dict[str, Any]]:
+def github_rows(corpus: Path, split: str) -> list[dict[str, str]]:
+    """The labelled rows of a GitHub corpus (`github.tsv`, `github_repos.toml`) in `split`,
+    as PyPI-style rows whose `package` is the source folder name (`owner+name`)."""
+    import tomllib
+
+    with open(corpus / "github_repos.toml", "rb") as handle:
+        repos = {r["name"]: r for r in tomllib.load(handle)["repo"]}
+    rows = []
+    for row in load_rows(corpus / "github.tsv"):
+        repo = repos.get(row["repo"])
+        if repo is None or (split != "all" and repo.get("split") != split):
+            continue
+        if row["path"].endswith(".ipynb"):
+            continue  # notebooks are not part of this measure
+        rows.append({**row, "package": row["repo"].replace("/", "+"), "version": ""})
+    return rows
+
+
+def measure(
+    corpus: str, rows: list[dict[str, str]], sources: Path, timeout: float
+) -> list[dict[str, Any]]:
     """One record per finding on a triaged function."""
-    rows = load_rows(triage)
     by_root: dict[Path, list[dict[str, str]]] = defaultdict(list)
     for row in rows:
         folder = f"{row['package']}-{row['version']}" if row.get("version") else row["package"]
@@ -170,31 +193,41 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the per-finding records here")
     parser.add_argument("--report", type=Path, help="only report a saved --json file")
     parser.add_argument("--before", type=Path, help="a saved --json file to report first")
-    parser.add_argument("--github", type=Path, help="a GitHub corpus: folder of sources")
-    parser.add_argument("--github-triage", type=Path, help="its triage file (tsv)")
+    parser.add_argument(
+        "--github", type=Path, help="a GitHub corpus folder (github.tsv, github_repos.toml, .cache)"
+    )
+    parser.add_argument("--split", default="dev", help="GitHub split: dev, test or all")
+    parser.add_argument("--no-pypi", action="store_true", help="skip the PyPI corpus")
     parser.add_argument("--package", action="append", help="only these PyPI packages")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per package")
     options = parser.parse_args()
 
     if options.report:
         records = json.loads(options.report.read_text())
+        for record in records:  # saved by a losslint that gave no `reason`
+            if record["verdict"] == "inconclusive" and record.get("reason") in (None, "other"):
+                record["reason"] = reason_from_detail(record["detail"])
     else:
-        triage = PYPI / "triage.tsv"
-        if options.package:
-            rows = [r for r in load_rows(triage) if r["package"] in options.package]
-            subset = Path(os.environ.get("TMPDIR", "/tmp")) / "runtime_realworld_triage.tsv"
-            with open(subset, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t")
-                writer.writeheader()
-                writer.writerows(rows)
-            triage = subset
-        records = measure("PyPI", triage, PYPI / ".cache" / "src", options.timeout)
+        records = []
+        if not options.no_pypi:
+            rows = load_rows(PYPI / "triage.tsv")
+            if options.package:
+                rows = [r for r in rows if r["package"] in options.package]
+            records += measure("PyPI", rows, PYPI / ".cache" / "src", options.timeout)
         if options.github:
-            records += measure("GitHub", options.github_triage, options.github, options.timeout)
+            rows = github_rows(options.github, options.split)
+            if options.package:
+                rows = [r for r in rows if r["repo"] in options.package]
+            name = f"GitHub ({options.split})"
+            records += measure(name, rows, options.github / ".cache" / "github", options.timeout)
         if options.json:
             options.json.write_text(json.dumps(records, indent=1))
     if options.before:
-        print(report(json.loads(options.before.read_text()), "Before"))
+        before = json.loads(options.before.read_text())
+        for record in before:  # saved by a losslint that gave no `reason`: read the detail
+            if record["verdict"] == "inconclusive" and record.get("reason") in (None, "other"):
+                record["reason"] = reason_from_detail(record["detail"])
+        print(report(before, "Before"))
         print()
     print(report(records, "After" if options.before else "Runtime verdicts"))
     refuted = [r for r in records if r["verdict"] == "refuted"]

@@ -129,7 +129,7 @@ def _failure_reason(message: dict[str, Any], legacy_available: bool) -> str:
         or "not defined in the rebuilt module" in text
         or (
             re.search(r"AttributeError: module '[\w.]+' has no attribute", text)
-            and "keras" not in text
+            and not re.search(r"module '(keras|tf_keras|tensorflow|numpy)\b", text)
         )
     ):
         return "rebuild"

@@ -268,8 +268,14 @@ class Prober:
             try:
                 value = self._from_site(site_expr, Path(site_path), qualname)
                 return self._as_callable(value, kind, qualname)
+            except (_NoMoreArguments, *self.memory_errors):
+                raise
             except LossBuildError as exc:
                 site_error = exc
+            except Exception as exc:  # the site's module or expression failed: try the name
+                site_error = LossBuildError(
+                    f"compile-site expression `{site_expr}` failed: {self._explain(exc)}"
+                )
         try:
             value = self._by_qualname(module, segments)
         except LossBuildError as exc:

@@ -639,6 +639,7 @@ class _Filter:
         if problem:
             self._drop(stmt, f"`if` whose condition {problem}")
             return None
+        self.needed |= self.refs(stmt.test)  # `backend = get_backend()` for `if backend == ...`
         body = self.body(stmt.body, in_class=in_class)
         orelse = self.body(stmt.orelse, in_class=in_class)
         return _replace(stmt, body=body or [_pass(stmt)], orelse=orelse)
