@@ -6,8 +6,9 @@
 
 For every triaged function of the PyPI corpus (`bench/realworld/triage.tsv`) and, with
 `--github DIR`, of a GitHub corpus (`DIR/github.tsv`, `DIR/github_repos.toml`, sources in
-`DIR/.cache/github/owner+name/`; `--split dev|test|all`; notebooks left out), this
-runs `losslint --runtime --show-refuted --format json` in the package's folder and counts the
+`DIR/.cache/github/owner+name/`; `--split dev|test|all`; notebooks left out), this runs
+`losslint --runtime --show-refuted --format json` on a copy of the package's Python files in a
+temporary folder (default settings: 20 s timeout) and counts the
 runtime verdicts of the findings on `reduced` rows (the acceptance measure) and on
 `per-sample` rows (which must never be confirmed). Inconclusive verdicts are grouped by
 their `reason` (or, for versions of losslint that gave none, by a reason read off the detail).
@@ -20,8 +21,10 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -74,6 +77,15 @@ def load_rows(triage: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
+def _not_python(folder: str, names: list[str]) -> list[str]:
+    return [
+        n
+        for n in names
+        if (not n.endswith(".py") and not (Path(folder) / n).is_dir())
+        or n in (".git", "__pycache__")
+    ]
+
+
 def run_package(root: Path, timeout: float) -> tuple[list[dict[str, Any]], float, str]:
     args = [sys.executable, "-m", "losslint", "--format", "json", "--no-cache", "--exit-zero"]
     args += ["--no-respect-gitignore", "--runtime", "--show-refuted", "."]
@@ -117,7 +129,12 @@ def measure(
         if not root.is_dir():
             print(f"{root} is missing: skipped", file=sys.stderr)
             continue
-        findings, wall, stderr = run_package(root, timeout)
+        with tempfile.TemporaryDirectory(prefix="runtime-realworld-") as scratch:
+            # a copy of the Python files outside any project: no pyproject.toml above it (this
+            # repository's own, with its short fixture timeout) changes the settings
+            copy = Path(scratch) / root.name
+            shutil.copytree(root, copy, ignore=_not_python, symlinks=True)
+            findings, wall, stderr = run_package(copy, timeout)
         expected = {
             f"{module_name(root / row['path'])}.{row['function']}": row for row in package_rows
         }

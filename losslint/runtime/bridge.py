@@ -78,6 +78,7 @@ class Judgement:
     reason: str | None = None  # why it is inconclusive (a key of HINTS)
     keras: str | None = None  # "3", "compat" or "tf_keras": where the loss ran
     arguments: tuple[str, ...] = ()  # arguments runtime mode chose to build or call it
+    argument_attempt: int = 0  # which argument set that was (the fix job uses the same)
 
     def runtime(self, fix_verified: bool | None = None, fix_detail: str = "") -> dict[str, Any]:
         detail = self.detail
@@ -153,7 +154,11 @@ def judge(reply: Reply, memory_note: str = "", legacy_available: bool = False) -
         return Judgement("inconclusive", reason, reason=why)
     msg = reply.message
     status = msg.get("status")
-    ran = {"keras": msg.get("keras"), "arguments": tuple(msg.get("arguments") or ())}
+    ran = {
+        "keras": msg.get("keras"),
+        "arguments": tuple(msg.get("arguments") or ()),
+        "argument_attempt": int(msg.get("argument_attempt") or 0),
+    }
     if status in ("build_error", "call_error"):
         why = _failure_reason(msg, legacy_available)
         if status == "build_error":
@@ -586,6 +591,7 @@ class _Session:
             input_shape=probe.judgement.input_shape,
             labels=probe.judgement.labels or "float",
             keras=probe.judgement.keras,
+            argument_attempt=probe.judgement.argument_attempt,
         )
         legacy = probe.judgement.keras == "tf_keras"
         return judge_fix(self._run(job, legacy=legacy), probe.judgement, safe)

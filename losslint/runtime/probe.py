@@ -45,6 +45,7 @@ from losslint.runtime.rebuild import DENIED_CALL, ProjectImporter, SiteError, ev
 
 MEMORY_HEADROOM_MB = 2048  # address space allowed above what TensorFlow itself maps
 _RTOL, _ATOL = 1e-5, 1e-6
+MAX_ARGUMENT_SETS = 12  # argument sets tried per loss (see losslint.runtime.arguments)
 # errors that mean Keras 2 code met Keras 3 (removed `keras.backend` functions, `keras.engine`,
 # `Reduction.AUTO`): worth another try with the compatibility layer or tf_keras
 _KERAS2_ERROR = re.compile(
@@ -204,7 +205,10 @@ class Prober:
         first: dict[str, Any] | None = None
         shapes = [tuple(s) for s in job["shapes"]]
         self._classes = self._last_dim = shapes[0][-1] if shapes else 7
-        for attempt in range(12):
+        fix = job["mode"] == "fix"
+        start = int(job.get("argument_attempt") or 0)  # a fix job uses its probe's arguments
+        tried = 0
+        for attempt in range(start, start + 1 if fix else MAX_ARGUMENT_SETS):
             self._arg_attempt, self._searched, self._arguments = attempt, False, []
             try:
                 fn = self.resolve(target)
@@ -215,21 +219,23 @@ class Prober:
             except (Exception, SystemExit) as exc:
                 result = {"status": "build_error", "error": self._explain(exc)}
             else:
-                if job["mode"] == "fix":
+                if fix:
                     shape = tuple(job["input_shape"])
                     result = self.measure(fn, [(shape, job["labels"])])
                 else:
                     declared, source = self.hints(target)
                     result = self.measure(fn, attempts(declared, shapes, source))
+            tried += 1
             if self._arguments:
                 result["arguments"] = list(self._arguments)
+                result["argument_attempt"] = attempt
             if first is None:
                 first = result
             if result.get("status") == "ok" or not self._searched:
                 return result
         assert first is not None
-        if attempt:
-            first["argument_sets"] = attempt
+        if tried > 1:
+            first["argument_sets"] = tried - 1
         return first
 
     def _explain(self, exc: BaseException) -> str:
