@@ -345,3 +345,30 @@ def test_tf_keras_is_an_extra_named_in_the_readme() -> None:
     pyproject = (root / "pyproject.toml").read_text()
     assert 'runtime-legacy = ["tensorflow>=2.16", "tf-keras>=2.16"]' in pyproject
     assert "pip install 'losslint[runtime-legacy]'" in (root / "README.md").read_text()
+
+
+def test_a_copy_of_an_installed_package_uses_the_installed_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linting a package's own source (the PyPI corpus' `keras`): an identical file is the
+    installed module; a changed one is rebuilt from the project under a private name."""
+    site = tmp_path / "venv" / "site-packages"
+    project = tmp_path / "proj"
+    for base in (site, project):
+        (base / "twinpkg").mkdir(parents=True)
+        (base / "twinpkg" / "__init__.py").write_text("")
+        (base / "twinpkg" / "same.py").write_text("def loss(y_true, y_pred):\n    return 1\n")
+    (site / "twinpkg" / "changed.py").write_text("def loss(y_true, y_pred):\n    return 2\n")
+    (project / "twinpkg" / "changed.py").write_text("def loss(y_true, y_pred):\n    return 3\n")
+    monkeypatch.syspath_prepend(str(site))
+    importer = ProjectImporter(project, [project])
+    importer.install()
+    try:
+        same = importer.load_path(project / "twinpkg" / "same.py")
+        assert Path(same.__file__).resolve() == (site / "twinpkg" / "same.py").resolve()
+        changed = importer.load_path(project / "twinpkg" / "changed.py")
+        assert changed.__name__ == f"twinpkg{PRIVATE_SUFFIX}.changed" and changed.loss(0, 0) == 3
+    finally:
+        importer.uninstall()
+        for name in [m for m in sys.modules if m.startswith("twinpkg")]:
+            del sys.modules[name]

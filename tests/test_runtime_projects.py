@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Any
@@ -138,6 +139,15 @@ def test_relative_imports_and_names_computed_at_import_time(
     """`from ...common.ops import KERAS_3` (computed from `keras.__version__` and used only by
     an `if` in another module); `from .helpers import ...` in a folder without `__init__.py`."""
     _confirmed(run, function)
+
+
+def test_label_equality_metrics_get_binary_labels(run: dict[str, Any]) -> None:
+    """With 0/1 labels the accuracy is neither 0 nor 1, so "same mean" is a real check."""
+    runtime = _confirmed(run, "metrics.binary_accuracy_batch")
+    assert "(binary labels)" in runtime["detail"]
+    assert runtime["fix_verified"] is True, runtime["detail"]
+    mean = float(re.search(r"same mean ([0-9.e-]+)", runtime["detail"]).group(1))
+    assert 0.0 < mean < 1.0
 
 
 def test_worker_sees_no_secrets_and_an_empty_directory(run: dict[str, Any]) -> None:

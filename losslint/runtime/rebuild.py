@@ -1038,6 +1038,9 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
                 )
             if spec is None or not spec.origin or not Path(spec.origin).is_file():
                 return None
+            origin = Path(spec.origin).resolve()
+            if not {"site-packages", "dist-packages"} & set(origin.parts) or self._inside(origin):
+                return None  # only a real installed copy, never the project itself
             if (
                 path.resolve() in self.overrides
                 or Path(spec.origin).read_bytes() != path.read_bytes()
