@@ -135,6 +135,9 @@ def measure(
             copy = Path(scratch) / root.name
             shutil.copytree(root, copy, ignore=_not_python, symlinks=True)
             findings, wall, stderr = run_package(copy, timeout)
+            if stderr.startswith("exit -"):  # killed by a signal from outside: once more
+                print(f"{root.name}: {stderr.strip()}; running it again", file=sys.stderr)
+                findings, wall, stderr = run_package(copy, timeout)
         expected = {
             f"{module_name(root / row['path'])}.{row['function']}": row for row in package_rows
         }
