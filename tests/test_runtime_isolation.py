@@ -14,12 +14,8 @@ from pathlib import Path
 import pytest
 
 from losslint.runtime import worker as worker_module
-from losslint.runtime.rebuild import (
-    PRIVATE_SUFFIX,
-    ProjectImporter,
-    allowed_library_call,
-    definitions_only,
-)
+from losslint.runtime.importer import PRIVATE_SUFFIX, ProjectImporter
+from losslint.runtime.rebuild import allowed_library_call, definitions_only
 
 
 def _kept(source: str) -> str:

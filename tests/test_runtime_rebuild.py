@@ -13,14 +13,10 @@ from pathlib import Path
 import pytest
 
 from losslint.runtime.bridge import Judgement, judge, judge_fix
+from losslint.runtime.importer import ProjectImporter, module_name
 from losslint.runtime.probe import parse_shape_comment
-from losslint.runtime.rebuild import (
-    ProjectImporter,
-    SiteError,
-    definitions_only,
-    evaluate_site,
-    module_name,
-)
+from losslint.runtime.rebuild import definitions_only
+from losslint.runtime.site import SiteError, evaluate_site
 from losslint.runtime.worker import Reply
 
 SIDE_EFFECTS = """\

@@ -26,8 +26,8 @@ from losslint.config import Config
 from losslint.engine import LintOptions
 from losslint.fixes import apply_fixes
 from losslint.model import Applicability, Diagnostic, FileResult, Fix, LossTarget, Position
+from losslint.runtime.importer import package_root
 from losslint.runtime.inputs import DEFAULT_SHAPES
-from losslint.runtime.rebuild import package_root
 from losslint.runtime.worker import Reply, Worker, take_worker
 
 LEGACY_HINT = "pip install 'losslint[runtime-legacy]'"

@@ -9,7 +9,7 @@ original stdout (results); anything the losses print goes to the worker's stderr
    `{"type": "result", "id": ..., "status": ...}`.
 3. `{"type": "exit"}` (or end of input) ends the worker.
 
-A job rebuilds the loss from definitions-only modules (`losslint.runtime.rebuild`), calls it
+A job rebuilds the loss from definitions-only modules (`losslint.runtime.importer`), calls it
 like Keras would on synthetic batches, and reports facts (output shape, batch coupling, mean);
 the linter side (`losslint.runtime.bridge`) turns them into verdicts.
 """
@@ -40,8 +40,10 @@ from losslint.runtime.arguments import (
     required_parameters,
     wants_framework,
 )
+from losslint.runtime.importer import ProjectImporter
 from losslint.runtime.inputs import attempts, make_inputs, parse_shape_comment, perturb
-from losslint.runtime.rebuild import DENIED_CALL, ProjectImporter, SiteError, evaluate_site
+from losslint.runtime.rebuild import DENIED_CALL
+from losslint.runtime.site import SiteError, evaluate_site
 
 MEMORY_HEADROOM_MB = 2048  # address space allowed above what TensorFlow itself maps
 _RTOL, _ATOL = 1e-5, 1e-6
