@@ -368,3 +368,19 @@ def test_a_copy_of_an_installed_package_uses_the_installed_module(
         importer.uninstall()
         for name in [m for m in sys.modules if m.startswith("twinpkg")]:
             del sys.modules[name]
+
+
+def test_a_project_folder_without_init_never_hides_an_installed_module(tmp_path: Path) -> None:
+    """A project with a `json/` folder of scripts (no `__init__.py`): `import json` is still
+    the standard library's, as in Python."""
+    (tmp_path / "json").mkdir()
+    (tmp_path / "json" / "notes.py").write_text("")
+    (tmp_path / "losses.py").write_text(
+        "import json\n\ndef loss(y_true, y_pred):\n    return json.dumps([y_pred])\n"
+    )
+    importer = ProjectImporter(tmp_path, [tmp_path])
+    importer.install()
+    try:
+        assert importer.load_path(tmp_path / "losses.py").loss(0, 1) == "[1]"
+    finally:
+        importer.uninstall()

@@ -172,12 +172,16 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
     # names ---
 
     def _project_top(self, top: str) -> bool:
-        return any(
-            self._exists(base / top / "__init__.py")
-            or self._exists(base / f"{top}.py")
-            or (base / top).is_dir()
+        """Whether the project has a top-level module or package `top`. A folder without
+        `__init__.py` counts only when no other module has the name: as in Python, a regular
+        module anywhere beats a namespace folder (a project's `keras/` folder of scripts is
+        not `keras`)."""
+        if any(
+            self._exists(base / top / "__init__.py") or self._exists(base / f"{top}.py")
             for base in self.search_paths
-        )
+        ):
+            return True
+        return any((base / top).is_dir() for base in self.search_paths) and not self.clashes(top)
 
     def clashes(self, top: str) -> bool:
         """Whether a project top-level module shares its name with a standard-library or
