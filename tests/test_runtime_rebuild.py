@@ -312,6 +312,90 @@ def test_verdicts() -> None:
     assert memory.verdict == "inconclusive" and "memory" in memory.detail
 
 
+def _failed(status: str, error: str, **extra: object) -> Reply:
+    if status == "call_error":
+        message = {"status": status, "tried": [{"input_shape": [5, 7], "error": error}]}
+    else:
+        message = {"status": status, "error": error}
+    return Reply("ok", message={**message, **extra})
+
+
+@pytest.mark.parametrize(
+    ("reply", "legacy", "reason"),
+    [
+        (
+            _failed(
+                "call_error",
+                "AttributeError: module 'keras.backend' has no attribute 'flatten'",
+                keras2=True,
+            ),
+            False,
+            "keras2-api",
+        ),
+        (
+            _failed(
+                "build_error",
+                "LossBuildError: `CELoss` needs arguments (index) and none were found",
+            ),
+            False,
+            "arguments",
+        ),
+        (
+            _failed("call_error", "TypeError: loss() missing 1 required positional argument: 'n'"),
+            False,
+            "arguments",
+        ),
+        (_failed("build_error", "ModuleNotFoundError: No module named 'wandb'"), False, "import"),
+        (
+            _failed(
+                "call_error",
+                "NameError: name 'X' is not defined (`X` is bound by a top-level statement runtime mode does not run (m.py:3: ...))",
+            ),
+            False,
+            "rebuild",
+        ),
+        (
+            _failed(
+                "call_error", "AttributeError: module 'yolo.config' has no attribute 'anchors'"
+            ),
+            False,
+            "rebuild",
+        ),
+        (
+            _failed("call_error", "InvalidArgumentError: Incompatible shapes: [5,6] vs. [5,7]"),
+            False,
+            "input-shape",
+        ),
+        (_failed("call_error", "ValueError: this loss always fails"), False, "raised"),
+        (
+            _failed(
+                "call_error",
+                "AttributeError: 'EagerTensor' object has no attribute '_keras_history'",
+            ),
+            True,
+            "graph-only",
+        ),
+        (
+            _failed("call_error", "AttributeError: module 'tensorflow' has no attribute 'log'"),
+            True,
+            "tf1-api",
+        ),
+        (Reply("timeout", detail="timed out after 5 s"), False, "timeout"),
+        (Reply("crashed", detail="killed by SIGSEGV"), False, "crash"),
+        (Reply("unavailable", detail="no TensorFlow"), False, "worker"),
+    ],
+)
+def test_inconclusive_reasons_and_hints(reply: Reply, legacy: bool, reason: str) -> None:
+    from losslint.runtime.bridge import HINTS
+
+    judgement = judge(reply, legacy_available=legacy)
+    assert judgement.verdict == "inconclusive" and judgement.reason == reason
+    runtime = judgement.runtime()
+    assert runtime["reason"] == reason
+    assert runtime["detail"].endswith(f"; to run it: {HINTS[reason]}")
+    assert "\n" not in runtime["detail"]  # one line
+
+
 def test_fix_verification_rules() -> None:
     base = Judgement(
         "confirmed", "", input_shape=[5, 7], output_shape=[], mean=0.5, lost_batch=True

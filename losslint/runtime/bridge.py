@@ -49,6 +49,10 @@ HINTS = {
     "input-shape": "add `# losslint: shape=(None, ...)` on its `def` line or set "
     "`[tool.losslint.runtime] shapes`",
     "raised": "it raised on every input tried: run it by hand on a real batch",
+    "graph-only": "it reads the Keras model graph (`_keras_history`, `K.gradients`), so it runs "
+    "only inside a built model: check it by hand",
+    "tf1-api": "it calls TensorFlow 1 APIs (`tf.log`, `tf.to_float`, ...) that TensorFlow 2 "
+    "removed: port it to `tf.math`/`tf.compat.v1`",
     "later-call": "it raised when called again on the same batch: make it stateless",
     "bad-output": "it must return a tensor",
     "nondeterministic": "its output is random: make it deterministic so coupling can be tested",
@@ -121,6 +125,10 @@ def _failure_reason(message: dict[str, Any], legacy_available: bool) -> str:
     text = " ".join(errors)
     if message.get("keras2") and not legacy_available:
         return "keras2-api"
+    if re.search(r"_keras_history|not supported when eager execution", text):
+        return "graph-only"
+    if re.search(r"module 'tensorflow' has no attribute", text):
+        return "tf1-api"
     if "compile-site expression" in text and "needs arguments" not in text:
         return "compile-site"
     if "needs arguments" in text or "required positional argument" in text:
