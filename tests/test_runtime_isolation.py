@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import sys
 import textwrap
 import time
@@ -260,15 +261,34 @@ def test_relative_import_in_a_folder_without_init(tmp_path: Path) -> None:
         importer.uninstall()
 
 
-def test_keras_imports_can_be_read_as_tf_keras(tmp_path: Path) -> None:
-    """The tf_keras worker rebuilds `import keras` as `import tf_keras as keras` (checked on the
-    rebuilt source: importing tf_keras would import TensorFlow)."""
-    importer = ProjectImporter(tmp_path, [tmp_path], {"keras": "tf_keras"})
-    source = "import keras\nfrom keras import backend as K\nimport keras.losses as L\n"
-    kept = ast.unparse(definitions_only(source, "m.py", rename=importer.rename).tree)
-    assert "import tf_keras as keras" in kept
-    assert "from tf_keras import backend as K" in kept
-    assert "import tf_keras.losses as L" in kept
+def test_keras_imports_can_be_read_as_tf_keras(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tf_keras worker rebuilds `import keras` as `import tf_keras as keras`, and Keras 2's
+    `keras.engine` as `tf_keras.src.engine`. A stand-in package plays tf_keras here (the real
+    one imports TensorFlow)."""
+    fake = tmp_path / "site" / "fake_tf_keras"
+    (fake / "src" / "engine").mkdir(parents=True)
+    for folder in (fake, fake / "src", fake / "src" / "engine"):
+        (folder / "__init__.py").write_text("")
+    (fake / "backend.py").write_text("")
+    (fake / "losses.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importer = ProjectImporter(tmp_path / "proj", [tmp_path / "proj"], {"keras": "fake_tf_keras"})
+    source = (
+        "import keras\nfrom keras import backend as K\nimport keras.losses as L\n"
+        "from keras.engine import base_layer\nimport keras.backend\n"
+    )
+    try:
+        kept = ast.unparse(definitions_only(source, "m.py", rename=importer.rename).tree)
+    finally:
+        for name in [m for m in sys.modules if m.startswith("fake_tf_keras")]:
+            del sys.modules[name]
+    assert "import fake_tf_keras as keras" in kept
+    assert "from fake_tf_keras import backend as K" in kept
+    assert "import fake_tf_keras.losses as L" in kept
+    assert "from fake_tf_keras.src.engine import base_layer" in kept
+    assert re.search(r"import fake_tf_keras.backend\n\s+keras = fake_tf_keras\n", kept)
 
 
 # -- the worker process ------------------------------------------------------------------
