@@ -191,6 +191,8 @@ def test_misbehaving_losses_are_inconclusive_and_the_rest_still_run(
         assert text in runtime["detail"], runtime["detail"]
         assert runtime["reason"] == reason
         assert "; to run it: " in runtime["detail"]
+    (crash,) = _runtime(full_run, "pkg.misbehaving.crashing_loss")
+    assert "cudart_stub" not in crash["detail"]  # TensorFlow's start-up notices are not quoted
     jobs = {job["qualname"]: job for job in full_run["stats"]["jobs"] if job["mode"] == "probe"}
     assert jobs["sleepy_loss"]["elapsed_s"] >= TIMEOUT  # it blocked until the timeout
     # the worker was replaced after the hang and after the crash, and later losses ran

@@ -348,6 +348,14 @@ def _failed(status: str, error: str, **extra: object) -> Reply:
         (_failed("build_error", "ModuleNotFoundError: No module named 'wandb'"), False, "import"),
         (
             _failed(
+                "build_error",
+                "LossBuildError: `inner` is nested in `main`, which does not return it; ...",
+            ),
+            False,
+            "nested",
+        ),
+        (
+            _failed(
                 "call_error",
                 "NameError: name 'X' is not defined (`X` is bound by a top-level statement runtime mode does not run (m.py:3: ...))",
             ),

@@ -44,6 +44,8 @@ HINTS = {
     "statements, set-up functions): compute it from literals or in the loss",
     "compile-site": "compile it with literal arguments, or add `# losslint: args=(...)` on its "
     "`def`/`class` line",
+    "nested": "it is defined inside a function that does not return it: move it to module "
+    "level, or return it from a factory",
     "arguments": "add `# losslint: args=(...)` on its `def`/`class` line, or compile it with "
     "literal arguments",
     "input-shape": "add `# losslint: shape=(None, ...)` on its `def` line or set "
@@ -129,6 +131,8 @@ def _failure_reason(message: dict[str, Any], legacy_available: bool) -> str:
         return "graph-only"
     if re.search(r"module 'tensorflow' has no attribute", text):
         return "tf1-api"
+    if "which does not return it" in text:
+        return "nested"
     if "compile-site expression" in text and "needs arguments" not in text:
         return "compile-site"
     if "needs arguments" in text or "required positional argument" in text:

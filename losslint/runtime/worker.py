@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +35,10 @@ _BOOTSTRAP = (
     "from losslint.runtime.probe import main; main()"
 )
 _LIVE: set[Worker] = set()
+# what TensorFlow's C++ side prints at start-up whatever TF_CPP_MIN_LOG_LEVEL says
+_TF_NOTICE = re.compile(
+    r"^([IWE]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl|To enable the following)"
+)
 
 
 @dataclass
@@ -274,8 +279,13 @@ class Worker:
         return self._log.tail() if self._log is not None else ""
 
     def _log_tail(self) -> str:
+        """The last line the worker printed, TensorFlow's start-up notices left out."""
         text = self.log()
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        lines = [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip() and not _TF_NOTICE.match(line.strip())
+        ]
         return lines[-1][:200] if lines else ""
 
 
