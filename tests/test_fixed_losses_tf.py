@@ -1,4 +1,6 @@
-"""Safe fixes, run under real TensorFlow: per-sample output, same mean on an unweighted batch."""
+"""Safe fixes, run under real TensorFlow: per-sample output, same mean on an unweighted batch.
+
+TensorFlow is imported by the test that needs it, not when the suite is collected."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import copy_case, run_cli
 
-tf = pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.slow, pytest.mark.runtime]
 
 # How to obtain each loss with a safe fix in fixtures/keras_project, given its module.
 LOSSES: dict[str, Callable[[Any], Callable[..., Any]]] = {
@@ -41,13 +43,13 @@ def _import_tree(root: Path) -> dict[str, Any]:
         sys.path.remove(str(root))
 
 
-def _lambda_from(path: Path, line: int) -> Callable[..., Any]:
+def _lambda_from(tf: Any, path: Path, line: int) -> Callable[..., Any]:
     tree = ast.parse(path.read_text())
     node = next(n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == line)
     return eval(compile(ast.Expression(node), str(path), "eval"), {"tf": tf})
 
 
-def _inputs(shape: tuple[int, ...], binary: bool) -> tuple[Any, Any]:
+def _inputs(tf: Any, shape: tuple[int, ...], binary: bool) -> tuple[Any, Any]:
     rng = np.random.default_rng(sum(shape))
     y_true = rng.uniform(0.05, 0.95, size=shape).astype("float32")
     if binary:
@@ -57,6 +59,7 @@ def _inputs(shape: tuple[int, ...], binary: bool) -> tuple[Any, Any]:
 
 
 def test_every_safe_fix_is_per_sample_and_keeps_the_mean(tmp_path: Path) -> None:
+    tf = pytest.importorskip("tensorflow")
     original_root = copy_case("keras_project", tmp_path / "original")
     fixed_root = copy_case("keras_project", tmp_path / "fixed")
     findings = json.loads(run_cli(["--format", "json", "."], fixed_root).stdout)
@@ -72,14 +75,16 @@ def test_every_safe_fix_is_per_sample_and_keeps_the_mean(tmp_path: Path) -> None
     for function, _filename, _row in sorted(safe):
         if function.startswith("train."):
             line = int(function.rsplit("@", 1)[1])
-            before = _lambda_from(original_root / "train.py", line)
-            after = _lambda_from(fixed_root / "train.py", line)
+            before = _lambda_from(tf, original_root / "train.py", line)
+            after = _lambda_from(tf, fixed_root / "train.py", line)
         else:
             module = function.split(".")[1]
             before = LOSSES[function](originals[module])
             after = LOSSES[function](fixed[module])
         for shape in SHAPES:
-            y_true, y_pred = _inputs(shape, binary="accuracy" in function or "focal" in function)
+            y_true, y_pred = _inputs(
+                tf, shape, binary="accuracy" in function or "focal" in function
+            )
             old = before(y_true, y_pred)
             new = after(y_true, y_pred)
             assert old.shape.rank == 0 or old.shape[0] != shape[0], (

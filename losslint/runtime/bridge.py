@@ -9,8 +9,10 @@ decided here (`judge`, `judge_fix`).
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable
@@ -24,10 +26,44 @@ from losslint.config import Config
 from losslint.engine import LintOptions
 from losslint.fixes import apply_fixes
 from losslint.model import Applicability, Diagnostic, FileResult, Fix, LossTarget, Position
-from losslint.runtime.rebuild import package_root
+from losslint.runtime.importer import package_root
+from losslint.runtime.inputs import DEFAULT_SHAPES
 from losslint.runtime.worker import Reply, Worker, take_worker
 
-DEFAULT_SHAPES: tuple[tuple[int, ...], ...] = ((5, 7), (5, 6, 7), (5, 16, 12, 3))
+LEGACY_HINT = "pip install 'losslint[runtime-legacy]'"
+# why a verdict is inconclusive -> what the user can do about it (one line each)
+HINTS = {
+    "timeout": "it ran past the timeout: raise `[tool.losslint.runtime] timeout` if it is only slow",
+    "memory": "give smaller inputs (`# losslint: shape=(None, ...)` on the `def` line) or raise "
+    "LOSSLINT_RUNTIME_MEMORY_MB",
+    "crash": "it killed the worker process (native code): run it by hand to see why",
+    "worker": "TensorFlow did not start: check `python -c 'import tensorflow'`",
+    "keras2-api": f"Keras 2 code: install tf-keras ({LEGACY_HINT}) to run it under tf_keras",
+    "import": "a module it needs does not import here: install it where losslint runs",
+    "rebuild": "a name it needs is set by code runtime mode does not run (top-level "
+    "statements, set-up functions): compute it from literals or in the loss",
+    "compile-site": "compile it with literal arguments, or add `# losslint: args=(...)` on its "
+    "`def`/`class` line",
+    "nested": "it is defined inside a function that does not return it: move it to module "
+    "level, or return it from a factory",
+    "arguments": "add `# losslint: args=(...)` on its `def`/`class` line, or compile it with "
+    "literal arguments",
+    "input-shape": "add `# losslint: shape=(None, ...)` on its `def` line or set "
+    "`[tool.losslint.runtime] shapes`",
+    "raised": "it raised on every input tried: run it by hand on a real batch",
+    "graph-only": "it reads the Keras model graph (`_keras_history`, `K.gradients`), so it runs "
+    "only inside a built model: check it by hand",
+    "tf1-api": "it calls TensorFlow 1 APIs (`tf.log`, `tf.to_float`, ...) that TensorFlow 2 "
+    "removed: port it to `tf.math`/`tf.compat.v1`",
+    "later-call": "it raised when called again on the same batch: make it stateless",
+    "bad-output": "it must return a tensor",
+    "nondeterministic": "its output is random: make it deterministic so coupling can be tested",
+    "coupling": "changing one sample made it raise, so coupling could not be tested",
+}
+_SHAPE_ERROR = re.compile(
+    r"InvalidArgumentError|Incompatible shapes|shape|Shape|dimension|rank|IndexError|"
+    r"size-incompatible|broadcast|ConcatOp|Dimensions must"
+)
 RUNTIME_CODES = frozenset({"LL001", "LL002", "LL003", "LL004"})
 MEAN_RTOL = 1e-5
 FEW = 3  # up to this many losses: one line each; more on a terminal: a progress bar
@@ -45,9 +81,17 @@ class Judgement:
     labels: str | None = None
     mean: float | None = None
     lost_batch: bool = False
+    reason: str | None = None  # why it is inconclusive (a key of HINTS)
+    keras: str | None = None  # "3", "compat" or "tf_keras": where the loss ran
+    arguments: tuple[str, ...] = ()  # arguments runtime mode chose to build or call it
+    argument_attempt: int = 0  # which argument set that was (the fix job uses the same)
 
     def runtime(self, fix_verified: bool | None = None, fix_detail: str = "") -> dict[str, Any]:
-        detail = f"{self.detail}; {fix_detail}" if fix_detail else self.detail
+        detail = self.detail
+        if self.reason:
+            detail += f"; to run it: {HINTS[self.reason]}"
+        if fix_detail:
+            detail += f"; {fix_detail}"
         return {
             "verdict": self.verdict,
             "input_shape": self.input_shape,
@@ -55,6 +99,9 @@ class Judgement:
             "batch_coupled": self.batch_coupled,
             "fix_verified": fix_verified,
             "detail": detail,
+            "reason": self.reason,
+            "keras": self.keras,
+            "arguments": list(self.arguments),
         }
 
 
@@ -73,53 +120,120 @@ def _samples(indices: list[int]) -> str:
     return "samples " + ", ".join(str(i) for i in indices)
 
 
-def judge(reply: Reply, memory_note: str = "") -> Judgement:
+def _failure_reason(message: dict[str, Any], legacy_available: bool) -> str:
+    """The HINTS key for a build or call failure, read off the errors."""
+    errors = [str(message.get("error") or "")]
+    errors += [str(t.get("error") or "") for t in message.get("tried") or []]
+    text = " ".join(errors)
+    if message.get("keras2") and not legacy_available:
+        return "keras2-api"
+    if re.search(r"_keras_history|not supported when eager execution", text):
+        return "graph-only"
+    if re.search(r"module 'tensorflow' has no attribute", text):
+        return "tf1-api"
+    if "which does not return it" in text:
+        return "nested"
+    if "compile-site expression" in text and "needs arguments" not in text:
+        return "compile-site"
+    if "needs arguments" in text or "required positional argument" in text:
+        return "arguments"
+    if (
+        "runtime mode does not run" in text
+        or "not defined in the rebuilt module" in text
+        or (
+            re.search(r"AttributeError: module '[\w.]+' has no attribute", text)
+            and not re.search(r"module '(keras|tf_keras|tensorflow|numpy)\b", text)
+        )
+    ):
+        return "rebuild"
+    if re.search(r"ModuleNotFoundError|ImportError|No module named|cannot import name", text):
+        return "import"
+    if message.get("status") == "call_error" and all(_SHAPE_ERROR.search(e) for e in errors[1:]):
+        return "input-shape"
+    return "raised"
+
+
+def judge(reply: Reply, memory_note: str = "", legacy_available: bool = False) -> Judgement:
     """The verdict for one probe (see INTERFACE.md: confirmed / refuted / inconclusive)."""
     if reply.status != "ok":
         reason = reply.detail
+        why = "timeout" if reply.status == "timeout" else "crash"
         if reply.status == "crashed":
             reason = f"the worker process died while running the loss ({reply.detail})"
         elif reply.status == "unavailable":
             reason = f"the TensorFlow worker is not available: {reply.detail}"
-        return Judgement("inconclusive", reason)
+            why = "worker"
+        return Judgement("inconclusive", reason, reason=why)
     msg = reply.message
     status = msg.get("status")
-    if status == "build_error":
-        return Judgement("inconclusive", f"could not rebuild the loss: {msg.get('error')}")
+    ran = {
+        "keras": msg.get("keras"),
+        "arguments": tuple(msg.get("arguments") or ()),
+        "argument_attempt": int(msg.get("argument_attempt") or 0),
+    }
+    if status in ("build_error", "call_error"):
+        why = _failure_reason(msg, legacy_available)
+        if status == "build_error":
+            detail = f"could not rebuild the loss: {msg.get('error')}"
+        else:
+            tried = msg.get("tried") or []
+            first = tried[0]["error"] if tried else "an error"
+            shapes = sorted({_shape(t["input_shape"]) for t in tried}, key=len)
+            detail = f"raised {first} (tried inputs {', '.join(shapes)})"
+        if msg.get("argument_sets"):
+            detail += f" (and {msg['argument_sets']} other argument sets)"
+        if msg.get("tf_keras_error"):
+            detail += f"; under tf_keras: {msg['tf_keras_error']}"
+        return Judgement("inconclusive", detail, reason=why, **ran)
     if status == "memory":
-        return Judgement("inconclusive", f"ran out of memory{memory_note}: {msg.get('error')}")
+        return Judgement(
+            "inconclusive", f"ran out of memory{memory_note}: {msg.get('error')}", reason="memory"
+        )
     if status == "bad_output":
         return Judgement(
-            "inconclusive", f"the loss {msg.get('error')}", input_shape=msg.get("input_shape")
+            "inconclusive",
+            f"the loss {msg.get('error')}",
+            input_shape=msg.get("input_shape"),
+            reason="bad-output",
+            **ran,
         )
-    if status == "call_error":
-        tried = msg.get("tried") or []
-        first = tried[0]["error"] if tried else "an error"
-        shapes = sorted({_shape(t["input_shape"]) for t in tried}, key=len)
-        return Judgement("inconclusive", f"raised {first} (tried inputs {', '.join(shapes)})")
     if status != "ok":
-        return Judgement("inconclusive", f"unexpected worker reply `{status}`")
+        return Judgement("inconclusive", f"unexpected worker reply `{status}`", reason="crash")
     facts = dict(
         input_shape=msg["input_shape"],
         output_shape=msg["output_shape"],
         labels=msg.get("labels"),
         mean=msg.get("mean"),
+        **ran,
     )
     where = f"output shape {_shape(msg['output_shape'])} for input {_shape(msg['input_shape'])}"
-    if msg.get("labels") in ("int", "int1"):
+    labels = msg.get("labels")
+    if labels in ("int", "int1"):
         where += " (integer labels)"
+    elif labels not in (None, "float"):
+        where += f" ({labels} labels)"
+    if ran["arguments"]:
+        where += f" (built with {'; '.join(ran['arguments'])})"
     if msg["lost_batch"]:
         return Judgement("confirmed", f"{where}: the batch axis is gone", lost_batch=True, **facts)
+    if msg.get("later_call_error"):
+        return Judgement(
+            "inconclusive", f"{where}, but {msg['later_call_error']}", reason="later-call", **facts
+        )
     if msg.get("deterministic") is False:
         return Judgement(
             "inconclusive",
             f"{where}, but two calls on the same batch differ; coupling not tested",
+            reason="nondeterministic",
             **facts,
         )
     coupled = msg.get("batch_coupled")
     if coupled is None:
         return Judgement(
-            "inconclusive", f"{where}; coupling test failed: {msg.get('coupling_error')}", **facts
+            "inconclusive",
+            f"{where}; coupling test failed: {msg.get('coupling_error')}",
+            reason="coupling",
+            **facts,
         )
     last = msg["input_shape"][0] - 1
     if coupled:
@@ -208,15 +322,18 @@ class _Probe:
 
 
 class _Progress:
+    """`runtime probe [3/20] name: verdict` lines, or one bar per phase on a terminal."""
+
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.phase = ""
         self.total = 0
         self.done = 0
         self.tty = enabled and sys.stderr.isatty()
         self.bar = False
 
-    def begin(self, total: int, what: str) -> None:
-        self.total += total
+    def begin(self, phase: str, total: int, what: str) -> None:
+        self.phase, self.total, self.done = phase, total, 0
         self.bar = self.tty and self.total > FEW
         if self.enabled and self.bar:
             self._draw(what)
@@ -226,7 +343,9 @@ class _Progress:
         filled = int(width * self.done / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)
         click.echo(
-            f"\r\x1b[2Kruntime [{bar}] {self.done}/{self.total} {label[:60]}", err=True, nl=False
+            f"\r\x1b[2Kruntime {self.phase} [{bar}] {self.done}/{self.total} {label[:60]}",
+            err=True,
+            nl=False,
         )
 
     def step(self, label: str, outcome: str) -> None:
@@ -236,11 +355,14 @@ class _Progress:
         if self.bar:
             self._draw(label)
         else:
-            click.echo(f"runtime [{self.done}/{self.total}] {label}: {outcome}", err=True)
+            click.echo(
+                f"runtime {self.phase} [{self.done}/{self.total}] {label}: {outcome}", err=True
+            )
 
     def end(self) -> None:
         if self.enabled and self.bar:
             click.echo("\r\x1b[2K", err=True, nl=False)
+        self.bar = False
 
 
 class _Session:
@@ -265,6 +387,8 @@ class _Session:
                 # what static analysis saw, not what is on disk (for a notebook: its code cells)
                 self.overrides[str(path)] = text
         self.worker: Worker | None = None
+        self.legacy: Worker | None = None  # tf_keras, started for the first Keras 2 loss
+        self.legacy_available = _has_module("tf_keras")
         self.progress = _Progress(not quiet)
         self.search_paths: list[str] = []
         self.roots: dict[str, list[str]] = {}
@@ -284,18 +408,43 @@ class _Session:
             **extra,
         }
 
-    def _run(self, job: dict[str, Any]) -> Reply:
-        assert self.worker is not None
-        reply = self.worker.request(job, self.timeout)
+    def _run(self, job: dict[str, Any], legacy: bool = False) -> Reply:
+        if legacy and self.legacy is None:
+            self.legacy = Worker(legacy=True)
+        worker = self.legacy if legacy else self.worker
+        assert worker is not None
+        reply = worker.request(job, self.timeout)
         self.stats["jobs"].append(
             {
                 "qualname": job["target"]["qualname"],
                 "mode": job["mode"],
+                "keras": "tf_keras" if legacy else reply.message.get("keras"),
                 "status": reply.status,
                 "elapsed_s": round(reply.elapsed, 4),
             }
         )
         return reply
+
+    def _probe(self, target: LossTarget) -> Reply:
+        """Run a loss under Keras 3 (with the compatibility layer if it needs it), then under
+        tf_keras if its Keras 2 code still fails and tf-keras is installed."""
+        job = self._job(target, mode="probe")
+        reply = self._run(job)
+        if not (reply.status == "ok" and reply.message.get("keras2") and self.legacy_available):
+            return reply
+        legacy = self._run(job, legacy=True)
+        if legacy.status == "ok" and legacy.message.get("status") == "ok":
+            return legacy
+        if legacy.status == "ok":
+            tried = legacy.message.get("tried") or [{}]
+            error = legacy.message.get("error") or tried[0].get("error") or "it failed"
+        else:
+            error = legacy.detail
+        reply.message["tf_keras_error"] = str(error)[:200]
+        return reply
+
+    def _starts(self) -> list[dict[str, Any]]:
+        return [s for w in (self.worker, self.legacy) if w is not None for s in w.starts]
 
     def _memory_note(self) -> str:
         ready = self.worker.starts[-1] if self.worker and self.worker.starts else {}
@@ -316,16 +465,19 @@ class _Session:
         self._set_roots(probes)
         self.worker = take_worker()
         try:
-            self.progress.begin(len(probes), "importing TensorFlow")
+            self.progress.begin("probe", len(probes), "importing TensorFlow")
             self.worker.wait_ready()
             for probe in probes:
-                reply = self._run(self._job(probe.target, mode="probe"))
-                probe.judgement = judge(reply, self._memory_note())
+                reply = self._probe(probe.target)
+                probe.judgement = judge(reply, self._memory_note(), self.legacy_available)
                 self.progress.step(probe.label, probe.judgement.verdict)
+            self.progress.end()
             fixes = self._verify_fixes(probes)
         finally:
             self.progress.end()
             self.worker.close()
+            if self.legacy is not None:
+                self.legacy.close()
         results = self._apply(probes, fixes, show_refuted)
         self._summary(probes, time.perf_counter() - started)
         return results
@@ -411,7 +563,7 @@ class _Session:
         outcomes: dict[tuple[int, int], tuple[bool, str]] = {}
         if not groups:
             return outcomes
-        self.progress.begin(len(groups), "verifying fixes")
+        self.progress.begin("fix", len(groups), "verifying fixes")
         for key, (probe, group) in groups.items():
             outcome = self._run_fix(probe, group)
             others = len(probe.diagnostics) - len(group)
@@ -423,7 +575,7 @@ class _Session:
                 )
             for ref in plans[key]:
                 outcomes[ref] = outcome
-            self.progress.step(f"{probe.label} (fix)", "verified" if outcome[0] else "not verified")
+            self.progress.step(probe.label, "verified" if outcome[0] else "not verified")
         return outcomes
 
     def _run_fix(self, probe: _Probe, group: tuple[tuple[Path, Fix], ...]) -> tuple[bool, str]:
@@ -451,8 +603,11 @@ class _Session:
             overrides=overrides,
             input_shape=probe.judgement.input_shape,
             labels=probe.judgement.labels or "float",
+            keras=probe.judgement.keras,
+            argument_attempt=probe.judgement.argument_attempt,
         )
-        return judge_fix(self._run(job), probe.judgement, safe)
+        legacy = probe.judgement.keras == "tf_keras"
+        return judge_fix(self._run(job, legacy=legacy), probe.judgement, safe)
 
     # -- results --
 
@@ -545,11 +700,21 @@ class _Session:
 
     def _summary(self, probes: list[_Probe], wall: float) -> None:
         counts = {"confirmed": 0, "refuted": 0, "inconclusive": 0}
+        others = {"confirmed": 0, "refuted": 0, "inconclusive": 0}  # --runtime-all's extra losses
+        reasons: dict[str, int] = {}
         for probe in probes:
-            assert probe.judgement is not None
-            counts[probe.judgement.verdict] += len(probe.diagnostics)
+            judgement = probe.judgement
+            assert judgement is not None
+            if probe.diagnostics:
+                counts[judgement.verdict] += len(probe.diagnostics)
+            else:
+                others[judgement.verdict] += 1
+            if judgement.reason:
+                reasons[judgement.reason] = reasons.get(judgement.reason, 0) + max(
+                    1, len(probe.diagnostics)
+                )
         found = self.added
-        starts = self.worker.starts if self.worker else []
+        starts = self._starts()
         tf_import = sum(
             s.get("tensorflow_import_s", 0.0) + s.get("keras_import_s", 0.0) for s in starts
         )
@@ -559,6 +724,8 @@ class _Session:
             worker_starts=len(starts),
             starts=starts,
             counts=counts,
+            unflagged=others,
+            reasons=reasons,
             probes=len(probes),
             found_at_runtime=found,
         )
@@ -576,9 +743,27 @@ class _Session:
             if len(starts) > 1:
                 text += f" over {len(starts)} worker starts"
         text += ")"
+        if sum(others.values()):
+            text += (
+                f"\nruntime: {sum(others.values())} more losses probed (--runtime-all): "
+                f"{others['confirmed']} confirmed ({found} reported), {others['refuted']} "
+                f"refuted, {others['inconclusive']} inconclusive"
+            )
         if self.worker is not None and self.worker.failure and not starts:
             text += f"\nruntime: warning: {self.worker.failure}"
+        if reasons:
+            text += "\nruntime: inconclusive, by reason (what to do):"
+            for reason, count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+                text += f"\n  {count:4}  {reason:16}  {HINTS[reason]}"
         click.echo(text, err=True)
+
+
+def _has_module(name: str) -> bool:
+    """Whether a module is installed (found, not imported)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def verify(

@@ -9,7 +9,7 @@ original stdout (results); anything the losses print goes to the worker's stderr
    `{"type": "result", "id": ..., "status": ...}`.
 3. `{"type": "exit"}` (or end of input) ends the worker.
 
-A job rebuilds the loss from definitions-only modules (`losslint.runtime.rebuild`), calls it
+A job rebuilds the loss from definitions-only modules (`losslint.runtime.importer`), calls it
 like Keras would on synthetic batches, and reports facts (output shape, batch coupling, mean);
 the linter side (`losslint.runtime.bridge`) turns them into verdicts.
 """
@@ -17,6 +17,7 @@ the linter side (`losslint.runtime.bridge`) turns them into verdicts.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import gc
 import inspect
@@ -31,12 +32,31 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
 
-from losslint.runtime.rebuild import DENIED_CALL, ProjectImporter, SiteError, evaluate_site
+from losslint.runtime.arguments import (
+    ARGS_COMMENT,
+    FRAMEWORK,
+    ArgumentSet,
+    candidates,
+    required_parameters,
+    wants_framework,
+)
+from losslint.runtime.importer import ProjectImporter
+from losslint.runtime.inputs import attempts, make_inputs, parse_shape_comment, perturb
+from losslint.runtime.rebuild import DENIED_CALL
+from losslint.runtime.site import SiteError, evaluate_site
 
 MEMORY_HEADROOM_MB = 2048  # address space allowed above what TensorFlow itself maps
-SHAPE_COMMENT = re.compile(r"#\s*losslint:\s*shape\s*=\s*\(([^)]*)\)")
-_SPARSE = re.compile(r"sparse", re.IGNORECASE)
 _RTOL, _ATOL = 1e-5, 1e-6
+MAX_ARGUMENT_SETS = 12  # argument sets tried per loss (see losslint.runtime.arguments)
+# errors that mean Keras 2 code met Keras 3 (removed `keras.backend` functions, `keras.engine`,
+# `Reduction.AUTO`): worth another try with the compatibility layer or tf_keras
+_KERAS2_ERROR = re.compile(
+    r"(AttributeError|ImportError|ModuleNotFoundError|NameError)\b.*\bkeras|"
+    r"argument `reduction`|Reduction|keras\.engine|keras\.layers\.merge"
+)
+# errors that do not depend on the input: trying more shapes is pointless
+_INPUT_INDEPENDENT = (NameError, AttributeError, ImportError, KeyError, RecursionError)
+__all__ = ["make_inputs", "parse_shape_comment", "perturb"]
 
 
 def _own_returns(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Return]:
@@ -64,79 +84,55 @@ def _describe(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def parse_shape_comment(line: str) -> tuple[int, ...] | None:
-    """`# losslint: shape=(None, 8, 8, 2)` on a line -> a full shape with a distinct batch size."""
-    match = SHAPE_COMMENT.search(line)
-    if not match:
-        return None
-    items = [item.strip() for item in match.group(1).split(",") if item.strip()]
-    dims: list[int | None] = []
-    for item in items:
-        if item == "None":
-            dims.append(None)
-        elif item.isdigit() and int(item) > 0:
-            dims.append(int(item))
-        else:
-            return None
-    if not dims or any(d is None for d in dims[1:]):
-        return None
-    rest = [d for d in dims[1:] if d is not None]
-    batch = dims[0]
-    if batch is None:
-        batch = 5
-        while batch in rest:
-            batch += 1
-    return (batch, *rest)
-
-
-def make_inputs(shape: tuple[int, ...], labels: str, seed: int = 1234) -> tuple[Any, Any]:
-    """float32 `y_true`/`y_pred` in (0.05, 0.95); integer labels for sparse losses.
-
-    `labels` is `float`, `int` (class ids of shape `shape[:-1]`) or `int1` (shape `shape[:-1] + (1,)`).
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    y_pred = rng.uniform(0.05, 0.95, size=shape).astype(np.float32)
-    if labels == "float":
-        y_true = rng.uniform(0.05, 0.95, size=shape).astype(np.float32)
-    else:
-        size = shape[:-1] if labels == "int" else (*shape[:-1], 1)
-        y_true = rng.integers(0, shape[-1], size=size).astype(np.int32)
-    return y_true, y_pred
-
-
-def perturb(array: Any, index: int, labels: str | None, classes: int) -> Any:
-    """A copy of `array` with only sample `index` changed (still a valid input)."""
-    changed = array.copy()
-    if labels in ("int", "int1"):
-        changed[index] = (changed[index] + 1) % max(classes, 2)
-    else:
-        changed[index] = 1.0 - changed[index]
-    return changed
-
-
 def _close(a: Any, b: Any) -> Any:
     import numpy as np
 
     return np.isclose(a, b, rtol=_RTOL, atol=_ATOL, equal_nan=True)
 
 
-class Prober:
-    """Runs jobs inside the worker: rebuild, call, measure."""
+def _missing_argument(exc: BaseException) -> bool:
+    return isinstance(exc, TypeError) and "required positional argument" in str(exc)
 
-    def __init__(self, tf: Any, keras: Any) -> None:
+
+def _keras2_failure(result: dict[str, Any]) -> bool:
+    texts = [str(result.get("error") or "")]
+    texts += [str(t.get("error") or "") for t in result.get("tried") or []]
+    return any(_KERAS2_ERROR.search(text) for text in texts)
+
+
+class _NoMoreArguments(Exception):
+    """Every argument set for a callable has been tried."""
+
+
+class Prober:
+    """Runs jobs inside the worker: rebuild, call, measure.
+
+    `legacy`: this worker runs tf_keras (`TF_USE_LEGACY_KERAS=1`), and project code's `keras`
+    imports are read as `tf_keras`. Otherwise Keras 3, and a loss whose Keras 2 calls fail is
+    tried again with the compatibility layer (`keras.backend` gains the Keras 2 functions Keras 3
+    removed, from Keras 3's own TensorFlow implementations of them).
+    """
+
+    def __init__(self, tf: Any, keras: Any, legacy: bool = False) -> None:
         import numpy as np
 
         self.tf = tf
         self.keras = keras
         self.np = np
+        self.legacy = legacy
         self.importer: ProjectImporter | None = None
         self.memory_errors: tuple[type[BaseException], ...] = (
             MemoryError,
             tf.errors.ResourceExhaustedError,
         )
         self._loss_bases = self._keras_loss_bases()
+        self.mode = "tf_keras" if legacy else "3"
+        self._compat_added: list[str] = []
+        self._arg_attempt = 0
+        self._searched = False
+        self._arguments: list[str] = []
+        self._classes = 7
+        self._last_dim = 7
 
     def _keras_loss_bases(self) -> tuple[type, ...]:
         bases: list[type] = [self.keras.losses.Loss]
@@ -155,6 +151,7 @@ class Prober:
             gc.collect()
             result = {"status": "memory", "error": _describe(exc)}
         result.update(type="result", id=job["id"], elapsed=round(time.perf_counter() - started, 4))
+        result.setdefault("keras", self.mode)
         return result
 
     def _handle(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -162,27 +159,86 @@ class Prober:
         if self.importer is None or self.importer.root != root:
             if self.importer is not None:
                 self.importer.uninstall()
-            self.importer = ProjectImporter(root, [Path(p) for p in job["search_paths"]])
+            aliases = {"keras": "tf_keras"} if self.legacy else None
+            self.importer = ProjectImporter(root, [Path(p) for p in job["search_paths"]], aliases)
             self.importer.install()
-            os.chdir(root)
         self.importer.set_roots({Path(p): names for p, names in job.get("roots", {}).items()})
         self.importer.activate({Path(p): text for p, text in job.get("overrides", {}).items()})
+        if self.legacy:
+            modes = ["tf_keras"]
+        elif job.get("keras") in ("3", "compat"):
+            modes = [job["keras"]]  # a fix job runs where its probe ran
+        else:
+            modes = ["3", "compat"]
+        result: dict[str, Any] = {}
+        for mode in modes:
+            self._set_mode(mode)
+            result = self._attempt(job)
+            result["keras"] = self.mode
+            if result.get("status") == "ok" or not _keras2_failure(result):
+                break
+        if result.get("status") != "ok" and _keras2_failure(result):
+            result["keras2"] = True
+        return result
+
+    def _set_mode(self, mode: str) -> None:
+        """Switch between Keras 3 and the compatibility layer (modules are rebuilt)."""
+        if mode == self.mode or self.legacy:
+            return
+        assert self.importer is not None
+        self.importer.forget()
+        backend = self.keras.backend
+        if mode == "compat":
+            legacy = self.tf.keras.backend  # Keras 3's TensorFlow versions of Keras 2's functions
+            for name in dir(legacy):
+                if not name.startswith("_") and not hasattr(backend, name):
+                    setattr(backend, name, getattr(legacy, name))
+                    self._compat_added.append(name)
+        else:
+            for name in self._compat_added:
+                with contextlib.suppress(AttributeError):
+                    delattr(backend, name)
+            self._compat_added = []
+        self.mode = mode
+
+    def _attempt(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Build and call the loss, searching argument sets when it needs arguments."""
         target = job["target"]
-        try:
-            fn = self.resolve(target)
-        except self.memory_errors:
-            raise
-        except (Exception, SystemExit) as exc:
-            return {"status": "build_error", "error": self._explain(exc)}
-        if job["mode"] == "fix":
-            shape = tuple(job["input_shape"])
-            return self.measure(fn, [(shape, job["labels"])])
+        first: dict[str, Any] | None = None
         shapes = [tuple(s) for s in job["shapes"]]
-        declared, sparse = self.hints(target)
-        if declared is not None:
-            shapes = [declared]
-        order = ["int", "int1", "float"] if sparse else ["float", "int", "int1"]
-        return self.measure(fn, [(s, labels) for labels in order for s in shapes])
+        self._classes = self._last_dim = shapes[0][-1] if shapes else 7
+        fix = job["mode"] == "fix"
+        start = int(job.get("argument_attempt") or 0)  # a fix job uses its probe's arguments
+        tried = 0
+        for attempt in range(start, start + 1 if fix else MAX_ARGUMENT_SETS):
+            self._arg_attempt, self._searched, self._arguments = attempt, False, []
+            try:
+                fn = self.resolve(target)
+            except self.memory_errors:
+                raise
+            except _NoMoreArguments:
+                break
+            except (Exception, SystemExit) as exc:
+                result = {"status": "build_error", "error": self._explain(exc)}
+            else:
+                if fix:
+                    shape = tuple(job["input_shape"])
+                    result = self.measure(fn, [(shape, job["labels"])])
+                else:
+                    declared, source = self.hints(target)
+                    result = self.measure(fn, attempts(declared, shapes, source))
+            tried += 1
+            if self._arguments:
+                result["arguments"] = list(self._arguments)
+                result["argument_attempt"] = attempt
+            if first is None:
+                first = result
+            if result.get("status") == "ok" or not self._searched:
+                return result
+        assert first is not None
+        if tried > 1:
+            first["argument_sets"] = tried - 1
+        return first
 
     def _explain(self, exc: BaseException) -> str:
         text = _describe(exc)
@@ -220,8 +276,14 @@ class Prober:
             try:
                 value = self._from_site(site_expr, Path(site_path), qualname)
                 return self._as_callable(value, kind, qualname)
+            except (_NoMoreArguments, *self.memory_errors):
+                raise
             except LossBuildError as exc:
                 site_error = exc
+            except Exception as exc:  # the site's module or expression failed: try the name
+                site_error = LossBuildError(
+                    f"compile-site expression `{site_expr}` failed: {self._explain(exc)}"
+                )
         try:
             value = self._by_qualname(module, segments)
         except LossBuildError as exc:
@@ -256,6 +318,8 @@ class Prober:
             return True
         module = getattr(obj, "__module__", None) or ""
         if module in self.importer.loaded and not isinstance(obj, ModuleType):
+            if inspect.isclass(obj):
+                self._inject_framework(obj)
             return callable(obj)
         return (
             inspect.isfunction(obj)
@@ -316,15 +380,120 @@ class Prober:
             return instance if method == "__call__" else getattr(instance, method)
         return getattr(value, method)
 
-    @staticmethod
-    def _instantiate(cls: type) -> Any:
+    def _instantiate(self, cls: type) -> Any:
+        self._inject_framework(cls)
+        chosen = self._pick_arguments(cls, cls.__name__, 0)
+        return cls(*chosen.args, **chosen.kwargs)
+
+    # -- arguments --
+
+    def _pick_arguments(self, func: Any, name: str, skip: int) -> ArgumentSet:
+        """The argument set number `_arg_attempt` for `func`'s required parameters (after the
+        first `skip`), from `losslint.runtime.arguments.candidates`; none if it needs none."""
+        params = required_parameters(func, skip)
+        if not params:
+            return ArgumentSet()
+        self._searched = True
+        sets = candidates(
+            func,
+            name,
+            params,
+            self._sources(),
+            self._args_hint(func),
+            self._classes,
+            self._last_dim,
+        )
+        if self._arg_attempt >= len(sets):
+            if self._arg_attempt == 0:
+                missing = ", ".join(p.name for p in params)
+                raise LossBuildError(f"`{name}` needs arguments ({missing}) and none were found")
+            raise _NoMoreArguments
+        chosen = sets[self._arg_attempt]
+        self._arguments.append(chosen.describe(name))
+        return chosen
+
+    def _sources(self) -> list[tuple[str, str]]:
+        """(file name, text) where literal calls are looked for: the project modules loaded so
+        far and the other modules of their folders (read, never run)."""
+        assert self.importer is not None
+        paths: dict[Path, None] = {}
+        for loaded in list(self.importer.loaded.values()):
+            if loaded.path is not None:
+                paths[loaded.path] = None
+        for folder in {p.parent for p in paths}:
+            with contextlib.suppress(OSError):
+                for path in sorted(folder.glob("*.py"))[:100]:
+                    paths.setdefault(path.resolve(), None)
+        found = []
+        for path in paths:
+            with contextlib.suppress(OSError, ValueError):
+                if path.stat().st_size < 500_000:
+                    found.append((path.name, self.importer.source(path)))
+        return found
+
+    def _definition(self, obj: Any) -> tuple[ast.AST, list[str]] | None:
+        """The `def`/`class` node of a project object and its module's lines."""
+        assert self.importer is not None
+        module = sys.modules.get(getattr(obj, "__module__", "") or "")
+        filename = getattr(module, "__file__", None)
+        name = getattr(obj, "__name__", None)
+        if not filename or not name or module.__name__ not in self.importer.loaded:
+            return None
         try:
-            return cls()
-        except TypeError as exc:
-            raise LossBuildError(
-                f"`{cls.__qualname__}()` needs constructor arguments ({exc}); compile it somewhere "
-                "with literal arguments so runtime mode can use them"
-            ) from exc
+            text = self.importer.source(Path(filename))
+            tree = ast.parse(text)
+        except (OSError, SyntaxError, ValueError):
+            return None
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and node.name == name
+            ):
+                return node, text.splitlines()
+        return None
+
+    def _args_hint(self, obj: Any) -> str | None:
+        """`# losslint: args=(...)` on the header lines of `obj`'s `def` or `class`."""
+        found = self._definition(obj)
+        if found is None:
+            return None
+        node, lines = found
+        body = getattr(node, "body", None) or [node]
+        for lineno in range(node.lineno, max(node.lineno, body[0].lineno - 1) + 1):
+            if 0 < lineno <= len(lines):
+                match = ARGS_COMMENT.search(lines[lineno - 1])
+                if match:
+                    return match.group(1)
+        return None
+
+    def _framework(self) -> dict[str, Any]:
+        keras = self.keras
+        return {
+            "backend": keras.backend,
+            "layers": keras.layers,
+            "models": keras.models,
+            "utils": keras.utils,
+        }
+
+    def _inject_framework(self, cls: type) -> None:
+        """segmentation_models-style classes keep the framework in class attributes
+        (`_backend = None` until the package's own set-up runs): set them on the rebuilt
+        project class."""
+        assert self.importer is not None
+        modules = self._framework()
+        injected = []
+        for klass in cls.__mro__:
+            if klass.__module__ not in self.importer.loaded:
+                continue
+            for name in FRAMEWORK:
+                for attr in (f"_{name}", name):
+                    if attr in vars(klass) and vars(klass)[attr] is None:
+                        setattr(klass, attr, modules[name])
+                        injected.append(attr)
+        if injected:
+            self._arguments.append(
+                f"framework modules set on `{cls.__name__}`: " + ", ".join(sorted(set(injected)))
+            )
 
     def _call_factory(self, factory: Any, segment: str) -> Any:
         """Call the function a nested loss lives in, only if it is a factory returning it."""
@@ -334,22 +503,8 @@ class Prober:
                 f"`{segment}` is nested in `{name}`, which does not return it; runtime mode "
                 f"calls only factories that return the loss, and no compile site gives one"
             )
-        try:
-            signature = inspect.signature(factory)
-        except (TypeError, ValueError) as exc:
-            raise LossBuildError(f"cannot inspect `{name}`") from exc
-        required = [
-            p.name
-            for p in signature.parameters.values()
-            if p.default is p.empty
-            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        ]
-        if required:
-            raise LossBuildError(
-                f"`{name}` needs arguments ({', '.join(required)}) to build the nested loss; "
-                "no compile site gives them"
-            )
-        value = factory()
+        chosen = self._pick_arguments(factory, getattr(factory, "__name__", name), 0)
+        value = factory(*chosen.args, **chosen.kwargs)
         wanted = "<lambda>" if segment.startswith("<lambda>@") else segment.split(".")[0]
         if getattr(value, "__name__", None) != wanted:
             raise LossBuildError(f"`{name}()` returned {type(value).__name__}, not `{segment}`")
@@ -409,13 +564,42 @@ class Prober:
         )
         if not is_function and qualname.endswith(".call") and hasattr(value, "call"):
             return value.call  # a Loss object: Keras runs `call` and reduces afterwards
-        if callable(value):
-            return value
-        raise LossBuildError(f"`{qualname}` evaluates to {type(value).__name__}, not a callable")
+        if not callable(value):
+            raise LossBuildError(
+                f"`{qualname}` evaluates to {type(value).__name__}, not a callable"
+            )
+        return self._with_extra_arguments(value) if is_function else value
+
+    def _with_extra_arguments(self, fn: Any) -> Any:
+        """`fn` with framework modules for `**kwargs` that reads them, and with values for
+        required parameters after `y_true, y_pred` (`triplet_loss(y_true, y_pred, N)`)."""
+        inner = fn.func if isinstance(fn, functools.partial) else fn
+        try:
+            params = inspect.signature(fn).parameters.values()
+            module = sys.modules.get(inner.__module__)
+            filename = getattr(module, "__file__", None)
+            assert self.importer is not None
+            source = self.importer.source(Path(filename)) if filename else ""
+        except (OSError, TypeError, ValueError, AttributeError):
+            return fn
+        extra: dict[str, Any] = {}
+        if any(p.kind is p.VAR_KEYWORD for p in params) and wants_framework(source):
+            extra.update(self._framework())
+            self._arguments.append(
+                "framework modules passed as keyword arguments: "
+                + ", ".join(f"{k}=keras.{k}" for k in FRAMEWORK)
+            )
+        chosen = self._pick_arguments(fn, getattr(inner, "__name__", "loss"), 2)
+        extra.update(chosen.kwargs)
+        if chosen.args:
+            return functools.partial(fn, *chosen.args, **extra)  # pragma: no cover
+        return functools.partial(fn, **extra) if extra else fn
 
     # -- hints from the source: declared shape, sparse labels --
 
-    def hints(self, target: dict[str, Any]) -> tuple[tuple[int, ...] | None, bool]:
+    def hints(self, target: dict[str, Any]) -> tuple[tuple[int, ...] | None, str]:
+        """A `# losslint: shape=` hint, and the source text the label kinds are chosen from
+        (the outermost definition around the loss, and its compile-site expression)."""
         assert self.importer is not None
         path = Path(target["path"])
         line = int(target["line"])
@@ -423,7 +607,7 @@ class Prober:
             text = self.importer.source(path)
             tree = ast.parse(text)
         except (OSError, SyntaxError, ValueError):
-            return None, False
+            return None, ""
         lines = text.splitlines()
         enclosing = [
             node
@@ -440,8 +624,7 @@ class Prober:
                     break
         outermost = enclosing[-1] if enclosing else None
         source = ast.get_source_segment(text, outermost) if outermost is not None else ""
-        sparse = bool(_SPARSE.search(source or "") or _SPARSE.search(target.get("site_expr") or ""))
-        return declared, sparse
+        return declared, f"{source or ''}\n{target.get('site_expr') or ''}"
 
     # -- calling --
 
@@ -479,6 +662,8 @@ class Prober:
                 tried.append(
                     {"input_shape": list(shape), "labels": labels, "error": self._explain(exc)}
                 )
+                if isinstance(exc, _INPUT_INDEPENDENT) or _missing_argument(exc):
+                    break  # the same on every input
                 continue
             return self._facts(fn, out, y_true, y_pred, shape, labels, tried)
         return {"status": "call_error", "tried": tried}
@@ -512,7 +697,15 @@ class Prober:
         }
         if lost:
             return facts
-        again = self._call(fn, y_true, y_pred)
+        try:
+            again = self._call(fn, y_true, y_pred)
+        except self.memory_errors:
+            raise
+        except (Exception, SystemExit) as exc:  # a loss that works once only
+            facts["later_call_error"] = (
+                f"the second call on the same batch raised {self._explain(exc)}"
+            )
+            return facts
         facts["deterministic"] = bool(again.shape == out.shape and np.all(_close(out, again)))
         if not facts["deterministic"]:
             return facts
@@ -632,16 +825,20 @@ def main() -> None:
     _die_with_parent()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    legacy = os.environ.get("LOSSLINT_KERAS") == "tf_keras"
     started = time.perf_counter()
     import tensorflow as tf
 
     tf_seconds = time.perf_counter() - started
-    import keras
+    if legacy:
+        import tf_keras as keras
+    else:
+        import keras
 
     keras_seconds = time.perf_counter() - started - tf_seconds
     _silence(tf)
     warm = time.perf_counter()
-    keras.ops.mean(tf.reduce_mean(tf.ones((2, 3)), axis=-1))  # first-op setup (thread pools)
+    tf.reduce_mean(tf.reduce_mean(tf.ones((2, 3)), axis=-1))  # first-op setup (thread pools)
     warm_seconds = time.perf_counter() - warm
     headroom = int(os.environ.get("LOSSLINT_RUNTIME_MEMORY_MB", MEMORY_HEADROOM_MB))
     limit = limit_memory(headroom)
@@ -658,11 +855,12 @@ def main() -> None:
             "warmup_s": round(warm_seconds, 4),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
+            "legacy": legacy,
             "memory_limit_mb": None if limit is None else limit // (1024 * 1024),
             "memory_headroom_mb": headroom if limit is not None else None,
         }
     )
-    prober = Prober(tf, keras)
+    prober = Prober(tf, keras, legacy)
     for message in _lines(proto_in):
         if message.get("type") == "exit":
             break

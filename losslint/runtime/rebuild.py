@@ -3,15 +3,16 @@
 Runs in the runtime worker, but imports nothing heavy (no TensorFlow), so it is tested on its
 own. A module is parsed with `ast` and only these top-level statements are kept:
 
-- imports (project modules are themselves rebuilt through `ProjectImporter`);
+- imports (project modules are themselves rebuilt by `losslint.runtime.importer`);
 - `def`s and classes (class bodies filtered by the same rules); decorators, defaults and base
-  classes are kept only when they pass the call check below;
+  classes are kept only when they pass the call check below; annotations are dropped;
 - assignments to plain names whose value calls nothing (literals, names, attributes, operators,
   lambdas, comprehensions without calls);
-- assignments whose value makes calls, only when (a) a kept definition (or the loss being probed)
-  refers to the assigned name and (b) every call goes to TensorFlow, Keras, NumPy, the standard
-  math/functools/operator modules, a pure builtin or a definition of the project, and the called
-  name does not look like I/O or training (`fit`, `save*`, `load*`, `write*`, `system`, ...);
+- assignments whose calls all build values without I/O (`allowed_library_call`: Loss, Metric
+  and layer constructors, tensor and array constructors, math; pure builtins), and the name
+  called does not look like I/O or training (`fit`, `save*`, `load*`, `set_*`, ...);
+- assignments that also call project definitions, only when a kept definition (or the
+  compile-site expression) refers to the assigned name;
 - `if`/`try` blocks, filtered recursively; docstrings.
 
 Everything else is dropped: expression statements (`model.fit(...)`, `os.system(...)`,
@@ -24,18 +25,9 @@ of the module still loads.
 from __future__ import annotations
 
 import ast
-import builtins
-import functools
-import importlib.abc
-import importlib.machinery
-import importlib.util
-import linecache
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 SAFE_LIBRARIES = frozenset(
@@ -123,8 +115,86 @@ DENIED_CALL = re.compile(
     r"exit|quit|sleep|run|call|check_call|check_output|seed|set_\w*|enable\w*|disable\w*|"
     r"connect|login|init|setup|main|tofile|GFile)$"
 )
+# Library calls a top-level statement may make: value-building calls without I/O. A dotted
+# callee (imports resolved, `tensorflow.keras`/`tf_keras`/`keras.src` read as `keras`) is
+# allowed when it is under one of these modules, or is one of the single names below.
+ALLOWED_MODULES = (
+    "keras.losses.",
+    "keras.metrics.",
+    "keras.layers.",
+    "keras.ops.",
+    "keras.activations.",
+    "keras.initializers.",
+    "keras.regularizers.",
+    "keras.constraints.",
+    "keras.backend.",
+    "tensorflow.math.",
+    "tensorflow.nn.",
+    "tensorflow.linalg.",
+    "tensorflow.signal.",
+    "tensorflow.dtypes.",
+    "tensorflow.sparse.",
+    "tensorflow.ragged.",
+    "tensorflow.bitwise.",
+    "tensorflow.random.",
+    "tensorflow.image.",
+    "tensorflow.experimental.numpy.",
+    "numpy.linalg.",
+    "numpy.random.",
+    "scipy.special.",
+    "math.",
+    "cmath.",
+    "operator.",
+    "itertools.",
+    "collections.",
+    "functools.",
+    "enum.",
+    "dataclasses.",
+    "typing.",
+    "typing_extensions.",
+    "abc.",
+    "numbers.",
+    "string.",
+    "re.",
+    "fractions.",
+    "decimal.",
+    "statistics.",
+    "copy.",
+    "packaging.version.",
+    "distutils.version.",
+)
+ALLOWED_CALLS = frozenset(
+    {
+        "keras.Loss",
+        "keras.Metric",
+        "keras.Layer",
+        "keras.Variable",
+        "keras.utils.register_keras_serializable",
+        "keras.saving.register_keras_serializable",
+        "keras.utils.to_categorical",
+        "importlib.util.find_spec",
+        "types.SimpleNamespace",
+        "sys.getrecursionlimit",
+    }
+)
+# `tensorflow.X` and `numpy.X` (one name) are tensor/array constructors and math, except these
+_TOP_LEVEL_DENIED = frozenset(
+    {
+        "print",
+        "py_function",
+        "numpy_function",
+        "fromfile",
+        "fromregex",
+        "memmap",
+        "genfromtxt",
+        "DataSource",
+        "Session",
+        "Graph",
+    }
+)
+# library callees that build models, load weights or read files even though their module is allowed
+_NEVER = re.compile(r"^(TFSMLayer|Lambda)$|^keras\.(applications|models|datasets|callbacks)\.")
 FAILED_NAME = "__losslint_failed__"
-IN_MEMORY_SUFFIX = " (losslint: in-memory text)"
 _NOTE_NAME = "__losslint_note__"
 _EXC_NAME = "__losslint_exception__"
 
@@ -207,6 +277,49 @@ def _call_root(func: ast.expr) -> tuple[ast.expr, str]:
     return node, called
 
 
+def _dotted(func: ast.expr) -> str | None:
+    """`a.b.c` for a callee made of names and attributes, else None."""
+    parts: list[str] = []
+    node = func
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
+def _canonical(dotted: str) -> str:
+    """One spelling per library: `tensorflow.keras.X`, `tf_keras.X`, `keras.src.X` -> `keras.X`."""
+    for prefix in (
+        "tensorflow.python.keras.",
+        "tensorflow.keras.",
+        "tf_keras.src.",
+        "tf_keras.",
+        "keras._tf_keras.keras.",
+        "keras.api.",
+        "keras.src.",
+    ):
+        if dotted.startswith(prefix):
+            return "keras." + dotted[len(prefix) :]
+    return dotted
+
+
+def allowed_library_call(dotted: str) -> bool:
+    """Whether calling the library function or class `dotted` builds a value without I/O
+    (Loss, Metric and layer constructors, tensor and array constructors, math)."""
+    name = _canonical(dotted)
+    if ".__version__." in name:
+        return True  # a method of a version string: `keras.__version__.split(".")`
+    last = name.rsplit(".", 1)[-1]
+    if DENIED_CALL.match(last) or _NEVER.search(name) or _NEVER.search(last):
+        return False
+    if name in ALLOWED_CALLS or name.startswith(ALLOWED_MODULES):
+        return True
+    parts = name.split(".")
+    return len(parts) == 2 and parts[0] in ("tensorflow", "numpy") and last not in _TOP_LEVEL_DENIED
+
+
 # -- the filter -----------------------------------------------------------------------------
 
 
@@ -222,6 +335,8 @@ class _Filter:
         self.tree = tree
         self.is_project_import = is_project_import
         self.callable_names: set[str] = set()  # names that may be called at import time
+        self.origins: dict[str, str] = {}  # name bound by an import -> its dotted origin
+        self.project_names: set[str] = set()  # definitions and project imports
         self.shadowed: set[str] = set()
         self.needed: set[str] = set(extra_roots)
         self.kept_assign_names: set[str] = set()
@@ -235,17 +350,27 @@ class _Filter:
                 for alias in stmt.names:
                     bound = alias.asname or alias.name.split(".")[0]
                     self.shadowed.add(bound)
+                    self.origins[bound] = alias.name if alias.asname else bound
+                    if self.is_project_import(alias.name, 0):
+                        self.project_names.add(bound)
                     if self._safe_module(alias.name, 0):
                         self.callable_names.add(bound)
             elif isinstance(stmt, ast.ImportFrom):
                 for alias in stmt.names:
                     bound = alias.asname or alias.name
                     self.shadowed.add(bound)
-                    if self._safe_module(stmt.module or "", stmt.level):
+                    if stmt.level or self.is_project_import(stmt.module or "", 0):
+                        self.project_names.add(bound)
+                    else:
+                        self.origins[bound] = f"{stmt.module}.{alias.name}"
+                    if self._safe_module(stmt.module or "", stmt.level) or allowed_library_call(
+                        f"{stmt.module}.{alias.name}"
+                    ):
                         self.callable_names.add(bound)
             elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 self.shadowed.add(stmt.name)
                 self.callable_names.add(stmt.name)
+                self.project_names.add(stmt.name)
             elif isinstance(stmt, ast.If | ast.Try | ast.TryStar):
                 for block in self._blocks(stmt):
                     self._scan_bindings(block)
@@ -273,6 +398,15 @@ class _Filter:
         Every call must go to an allowed callee, and an expression that calls anything may
         only mention allowed names, so that `list(map(os.system, ...))` is refused too.
         """
+        return self.classify(expr, as_decorator=as_decorator)[0]
+
+    def classify(self, expr: ast.AST, *, as_decorator: bool = False) -> tuple[str | None, bool]:
+        """(`unsafe_call`'s reason or None, whether it calls a project definition)."""
+        self._calls_project = False
+        problem = self._classify(expr, as_decorator)
+        return problem, self._calls_project
+
+    def _classify(self, expr: ast.AST, as_decorator: bool) -> str | None:
         calls = as_decorator
         if as_decorator and isinstance(expr, ast.Name | ast.Attribute):
             problem = self._callee_problem(expr)
@@ -280,6 +414,9 @@ class _Filter:
                 return problem
         mentioned: list[str] = []
         local: set[str] = set()
+        callee_roots = {
+            id(_call_root(n.func)[0]) for n in _walk_evaluated(expr) if isinstance(n, ast.Call)
+        }
         for node in _walk_evaluated(expr):
             if isinstance(node, ast.Await | ast.Yield | ast.YieldFrom):
                 return "awaits or yields"
@@ -288,7 +425,11 @@ class _Filter:
                 problem = self._callee_problem(node.func)
                 if problem:
                     return problem
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            elif (
+                isinstance(node, ast.Name)
+                and isinstance(node.ctx, ast.Load)
+                and id(node) not in callee_roots  # checked as a callee
+            ):
                 mentioned.append(node.id)
             elif isinstance(node, ast.comprehension):
                 local.update(_target_names(node.target) or [])
@@ -312,7 +453,19 @@ class _Filter:
             return None  # the inner call is checked on its own; methods of literals are fine
         if not isinstance(root, ast.Name):
             return f"calls `{text}`"
-        return None if self._may_call_name(root.id) else f"calls `{text}`"
+        name = root.id
+        if name in self.project_names:
+            self._calls_project = True
+            return None
+        if name in self.origins:
+            dotted = _dotted(func)
+            if dotted is None:
+                return f"calls `{text}`"
+            full = self.origins[name] + dotted[len(name) :]
+            if allowed_library_call(full):
+                return None
+            return f"calls `{text}`, which is not a value-building call without I/O"
+        return None if self._may_call_name(name) else f"calls `{text}`"
 
     @staticmethod
     def has_call(expr: ast.AST) -> bool:
@@ -400,7 +553,7 @@ class _Filter:
         ]
         if stmt.returns is not None:
             annotations.append(stmt.returns)
-        if any(self.unsafe_call(a) for a in annotations):
+        if annotations:  # never evaluated: a missing or unsafe type must not lose the def
             stmt = _strip_annotations(stmt)
         self.needed |= self.refs(stmt)
         return _replace(stmt, decorator_list=decorators)
@@ -448,12 +601,12 @@ class _Filter:
         if value is None or not self.has_call(value):
             self._keep_names(names, value)
             return stmt
-        problem = self.unsafe_call(value)
+        problem, calls_project = self.classify(value)
         if problem:
             self._drop(stmt, problem, names)
             return None
-        if not in_class and not (set(names) & self.needed):
-            self._drop(stmt, "makes calls and no definition needs it", names)
+        if not in_class and calls_project and not (set(names) & self.needed):
+            self._drop(stmt, "calls a project function and no definition needs it", names)
             return None
         self._keep_names(names, value)
         return stmt
@@ -476,6 +629,7 @@ class _Filter:
         if problem:
             self._drop(stmt, f"`if` whose condition {problem}")
             return None
+        self.needed |= self.refs(stmt.test)  # `backend = get_backend()` for `if backend == ...`
         body = self.body(stmt.body, in_class=in_class)
         orelse = self.body(stmt.orelse, in_class=in_class)
         return _replace(stmt, body=body or [_pass(stmt)], orelse=orelse)
@@ -557,14 +711,65 @@ def _guard(stmt: ast.stmt) -> ast.stmt:
     return ast.copy_location(guarded, stmt)
 
 
+def rewrite_imports(tree: ast.Module, rename: Callable[[str], str | None]) -> None:
+    """Make absolute imports of module `X...` import `rename(X)...` instead (in place), binding
+    the same names: a project package named like a standard-library or installed module
+    (`code`, `types`, `utils`) gets a private name, and Keras 2 code's `keras` can be tf_keras."""
+
+    def renamed(dotted: str) -> str | None:
+        top, dot, rest = dotted.partition(".")
+        new = rename(dotted) if dot else None
+        if new is None:
+            new_top = rename(top)
+            new = None if new_top is None else new_top + dot + rest
+        return new
+
+    def visit(body: list[ast.stmt]) -> None:
+        for index, stmt in enumerate(body):
+            if isinstance(stmt, ast.Import):
+                if all(renamed(alias.name) is None for alias in stmt.names):
+                    continue
+                out: list[ast.stmt] = []
+                for alias in stmt.names:
+                    new = renamed(alias.name)
+                    if new is None:
+                        out.append(ast.copy_location(ast.Import([alias]), stmt))
+                    elif alias.asname or "." not in alias.name:
+                        bound = alias.asname or alias.name
+                        out.append(ast.copy_location(ast.Import([ast.alias(new, bound)]), stmt))
+                    else:  # `import a.b` binds `a`: import the renamed module, bind its top
+                        top, new_top = alias.name.split(".")[0], new.split(".")[0]
+                        out.append(ast.copy_location(ast.Import([ast.alias(new)]), stmt))
+                        bind = ast.Assign(
+                            [ast.Name(top, ast.Store())], ast.Name(new_top, ast.Load())
+                        )
+                        out.append(ast.copy_location(bind, stmt))
+                body[index] = ast.copy_location(ast.If(ast.Constant(True), out, []), stmt)
+            elif isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module:
+                new = renamed(stmt.module)
+                if new is not None:
+                    stmt.module = new
+            elif isinstance(stmt, ast.If | ast.Try | ast.TryStar):
+                for block in _Filter._blocks(stmt):
+                    visit(block)
+            elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                visit(stmt.body)
+
+    visit(tree.body)
+
+
 def definitions_only(
     source: str,
     filename: str,
     is_project_import: Callable[[str, int], bool] = lambda name, level: level > 0,
     extra_roots: Iterable[str] = (),
+    rename: Callable[[str], str | None] | None = None,
 ) -> Rebuilt:
-    """The module `source` with only its definitions (see the module docstring)."""
+    """The module `source` with only its definitions (see the module docstring); `rename` as in
+    `rewrite_imports`."""
     tree = ast.parse(source, filename)
+    if rename is not None:
+        rewrite_imports(tree, rename)
     flt = _Filter(tree, is_project_import, extra_roots)
     body = flt.run()
     guarded: list[ast.stmt] = []
@@ -597,422 +802,3 @@ def prepare_namespace(namespace: dict[str, Any]) -> list[Failed]:
     namespace[_NOTE_NAME] = note
     namespace[_EXC_NAME] = Exception
     return failed
-
-
-# -- the import hook ------------------------------------------------------------------------
-
-
-def package_root(path: Path) -> Path:
-    """The folder a module's dotted name is relative to (above its last `__init__.py`)."""
-    folder = path.parent
-    while (folder / "__init__.py").is_file() and folder.parent != folder:
-        folder = folder.parent
-    return folder
-
-
-def module_name(path: Path) -> str:
-    """The dotted name a file is imported under when its package root is on `sys.path`."""
-    rel = path.relative_to(package_root(path)).with_suffix("")
-    parts = list(rel.parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts) or path.stem
-
-
-@dataclass
-class LoadedModule:
-    """A module the importer built: its file, the filtered tree and its guarded failures."""
-
-    path: Path | None
-    rebuilt: Rebuilt | None
-    failed: list[Failed]
-    deps: frozenset[str] = frozenset()  # modules its import statements name
-
-
-class ProjectImporter(importlib.abc.MetaPathFinder):
-    """Imports project modules (files under `root`) definitions-only; everything else as usual.
-
-    `overrides` maps files to text used instead of their content on disk (fixed sources, and a
-    notebook's virtual module: its code cells as one Python text). Calling `activate` with
-    different overrides forgets the modules built from other texts and every module that
-    imports them; the others are reused.
-    """
-
-    def __init__(self, root: Path, search_paths: Sequence[Path]) -> None:
-        self.root = root.resolve()
-        self.search_paths = [p.resolve() for p in search_paths]
-        self.overrides: dict[Path, str] = {}
-        self.loaded: dict[str, LoadedModule] = {}
-        self.roots: dict[Path, frozenset[str]] = {}  # extra names needed per file
-        self._built_roots: dict[Path, frozenset[str]] = {}
-        self.notebooks: dict[str, Path] = {}  # module name -> notebook (see `load_path`)
-        self.builds: dict[
-            tuple[str, str, frozenset[str], str], tuple[Rebuilt, Any, frozenset[str]]
-        ] = {}
-
-    def install(self) -> None:
-        if self not in sys.meta_path:
-            sys.meta_path.insert(0, self)
-
-    def uninstall(self) -> None:
-        self.forget()
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-
-    def forget(self, paths: Iterable[Path] | None = None) -> None:
-        """Forget the modules built from `paths` (all when None) and the modules importing them."""
-        if paths is None:
-            dirty = set(self.loaded)
-        else:
-            wanted = set(paths)
-            dirty = {name for name, loaded in self.loaded.items() if loaded.path in wanted}
-            grew = True
-            while grew:
-                grew = False
-                for name, loaded in self.loaded.items():
-                    if name not in dirty and loaded.deps & dirty:
-                        dirty.add(name)
-                        grew = True
-        for name in dirty:
-            module = sys.modules.pop(name, None)
-            parent_name, _, last = name.rpartition(".")
-            parent = sys.modules.get(parent_name) if parent_name else None
-            if module is not None and getattr(parent, last, None) is module:
-                delattr(parent, last)  # else `from pkg import mod` would find the old one
-            loaded = self.loaded.pop(name)
-            if loaded.path is not None:
-                self._built_roots.pop(loaded.path, None)
-        importlib.invalidate_caches()
-
-    def activate(self, overrides: dict[Path, str]) -> None:
-        """Use these file texts from now on (forgetting modules built from other texts).
-
-        `linecache` gets the same texts, so that tools reading a function's source
-        (`inspect.getsource`, `tf.function`'s autograph) see what is executed.
-        """
-        overrides = {p.resolve(): text for p, text in overrides.items()}
-        if overrides == self.overrides:
-            return
-        changed = {
-            p for p in {*overrides, *self.overrides} if overrides.get(p) != self.overrides.get(p)
-        }
-        self.forget(changed)
-        for path in self.overrides:
-            linecache.cache.pop(self.code_filename(path), None)
-        self.overrides = overrides
-        for path, text in overrides.items():
-            name = self.code_filename(path)
-            linecache.cache[name] = (len(text), None, text.splitlines(True), name)
-
-    def set_roots(self, roots: dict[Path, Iterable[str]]) -> None:
-        """Names callers will use per file (compile-site names): see `load_path`."""
-        for path, names in roots.items():
-            resolved = path.resolve()
-            self.roots[resolved] = self.roots.get(resolved, frozenset()) | frozenset(names)
-
-    def code_filename(self, path: Path) -> str:
-        """The file name code from `path` is compiled under.
-
-        Text that differs from the file on disk gets a name that does not exist on disk, so
-        that nothing (tracebacks, `inspect`, TensorFlow's autograph) re-reads the disk file.
-        """
-        resolved = path.resolve()
-        return f"{resolved}{IN_MEMORY_SUFFIX}" if resolved in self.overrides else str(resolved)
-
-    @staticmethod
-    def path_for(filename: str) -> Path:
-        """The file behind a code file name (see `code_filename`)."""
-        return Path(filename.removesuffix(IN_MEMORY_SUFFIX))
-
-    # finder ---
-
-    def _inside(self, path: Path) -> bool:
-        resolved = path.resolve()
-        if "site-packages" in resolved.parts or "dist-packages" in resolved.parts:
-            return False
-        return resolved == self.root or self.root in resolved.parents
-
-    def _exists(self, path: Path) -> bool:
-        return path.resolve() in self.overrides or path.is_file()
-
-    def locate(self, fullname: str) -> tuple[Path, bool] | None:
-        """(file or package folder, is_package) for a project module name, or None."""
-        if fullname in self.notebooks:
-            return self.notebooks[fullname], False
-        parent, _, last = fullname.rpartition(".")
-        if parent:
-            if parent not in self.loaded:
-                return None
-            module = sys.modules.get(parent)
-            bases = [Path(p) for p in getattr(module, "__path__", []) or []]
-        else:
-            bases = self.search_paths
-        for base in bases:
-            init = base / last / "__init__.py"
-            if self._exists(init) and self._inside(init):
-                return init, True
-            single = base / f"{last}.py"
-            if self._exists(single) and self._inside(single):
-                return single, False
-        for base in bases:
-            folder = base / last
-            if folder.is_dir() and self._inside(folder) and folder.resolve() != self.root:
-                return folder, True
-        return None
-
-    def is_project_import(self, name: str, level: int) -> bool:
-        if level:
-            return True
-        top = name.split(".")[0]
-        if not top:
-            return False
-        if top in self.loaded:
-            return True
-        return any(
-            self._exists(base / top / "__init__.py") or self._exists(base / f"{top}.py")
-            for base in self.search_paths
-        )
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        found = self.locate(fullname)
-        if found is None:
-            return None
-        location, is_package = found
-        if location.is_dir():  # a namespace package, unless a regular one exists elsewhere
-            if (
-                importlib.machinery.PathFinder.find_spec(fullname, path) is not None
-                and "." not in fullname
-            ):
-                return None
-            spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
-            spec.submodule_search_locations = [str(location)]
-            self.loaded[fullname] = LoadedModule(None, None, [])
-            return spec
-        loader = _DefinitionsLoader(self, location.resolve())
-        return importlib.util.spec_from_file_location(
-            fullname,
-            location,
-            loader=loader,
-            submodule_search_locations=[str(location.parent)] if is_package else None,
-        )
-
-    def explain_missing(self, name: str) -> str | None:
-        """Why a top-level name is missing from the rebuilt modules, when they tell."""
-        for loaded in self.loaded.values():
-            if loaded.path is None:
-                continue
-            where = loaded.path.name
-            for failure in loaded.failed:
-                if name in failure.names:
-                    return f"`{name}` ({where}:{failure.line}) failed to load: {failure.error}"
-            for dropped in loaded.rebuilt.dropped if loaded.rebuilt else ():
-                if name in dropped.names:
-                    return (
-                        f"`{name}` is bound by a top-level statement runtime mode does not run "
-                        f"({where}:{dropped.line}: {dropped.reason})"
-                    )
-        return None
-
-    def source(self, path: Path) -> str:
-        resolved = path.resolve()
-        if resolved in self.overrides:
-            return self.overrides[resolved]
-        return importlib.util.decode_source(resolved.read_bytes())
-
-    def load_path(self, path: Path, roots: Iterable[str] = ()) -> ModuleType:
-        """The definitions-only module for a project file (importing its packages first).
-
-        `roots` are names the caller will use (a compile-site expression's names): top-level
-        assignments they need are kept as if a definition referred to them.
-        """
-        path = path.resolve()
-        name = module_name(path)
-        if path.suffix == ".ipynb":  # nothing imports a notebook: only this call names it
-            self.notebooks[name] = path
-        root = package_root(path)
-        # this file's own project first: two projects linted together may both have a `train`
-        if root in self.search_paths:
-            self.search_paths.remove(root)
-        self.search_paths.insert(0, root)
-        wanted = self.roots.get(path, frozenset()) | frozenset(roots)
-        self.roots[path] = wanted
-        module = sys.modules.get(name)
-        current = self.loaded.get(name)
-        if (
-            module is not None
-            and current is not None
-            and current.path == path
-            and wanted <= self._built_roots.get(path, frozenset())
-        ):
-            return module
-        if current is not None:  # another file under this name, or more names needed
-            self.forget({current.path} if current.path is not None else None)
-        imported = importlib.import_module(name)
-        if getattr(imported, "__file__", None) and Path(imported.__file__).resolve() == path:
-            return imported
-        raise ImportError(f"`{name}` resolves to {getattr(imported, '__file__', '?')}, not {path}")
-
-
-def _imported_modules(tree: ast.Module, package: str) -> frozenset[str]:
-    """Absolute names of the modules (and their parents) a module's imports may bind."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                try:
-                    base = importlib.util.resolve_name("." * node.level + base, package)
-                except (ImportError, ValueError):
-                    continue
-            found = [base, *(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")]
-        else:
-            continue
-        for name in found:
-            parts = name.split(".")
-            names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-    return frozenset(n for n in names if n)
-
-
-class _DefinitionsLoader(importlib.abc.Loader):
-    def __init__(self, importer: ProjectImporter, path: Path) -> None:
-        self.importer = importer
-        self.path = path
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return None
-
-    def exec_module(self, module: ModuleType) -> None:
-        text = self.importer.source(self.path)
-        roots = self.importer.roots.get(self.path, frozenset())
-        filename = self.importer.code_filename(self.path)
-        package = (
-            module.__name__
-            if self.path.name == "__init__.py"
-            else module.__name__.rpartition(".")[0]
-        )
-        key = (filename, text, roots, module.__name__)
-        built = self.importer.builds.get(key)
-        if built is None:  # the same text is built once, however often it is re-executed
-            rebuilt = definitions_only(text, str(self.path), self.importer.is_project_import, roots)
-            code = compile(rebuilt.tree, filename, "exec", dont_inherit=True)
-            built = (rebuilt, code, _imported_modules(rebuilt.tree, package))
-            self.importer.builds[key] = built
-        rebuilt, code, deps = built
-        self.importer._built_roots[self.path] = roots
-        failed = prepare_namespace(module.__dict__)
-        self.importer.loaded[module.__name__] = LoadedModule(self.path, rebuilt, failed, deps)
-        exec(code, module.__dict__)
-
-
-# -- compile-site expressions ---------------------------------------------------------------
-
-
-class SiteError(Exception):
-    """A compile-site expression that runtime mode will not evaluate."""
-
-
-def evaluate_site(
-    expr: str,
-    namespace: dict[str, Any],
-    may_call: Callable[[Any], bool],
-    filename: str = "<site>",
-) -> Any:
-    """Evaluate a compile-site loss expression with names, attributes, literals and the calls
-    `may_call` accepts (project definitions, `functools.partial`, Keras loss constructors)."""
-    try:
-        node = ast.parse(expr.strip(), filename, mode="eval").body
-    except SyntaxError as exc:
-        raise SiteError(f"cannot parse `{expr}`") from exc
-    return _SiteEvaluator(namespace, may_call, filename).eval(node)
-
-
-class _SiteEvaluator:
-    def __init__(
-        self, namespace: dict[str, Any], may_call: Callable[[Any], bool], filename: str
-    ) -> None:
-        self.ns = namespace
-        self.may_call = may_call
-        self.filename = filename
-
-    def eval(self, node: ast.expr) -> Any:
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id in self.ns:
-                return self.ns[node.id]
-            if hasattr(builtins, node.id):
-                return getattr(builtins, node.id)
-            raise SiteError(
-                f"`{node.id}` is not defined at the top level of the compile site's module"
-            )
-        if isinstance(node, ast.Attribute):
-            if node.attr.startswith("__"):
-                raise SiteError(f"will not read `{node.attr}`")
-            return getattr(self.eval(node.value), node.attr)
-        if isinstance(node, ast.Tuple):
-            return tuple(self.eval(e) for e in node.elts)
-        if isinstance(node, ast.List):
-            return [self.eval(e) for e in node.elts]
-        if isinstance(node, ast.Dict):
-            if any(k is None for k in node.keys):
-                raise SiteError("`**` in a dict")
-            return {
-                self.eval(k): self.eval(v)
-                for k, v in zip(node.keys, node.values, strict=True)
-                if k is not None
-            }
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-            value = self.eval(node.operand)
-            if isinstance(value, int | float):
-                return -value if isinstance(node.op, ast.USub) else value
-        if isinstance(node, ast.BinOp) and isinstance(
-            node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Pow
-        ):
-            left, right = self.eval(node.left), self.eval(node.right)
-            if isinstance(left, int | float) and isinstance(right, int | float):
-                ops: dict[type, Callable[[Any, Any], Any]] = {
-                    ast.Add: lambda a, b: a + b,
-                    ast.Sub: lambda a, b: a - b,
-                    ast.Mult: lambda a, b: a * b,
-                    ast.Div: lambda a, b: a / b,
-                    ast.Pow: lambda a, b: a**b,
-                }
-                return ops[type(node.op)](left, right)
-        if isinstance(node, ast.Subscript):
-            container = self.eval(node.value)
-            key = self.eval(node.slice)
-            if isinstance(container, dict | list | tuple):
-                return container[key]
-        if isinstance(node, ast.Lambda):
-            defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
-            if not all(isinstance(d, ast.Constant) for d in defaults):
-                raise SiteError("a lambda with computed defaults")
-            code = compile(ast.fix_missing_locations(ast.Expression(node)), self.filename, "eval")
-            return eval(code, self.ns)  # creates the function; runs nothing
-        if isinstance(node, ast.Call):
-            func = self.eval(node.func)
-            if not self.may_call(func):
-                raise SiteError(
-                    f"will not call `{ast.unparse(node.func)}` (not a project definition, "
-                    "functools.partial or a Keras loss)"
-                )
-            args = []
-            for arg in node.args:
-                if isinstance(arg, ast.Starred):
-                    raise SiteError("`*args` in a call")
-                args.append(self.eval(arg))
-            kwargs = {}
-            for keyword in node.keywords:
-                if keyword.arg is None:
-                    raise SiteError("`**kwargs` in a call")
-                kwargs[keyword.arg] = self.eval(keyword.value)
-            return func(*args, **kwargs)
-        raise SiteError(f"will not evaluate `{ast.unparse(node)}` ({type(node).__name__})")
-
-
-def is_partial(obj: Any) -> bool:
-    return obj is functools.partial

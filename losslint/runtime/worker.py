@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -22,11 +23,22 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 STARTUP_TIMEOUT = 180.0  # importing TensorFlow on a cold CI machine can take a while
+LOG_LIMIT = 64 * 1024  # bytes of the worker's stderr kept (the tail), whatever the loss prints
+# the environment variables the worker inherits (plus TF_*, KERAS_*, OMP_*, MKL_*, LC_*):
+# nothing else, so that tokens and credentials never reach the code it runs
+_ENV_KEEP = frozenset(
+    {"PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "LD_LIBRARY_PATH", "SYSTEMROOT"}
+)
+_ENV_PREFIXES = ("TF_", "KERAS_", "OMP_", "MKL_", "OPENBLAS_", "LC_", "LOSSLINT_RUNTIME_")
 _BOOTSTRAP = (
     "import json, os, sys; sys.path[:] = json.loads(os.environ['LOSSLINT_WORKER_SYSPATH']); "
     "from losslint.runtime.probe import main; main()"
 )
 _LIVE: set[Worker] = set()
+# what TensorFlow's C++ side prints at start-up whatever TF_CPP_MIN_LOG_LEVEL says
+_TF_NOTICE = re.compile(
+    r"^([IWE]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl|To enable the following)"
+)
 
 
 @dataclass
@@ -39,10 +51,24 @@ class Reply:
     elapsed: float = 0.0
 
 
-def worker_env() -> dict[str, str]:
-    """The worker's environment: no GPU, TensorFlow quiet, Keras on TensorFlow."""
-    env = dict(os.environ)
+def worker_env(home: str, legacy: bool = False) -> dict[str, str]:
+    """The worker's environment: only what Python and TensorFlow need (see `_ENV_KEEP`), no
+    GPU, TensorFlow quiet, Keras on TensorFlow, `HOME` an empty temporary folder (Keras
+    writes `~/.keras` there, not in the user's home). `legacy`: `tf.keras` is tf_keras."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key in _ENV_KEEP or key.startswith(_ENV_PREFIXES)
+    }
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    if legacy:
+        env["TF_USE_LEGACY_KERAS"] = "1"
+    # without oneDNN's allocator, a failed allocation raises at once instead of after
+    # TensorFlow's 10 s of retries (a memory-hungry loss is then reported quickly)
+    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     env.update(
+        HOME=home,
+        LOSSLINT_KERAS="tf_keras" if legacy else "3",
         CUDA_VISIBLE_DEVICES="",
         TF_CPP_MIN_LOG_LEVEL="3",
         KERAS_BACKEND="tensorflow",
@@ -58,15 +84,38 @@ def worker_env() -> dict[str, str]:
     return env
 
 
+class _Log:
+    """The tail of the worker's stderr, read from a pipe (bounded: `LOG_LIMIT` bytes)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._data = bytearray()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            for chunk in iter(lambda: stream.read1(8192), b""):  # type: ignore[attr-defined]
+                with self._lock:
+                    self._data += chunk
+                    if len(self._data) > LOG_LIMIT:
+                        del self._data[: len(self._data) - LOG_LIMIT]
+
+    def tail(self) -> str:
+        with self._lock:
+            return self._data.decode("utf-8", "replace")
+
+
 class Worker:
     """A TensorFlow worker process, started lazily and restarted after a timeout or crash."""
 
-    def __init__(self) -> None:
+    def __init__(self, legacy: bool = False) -> None:
+        self.legacy = legacy  # tf_keras (TF_USE_LEGACY_KERAS=1) instead of Keras 3
         self.proc: subprocess.Popen[bytes] | None = None
         self.ready: dict[str, Any] | None = None
         self.starts: list[dict[str, Any]] = []  # one "ready" message per start
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._log: IO[bytes] | None = None
+        self._log: _Log | None = None
+        self._home: tempfile.TemporaryDirectory[str] | None = None
         self._spawned_at = 0.0
         self._next_id = 0
         self.failure: str | None = None  # why the last start failed; no further starts then
@@ -77,9 +126,10 @@ class Worker:
         """Spawn the process; it imports TensorFlow in the background."""
         if self.proc is not None and self.proc.poll() is None:
             return
-        if self._log is not None:
-            self._log.close()
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
+        if self._home is None:  # empty folders: the worker's cwd, and its HOME
+            self._home = tempfile.TemporaryDirectory(prefix="losslint-worker-")
+            for name in ("cwd", "home"):
+                os.mkdir(os.path.join(self._home.name, name))
         self._replies = queue.Queue()
         self.ready = None
         self._spawned_at = time.perf_counter()
@@ -87,10 +137,14 @@ class Worker:
             [sys.executable, "-I", "-c", _BOOTSTRAP],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self._log,
-            env=worker_env(),
+            stderr=subprocess.PIPE,
+            cwd=os.path.join(self._home.name, "cwd"),
+            env=worker_env(os.path.join(self._home.name, "home"), self.legacy),
             close_fds=True,
+            start_new_session=True,  # its own process group: a kill takes its children too
         )
+        assert self.proc.stderr is not None
+        self._log = _Log(self.proc.stderr)
         _LIVE.add(self)
         reader = threading.Thread(target=self._read, args=(self.proc, self._replies), daemon=True)
         reader.start()
@@ -135,8 +189,11 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
+        """Kill the worker's whole process group (children the loss started included)."""
         if self.proc is None:
             return
+        with contextlib.suppress(OSError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group outlives a dead leader
         if self.proc.poll() is None:
             self.proc.kill()
         self._reap()
@@ -145,7 +202,7 @@ class Worker:
         if self.proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=10)
-            for stream in (self.proc.stdin, self.proc.stdout):
+            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
                 if stream is not None:
                     with contextlib.suppress(OSError):
                         stream.close()
@@ -163,9 +220,9 @@ class Worker:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         self.kill()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if self._home is not None:
+            self._home.cleanup()
+            self._home = None
         _LIVE.discard(self)
 
     # requests ---
@@ -217,17 +274,18 @@ class Worker:
         tail = self._log_tail()
         return f"{how}; last output: {tail}" if tail else how
 
+    def log(self) -> str:
+        """The last `LOG_LIMIT` bytes the worker wrote to stderr."""
+        return self._log.tail() if self._log is not None else ""
+
     def _log_tail(self) -> str:
-        if self._log is None:
-            return ""
-        try:
-            self._log.seek(0, os.SEEK_END)
-            size = self._log.tell()
-            self._log.seek(max(0, size - 4096))
-            text = self._log.read().decode("utf-8", "replace")
-        except (OSError, ValueError):
-            return ""
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        """The last line the worker printed, TensorFlow's start-up notices left out."""
+        text = self.log()
+        lines = [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip() and not _TF_NOTICE.match(line.strip())
+        ]
         return lines[-1][:200] if lines else ""
 
 

@@ -1,0 +1,173 @@
+"""Runtime mode on the project shapes that used to make real code inconclusive, with real
+TensorFlow (and tf_keras): `fixtures/runtime_projects/<cause>/`, all run in one CLI process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from conftest import copy_case
+
+from losslint.runtime import tensorflow_available
+from losslint.runtime.bridge import _has_module
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.runtime,
+    pytest.mark.skipif(not tensorflow_available(), reason="runtime mode needs TensorFlow"),
+]
+
+
+JSON = ("--format", "json", ".")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("projects")
+    root = copy_case("runtime_projects", tmp)
+    stats = tmp / "stats.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "losslint", "--no-cache", "--runtime", "--show-refuted", *JSON],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "NO_COLOR": "1",
+            "LOSSLINT_RUNTIME_STATS": str(stats),
+            # what a developer's shell may hold: the worker must not see it
+            "LOSSLINT_TEST_TOKEN": "s3cr3t",
+            "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+        },
+        timeout=900,
+    )
+    assert proc.returncode == 1, proc.stderr
+    by: dict[str, dict[str, Any]] = {}
+    for finding in json.loads(proc.stdout):
+        by[finding["function"]] = finding["runtime"]
+    return {"by": by, "stderr": proc.stderr, "stats": json.loads(stats.read_text())}
+
+
+def _confirmed(run: dict[str, Any], function: str) -> dict[str, Any]:
+    runtime = run["by"].get(function)
+    assert runtime is not None, f"no finding for {function}: {sorted(run['by'])}"
+    assert runtime["verdict"] == "confirmed", runtime["detail"]
+    assert runtime["reason"] is None
+    return runtime
+
+
+def test_keras2_backend_code_runs_through_the_compatibility_layer(run: dict[str, Any]) -> None:
+    """`K.flatten`/`K.sum` do not exist in Keras 3's `keras.backend`."""
+    runtime = _confirmed(run, "legacy.losses.dice_loss")
+    assert runtime["keras"] == "compat"
+    assert runtime["output_shape"] == []
+
+
+@pytest.mark.skipif(not _has_module("tf_keras"), reason="needs tf-keras (runtime-legacy extra)")
+def test_keras2_only_api_runs_under_tf_keras(run: dict[str, Any]) -> None:
+    """`keras.losses.Reduction.AUTO` as a default argument: only tf_keras has it."""
+    runtime = _confirmed(run, "legacy.losses.WeightedMSE.call")
+    assert runtime["keras"] == "tf_keras"
+    assert runtime["fix_verified"] is True, runtime["detail"]  # the fix ran under tf_keras too
+    assert any(s.get("legacy") for s in run["stats"]["starts"])
+
+
+def test_keras3_code_runs_under_keras3(run: dict[str, Any]) -> None:
+    assert _confirmed(run, "legacy.losses.keras3_mse")["keras"] == "3"
+
+
+def test_project_package_named_like_the_standard_library(run: dict[str, Any]) -> None:
+    """`code/` (stdlib `code`) importing `utils/` and the real stdlib `types`."""
+    runtime = _confirmed(run, "code.losses.weighted_loss")
+    assert runtime["output_shape"] == [] and runtime["input_shape"] == [5, 7]
+
+
+def test_framework_modules_through_kwargs(run: dict[str, Any]) -> None:
+    runtime = _confirmed(run, "segkit.functional.jaccard_loss")
+    assert any("backend=keras.backend" in a for a in runtime["arguments"]), runtime
+    assert runtime["keras"] == "compat"  # `backend.sum` is Keras 2's
+
+
+def test_framework_modules_as_class_attributes(run: dict[str, Any]) -> None:
+    runtime = _confirmed(run, "segkit.losses.SquaredErrorLoss.__call__")
+    assert any("_backend" in a for a in runtime["arguments"]), runtime
+
+
+@pytest.mark.parametrize(
+    ("function", "shape"),
+    [
+        ("losses.split_loss", [5, 8]),  # an even split of the last axis
+        ("losses.masked_mse", [5, 7]),  # y_true packs a mask channel
+        ("losses.volume_loss", [5, 4, 6, 8, 2]),  # rank 5 only
+    ],
+)
+def test_input_shapes_are_searched(run: dict[str, Any], function: str, shape: list[int]) -> None:
+    runtime = _confirmed(run, function)
+    assert runtime["input_shape"] == shape
+    if function == "losses.masked_mse":
+        assert "packed1 labels" in runtime["detail"]
+
+
+@pytest.mark.parametrize(
+    ("function", "arguments"),
+    [
+        ("losses.CELoss.call", "CELoss(2, 3, name='ce_2_3') (model.py:5)"),  # module-level instance
+        ("losses.SmoothL1Loss.call", "SmoothL1Loss(beta=1.0) (searched)"),  # annotation: float
+        ("losses.TemperatureLoss.call", "TemperatureLoss(0.5) (`# losslint: args=` hint)"),
+        ("losses.make_loss.<locals>.class_loss", "make_loss(num_classes=7) (searched)"),
+        ("losses.triplet_loss", "triplet_loss(n=2) (searched)"),  # a parameter of the loss
+    ],
+)
+def test_required_arguments_are_found(run: dict[str, Any], function: str, arguments: str) -> None:
+    runtime = _confirmed(run, function)
+    assert arguments in runtime["arguments"], runtime["arguments"]
+    assert arguments in runtime["detail"]
+
+
+@pytest.mark.parametrize(
+    "function",
+    ["deep.nets.heads.losses.head_loss", "losses.flat_loss"],
+)
+def test_relative_imports_and_names_computed_at_import_time(
+    run: dict[str, Any], function: str
+) -> None:
+    """`from ...common.ops import KERAS_3` (computed from `keras.__version__` and used only by
+    an `if` in another module); `from .helpers import ...` in a folder without `__init__.py`."""
+    _confirmed(run, function)
+
+
+def test_label_equality_metrics_get_binary_labels(run: dict[str, Any]) -> None:
+    """With 0/1 labels the accuracy is neither 0 nor 1, so "same mean" is a real check."""
+    runtime = _confirmed(run, "metrics.binary_accuracy_batch")
+    assert "(binary labels)" in runtime["detail"]
+    assert runtime["fix_verified"] is True, runtime["detail"]
+    mean = float(re.search(r"same mean ([0-9.e-]+)", runtime["detail"]).group(1))
+    assert 0.0 < mean < 1.0
+
+
+def test_worker_sees_no_secrets_and_an_empty_directory(run: dict[str, Any]) -> None:
+    """The loss raises if it sees a token-like variable or a non-empty working directory."""
+    _confirmed(run, "losses.environment_loss")
+
+
+def test_a_loss_failing_on_its_second_call_is_reported(run: dict[str, Any]) -> None:
+    runtime = run["by"]["losses.second_call_fails"]
+    assert runtime["verdict"] == "inconclusive"
+    assert runtime["reason"] == "later-call"
+    assert "second call on the same batch raised RuntimeError: called twice" in runtime["detail"]
+    assert "to run it: " in runtime["detail"]
+    # the worker survived: one Keras 3 worker for the whole run (plus tf_keras for WeightedMSE)
+    assert sum(1 for s in run["stats"]["starts"] if not s.get("legacy")) == 1
+
+
+def test_summary_lists_inconclusive_reasons(run: dict[str, Any]) -> None:
+    lines = run["stderr"].splitlines()
+    index = lines.index("runtime: inconclusive, by reason (what to do):")
+    assert lines[index + 1].split()[:2] == ["1", "later-call"]
+    assert any(line.startswith("runtime probe [1/") for line in lines)
+    assert any(line.startswith("runtime fix [1/") for line in lines)
