@@ -270,6 +270,9 @@ def test_names_and_metrics_heuristics(tmp_path: Path) -> None:
     assert [(f[1], f[2], f[3]) for f in found] == [
         (8, "LL004", "m.dice_coef"),
         (12, "LL001", "m.Wrapper.__call__"),
+        # a loss-shaped method of a plain class is a loss whatever its name; a Keras metric's
+        # update_state is not
+        (15, "LL001", "m.Wrapper.helper"),
     ]
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from losslint.analysis.calls import is_static
 from losslint.analysis.context import Scope
 from losslint.analysis.evaluator import Evaluator
 from losslint.analysis.values import (
@@ -104,6 +105,7 @@ class LossFinder:
         self.ev = evaluator
         self.pairs = {(a, b) for a, b in loss_arg_names}
         self._evaluated: set[ast.AST] = set()
+        self._collections: dict[ast.AST, list[tuple[tuple[int, int, int, int], ast.Assign]]] = {}
 
     # -- discovery --------------------------------------------------------------------------
 
@@ -119,12 +121,14 @@ class LossFinder:
             if not _is_compile_site(call):
                 continue
             functions = [n for n in enclosing if isinstance(n, _DEFS)]
-            scope = self._scope_for(module, functions)
+            scope = self._scope_for(module, enclosing)
             site_line = module.line_of(call)
             where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
             container: ast.AST = functions[-1] if functions else module.tree
+            if container not in self._collections:
+                self._collections[container] = _collection_assignments(container)
             for expr, role, keyword in _compile_arguments(call):
-                literals = _literal_collections(module, container, call)
+                literals = _literal_collections(self._collections[container], call)
                 for ref, kind, sub_expr in self._targets(expr, scope, literals):
                     if role == "loss":
                         evidence = f"compiled at {where}"
@@ -143,19 +147,34 @@ class LossFinder:
                         site=(module, sub_expr, keyword),
                     )
 
-    def _scope_for(
-        self, module: ModuleInfo, enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef]
-    ) -> Scope:
-        """The names visible at a compile site: enclosing functions run with default arguments."""
+    def _scope_for(self, module: ModuleInfo, enclosing: tuple[DefNode, ...]) -> Scope:
+        """The names visible at a compile site: enclosing functions run with default arguments
+        (a method's `self` is an instance of its class, so `compile(loss=self.dice)` resolves)."""
         scope = self.ev.module_scope(module)
-        for node in enclosing:
+        owner: ClassRef | None = None
+        for index, node in enumerate(enclosing):
+            if isinstance(node, ast.ClassDef):
+                owner = ClassRef(module, node, _qualname(enclosing[:index], node.name))
+                continue
             inner = Scope(module=module, function=node.name, env=dict(scope.env))
+            method = owner is not None and index > 0 and enclosing[index - 1] is owner.node
             ref = FunctionRef(module, node, node.name)
             params = self.ev.params(node)
-            for param in [*params.positional, *params.keyword_only]:
+            positional = list(params.positional)
+            if method and owner is not None and positional and not is_static(node):
+                inner.env[positional[0].name] = Instance(owner)
+                inner.cls, inner.self_value = owner, Instance(owner)
+                positional = positional[1:]
+            for param in [*positional, *params.keyword_only]:
                 inner.env[param.name] = self.ev.calls.default(ref, param)
             self.ev.run_body(node, inner)
-            scope = Scope(module=module, function=node.name, env=inner.env)
+            scope = Scope(
+                module=module,
+                function=node.name,
+                env=inner.env,
+                cls=inner.cls,
+                self_value=inner.self_value,
+            )
         return scope
 
     def _targets(
@@ -240,12 +259,10 @@ class LossFinder:
         for node, owner, enclosing in _functions(module):
             params = _positional(node)
             if owner is not None:
-                if not isinstance(node, _DEFS) or node.name not in ("call", "__call__"):
+                if not isinstance(node, _DEFS) or not self._loss_shaped_method(owner, node):
                     continue
-                params = params[1:]
-                is_loss, is_metric = self.ev.names.class_kind(owner)
-                if is_metric or (is_loss and node.name == "call"):
-                    continue
+                if not is_static(node):
+                    params = params[1:]
             if len(params) < 2:
                 continue
             names = (params[0], params[1])
@@ -265,6 +282,20 @@ class LossFinder:
                 priority=PRIORITY_NAMED,
                 target=self._target(ref, kind, module, None, None),
             )
+
+    def _loss_shaped_method(
+        self, owner: ClassRef, node: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> bool:
+        """Which methods with loss-named parameters are analysed as losses: `__call__` of plain
+        classes, and any method of a plain class (`class Losses: def dice(self, y_true,
+        y_pred)`); never `__call__` of a Keras Loss (reducing is its contract; `call` is found
+        as the class's own candidate), nor methods of Keras metrics, layers or models (their
+        `update_state`, `call` and loss terms have other contracts)."""
+        names = self.ev.names
+        is_loss, is_metric = names.class_kind(owner)
+        if is_loss or is_metric:
+            return False
+        return not names.framework_class(owner)
 
     def _ref_for(
         self,
@@ -377,27 +408,33 @@ def _compile_arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str, str]]:
         yield positional[3], "metric", "metrics"
 
 
-def _literal_collections(
-    module: ModuleInfo, container: ast.AST, before: ast.AST
-) -> dict[str, ast.expr]:
-    """`name = [...]` / `(...)` / `{...}` assignments in `container` (not in nested defs)
-    that come before `before`; the last one wins."""
-    limit = ModuleInfo.order_of(before)
+def _collection_assignments(
+    container: ast.AST,
+) -> list[tuple[tuple[int, int, int, int], ast.Assign]]:
+    """`name = [...]` / `(...)` / `{...}` assignments in `container` (not in nested defs), in
+    source order."""
     stack: list[ast.AST] = list(ast.iter_child_nodes(container))
-    assignments: list[ast.Assign] = []
+    found: list[tuple[tuple[int, int, int, int], ast.Assign]] = []
     while stack:
         node = stack.pop()
         if isinstance(node, (*_DEFS, ast.ClassDef, ast.Lambda)):
             continue
-        if isinstance(node, ast.Assign):
-            assignments.append(node)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.List | ast.Tuple | ast.Dict):
+            found.append((ModuleInfo.order_of(node), node))
         stack.extend(ast.iter_child_nodes(node))
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def _literal_collections(
+    assignments: list[tuple[tuple[int, int, int, int], ast.Assign]], before: ast.AST
+) -> dict[str, ast.expr]:
+    """The collections assigned to names before `before`; the last one wins."""
+    limit = ModuleInfo.order_of(before)
     found: dict[str, ast.expr] = {}
-    for node in sorted(assignments, key=ModuleInfo.order_of):
-        if ModuleInfo.order_of(node) > limit or not isinstance(
-            node.value, ast.List | ast.Tuple | ast.Dict
-        ):
-            continue
+    for order, node in assignments:
+        if order > limit:
+            break
         for target in node.targets:
             if isinstance(target, ast.Name):
                 found[target.id] = node.value

@@ -165,6 +165,13 @@ class Names:
                     return found
         return None
 
+    def framework_class(self, cls: ClassRef) -> bool:
+        """Whether a class derives (through project bases) from a TensorFlow / Keras class."""
+        base = self.external_base(cls)
+        return base is not None and self.catalogue.is_framework(
+            self.catalogue.canonical(base.qualname)
+        )
+
     def external_base(self, cls: ClassRef, _depth: int = 0) -> Symbol | None:
         """The first base class (through project bases) that is not a project class."""
         for base in self.class_bases(cls):
