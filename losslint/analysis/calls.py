@@ -20,6 +20,7 @@ from losslint.analysis.values import (
     Instance,
     LossObject,
     Mapping,
+    MetricObject,
     Origin,
     Reduced,
     Seq,
@@ -88,6 +89,8 @@ class Calls:
             return self._call_instance(callee, call, scope)
         if isinstance(callee, LossObject):
             return self.call_loss_object(callee, call, scope)
+        if isinstance(callee, MetricObject):
+            return transfer.keras_losses.metric_result(callee.name, call, scope)
         return self.opaque(call)
 
     @staticmethod
@@ -120,7 +123,9 @@ class Calls:
 
     def _call_instance(self, inst: Instance, call: CallArgs, scope: Scope) -> Value:
         names = self.ev.names
-        is_loss, _ = names.class_kind(inst.cls)
+        is_loss, is_metric = names.class_kind(inst.cls)
+        if is_metric and not is_loss:
+            return transfer.keras_losses.metric_result(inst.cls.qualname, call, scope)
         if is_loss:
             reduction = dict(inst.kwargs).get("reduction")
             per_sample = reduction_is_none(reduction)

@@ -164,6 +164,8 @@ def load() -> Catalogue:
         entries[name] = Entry("diagonal", op="diagonal")
     for name in data["loss_class"]["names"]:
         entries[name] = Entry("loss_class", op=name.rsplit(".", 1)[-1])
+    for name in data["metric_class"]["names"]:
+        entries[name] = Entry("metric_class", op=name.rsplit(".", 1)[-1])
     for name in data["scalar_op"]["names"]:
         entries[name] = Entry("scalar_op", op=name.rsplit(".", 1)[-1])
     for name in data["shape"]["names"]:

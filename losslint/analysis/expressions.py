@@ -19,6 +19,7 @@ from losslint.analysis.values import (
     Instance,
     LossObject,
     Mapping,
+    MetricObject,
     ModuleRef,
     Origin,
     Parts,
@@ -30,9 +31,12 @@ from losslint.analysis.values import (
     Value,
     as_tensor,
     combine,
+    elements,
     join,
     tainted,
 )
+
+MAX_UNROLLED = 16
 
 if TYPE_CHECKING:
     from losslint.analysis.evaluator import Evaluator
@@ -81,6 +85,10 @@ class Expressions:
             ast.Subscript: self._subscript,
             ast.Call: self._call,
             ast.Starred: self._starred,
+            ast.ListComp: self._comprehension,
+            ast.SetComp: self._comprehension,
+            ast.GeneratorExp: self._comprehension,
+            ast.DictComp: self._comprehension,
         }
 
     def eval(self, expr: ast.expr, scope: Scope) -> Value:
@@ -132,6 +140,38 @@ class Expressions:
                 if key is not None
             )
         )
+
+    def _comprehension(self, expr: ast.expr, scope: Scope) -> Value:
+        """`[f(x) for x in xs]`: per element when `xs` is a short known sequence, else a
+        sequence of unknown length whose elements are `f` of any element."""
+        assert isinstance(expr, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp)
+        element = expr.value if isinstance(expr, ast.DictComp) else expr.elt
+        generators = expr.generators
+        iterable = self.eval(generators[0].iter, scope)
+        inner = replace(scope, env=dict(scope.env), returns=[])
+        assign = self.ev.stmts.assign
+        if (
+            len(generators) == 1
+            and not generators[0].ifs
+            and isinstance(iterable, Seq)
+            and 0 < len(iterable.items) <= MAX_UNROLLED
+        ):
+            values = []
+            for item in iterable.items:
+                assign(generators[0].target, item, inner)
+                values.append(self.eval(element, inner))
+            result: Value = Seq(tuple(values))
+        else:
+            for index, generator in enumerate(generators):
+                source = iterable if index == 0 else self.eval(generator.iter, inner)
+                item = elements(source)
+                if item is None:
+                    item = (
+                        Const() if isinstance(source, Const) else Unknown(tainted=tainted(source))
+                    )
+                assign(generator.target, item, inner)
+            result = Parts(self.eval(element, inner))
+        return Mapping((result,)) if isinstance(expr, ast.DictComp) else result
 
     # -- operators ------------------------------------------------------------------------------
 
@@ -237,6 +277,8 @@ class Expressions:
             if attr == "T":
                 return self.ev.mixing([base], scope)
             return Unknown(tainted=tainted(base))
+        if isinstance(base, MetricObject) and attr == "result":
+            return base  # `metric.result()`: calling it gives the running value
         if isinstance(base, Const):
             return Const()
         return Unknown()

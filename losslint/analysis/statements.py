@@ -40,6 +40,24 @@ def merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
     return merged
 
 
+def _grown(current: Value, method: str, values: list[Value]) -> Value:
+    """A list after `append`/`insert`/`extend` with values that are not all literals."""
+    if method == "append" and len(values) == 1 and isinstance(current, Seq):
+        return Seq((*current.items, values[0]))
+    if method == "insert" and len(values) == 2 and isinstance(current, Seq):
+        return join(current, Seq((*current.items, values[1])))  # position unknown: any element
+    if method == "extend" and len(values) == 1:
+        added = values[0]
+        if isinstance(current, Seq) and isinstance(added, Seq):
+            return Seq((*current.items, *added.items))
+        if isinstance(current, Seq | Parts) and isinstance(added, Seq | Parts):
+            return join(current, added) if current != added else current
+    if isinstance(current, Parts) and method in ("append", "insert") and values:
+        return Parts(join(current.item, values[-1]))
+    items = current.items if isinstance(current, Seq) else ()
+    return Unknown(tainted=any(tainted(v) for v in [*values, *items]))
+
+
 class Statements:
     """Runs statements in a scope: assignments bind names, returns are collected."""
 
@@ -217,9 +235,8 @@ class Statements:
         current = literal_of(scope.env[name])
         args = [literal_of(v) for v in values]
         if NO_LITERAL in args or current is NO_LITERAL:
-            # a list of tensors: `losses.append(tf.reduce_sum(...))`
-            items = scope.env[name].items if isinstance(scope.env[name], Seq) else ()
-            scope.env[name] = Unknown(tainted=any(tainted(v) for v in [*values, *items]))
+            # a list of values: `scores.append(dice(y_true[..., c], y_pred[..., c]))`
+            scope.env[name] = _grown(scope.env[name], method, values)
             return
         options = current.options if isinstance(current, Alternatives) else (current,)
         results = []

@@ -283,6 +283,14 @@ class LossObject:
 
 
 @dataclass(frozen=True)
+class MetricObject:
+    """An instance of a Keras Metric: calling it (or its `result()`) returns its running value
+    over every batch seen so far, never one value per sample."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Seq:
     items: tuple[Value, ...]
 
@@ -294,7 +302,8 @@ class Mapping:
 
 @dataclass(frozen=True)
 class Parts:
-    """`tf.split` / `tf.unstack` along a feature axis: every part is `item`."""
+    """A sequence of unknown length whose every element is `item`: the parts of `tf.split` /
+    `tf.unstack` along a feature axis, a list grown in a loop, a comprehension."""
 
     item: Value
 
@@ -318,6 +327,7 @@ Value = (
     | ClassRef
     | Instance
     | LossObject
+    | MetricObject
     | Seq
     | Mapping
     | Parts
@@ -335,7 +345,23 @@ def tainted(value: Value) -> bool:
         return value.tainted
     if isinstance(value, Seq | Mapping):
         return any(tainted(item) for item in value.items)
+    if isinstance(value, Parts):
+        return tainted(value.item)
     return False
+
+
+def elements(value: Value) -> Value | None:
+    """What every element of a list or sequence is (None: not a known sequence)."""
+    if isinstance(value, Parts):
+        return value.item
+    if isinstance(value, Seq):
+        if not value.items:
+            return None
+        result = value.items[0]
+        for item in value.items[1:]:
+            result = join(result, item)
+        return result
+    return None
 
 
 def as_tensor(value: Value) -> Value:
@@ -452,6 +478,17 @@ def join(a: Value, b: Value) -> Value:
     ):
         # tensors stay per position; literal lists (axes) stay whole: `[1, 2] if c else [2, 3]`
         return Seq(tuple(join(x, y) for x, y in zip(a.items, b.items, strict=True)))
+    if (
+        isinstance(a, Seq | Parts)
+        and isinstance(b, Seq | Parts)
+        and (literal_a is NO_LITERAL or literal_b is NO_LITERAL)
+    ):
+        # a list that grows in a loop: its length is unknown, every element is one of these
+        items = [x for x in (elements(a), elements(b)) if x is not None]
+        result = items[0] if items else Unknown()
+        for other in items[1:]:
+            result = join(result, other)
+        return Parts(result)
     if (
         isinstance(a, Seq | Const)
         and isinstance(b, Seq | Const)

@@ -35,6 +35,7 @@ CATEGORIES: dict[str, Any] = {
     "per_sample": keras_losses.per_sample,
     "per_image": keras_losses.per_image,
     "loss_class": keras_losses.loss_class,
+    "metric_class": keras_losses.metric_class,
     "scalar_op": keras_losses.scalar_op,
     "shape": shapes.shape,
     "rank": shapes.rank,
@@ -53,6 +54,7 @@ SPECIAL: dict[str, Any] = {
     "range": builtins.range_call,
     "sequence": builtins.sequence,
     "partial": builtins.partial,
+    "total": builtins.total,
     "constant": builtins.constant,
     "map": builtins.map_fn,
 }

@@ -12,11 +12,13 @@ from losslint.analysis.values import (
     Batched,
     Const,
     FunctionRef,
+    Parts,
     Seq,
     Symbol,
     Unknown,
     Value,
     as_tensor,
+    combine,
     tainted,
 )
 
@@ -38,6 +40,29 @@ def sequence(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
             return value
         return Unknown(tainted=tainted(value))
     return Const()
+
+
+def total(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    """`sum(values)`: a linear combination of the elements (and of `start`)."""
+    if not call.args or call.starred:
+        return ev.calls.opaque(call)
+    items = call.args[0]
+    parts: list[Value]
+    if isinstance(items, Seq):
+        parts = list(items.items)
+    elif isinstance(items, Parts):
+        parts = [items.item]
+    else:
+        return ev.calls.opaque(call)
+    start, _ = call.get(1, "start")
+    if start is not None:
+        parts.append(start)
+    if not parts:
+        return Const()
+    result = as_tensor(parts[0])
+    for part in parts[1:]:
+        result = combine(result, as_tensor(part), linear=True)
+    return result
 
 
 def partial(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:

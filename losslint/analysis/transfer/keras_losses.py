@@ -12,6 +12,7 @@ from losslint.analysis.values import (
     Batched,
     Const,
     LossObject,
+    MetricObject,
     Origin,
     Rank,
     Reduced,
@@ -60,6 +61,26 @@ def loss_class(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope
         ctor_module=scope.module,
         reduction_given=reduction is not None,
     )
+
+
+def metric_class(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
+    """Constructing a Keras Metric object."""
+    return MetricObject(entry.op)
+
+
+def metric_result(name: str, call: CallArgs, scope: Scope) -> Value:
+    """Calling a Metric object (or its `result()`): its running value, whatever the inputs."""
+    origin = Origin(
+        kind="reduction",
+        module=scope.module,
+        node=call.node,
+        op="metric",
+        label=callee_label(scope, call.node),
+        why=f"calls a `{name}` metric object, which returns its running value over every"
+        " batch seen, not one value per sample",
+        function=scope.function,
+    )
+    return Reduced.of(origin)
 
 
 def scalar_op(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:

@@ -14,6 +14,7 @@ from losslint.analysis.values import (
     Batched,
     Const,
     Flat,
+    Parts,
     Rank,
     Reduced,
     Seq,
@@ -130,6 +131,8 @@ def join_values(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scop
         axes: Any = entry.default_axis if entry.has_default_axis else NO_LITERAL
     else:
         axes = literal_of(axis_value)
+    if isinstance(items, Parts):
+        items = Seq((items.item,))  # a list of unknown length: every element is this
     if not isinstance(items, Seq) or not items.items:
         return Unknown(tainted=items is not None and tainted(items))
     values = [as_tensor(v) for v in items.items]
