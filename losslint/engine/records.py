@@ -60,6 +60,8 @@ class UnitResult:
     rendered: bool
     parsed: bool  # False: the text gate ruled the file out without parsing it
     internal: bool = False
+    uses: tuple[tuple[str, str], ...] = ()  # (file, qualname) of functions compiled here
+    objectives: tuple[tuple[str, str], ...] = ()  # ... used as custom-loop objectives here
 
 
 # -- JSON ---------------------------------------------------------------------------------------
@@ -191,6 +193,8 @@ def unit_to_json(u: UnitResult) -> dict[str, Any]:
         "error": _error(u.error),
         "rendered": u.rendered,
         "parsed": u.parsed,
+        "uses": [list(k) for k in u.uses],
+        "objectives": [list(k) for k in u.objectives],
     }
 
 
@@ -204,4 +208,6 @@ def unit_from_json(path: Path, v: dict[str, Any]) -> UnitResult:
         error=_unerror(v["error"], path),
         rendered=bool(v["rendered"]),
         parsed=bool(v["parsed"]),
+        uses=tuple((a, b) for a, b in v["uses"]),
+        objectives=tuple((a, b) for a, b in v["objectives"]),
     )

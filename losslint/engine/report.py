@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from pathlib import Path
 
+from losslint.analysis.losses import PRIORITY_NAMED
 from losslint.engine.records import Record, Span
-from losslint.model import Diagnostic
+from losslint.model import Applicability, Diagnostic, Fix
+
+Key = tuple[str, str]  # (file, qualified name) of a function
 
 
 def _place(record: Record, targets: set[Path]) -> tuple[Span, str, bool] | None:
@@ -31,11 +35,38 @@ def _place(record: Record, targets: set[Path]) -> tuple[Span, str, bool] | None:
     return None
 
 
-def diagnostics(records: Iterable[Record], targets: set[Path]) -> dict[Path, list[Diagnostic]]:
+def _for_loops(
+    record: Record, uses: AbstractSet[Key], objectives: AbstractSet[Key]
+) -> Record | None:
+    key = (str(record.target.path), record.target.qualname)
+    if key not in objectives:
+        return record
+    if key not in uses:
+        return None if record.rank[0] == PRIORITY_NAMED else record
+    name = record.target.qualname.rsplit(".", 1)[-1]
+    fix = record.fix
+    if fix is not None:
+        fix = Fix(Applicability.UNSAFE, fix.message, fix.edits)
+    note = (
+        f"; `{name}` is also a custom training loop's objective, where a scalar is right:"
+        " give the loop its own reduction before fixing"
+    )
+    return replace(record, message=record.message + note, fix=fix)
+
+
+def diagnostics(
+    records: Iterable[Record],
+    targets: set[Path],
+    uses: AbstractSet[Key] = frozenset(),
+    objectives: AbstractSet[Key] = frozenset(),
+) -> dict[Path, list[Diagnostic]]:
     """The findings in `targets`, one per place."""
     best: dict[tuple[Path, object, object], tuple[tuple[int, int, int], Diagnostic]] = {}
     affected: dict[tuple[Path, object, object], set[str]] = defaultdict(set)
-    for record in records:
+    for original in records:
+        record = _for_loops(original, uses, objectives)
+        if record is None:
+            continue
         place = _place(record, targets)
         if place is None:
             continue

@@ -340,7 +340,9 @@ class Session:
         run = self._units(targets, parse, render)
         wanted = set(targets)
         records: list[Record] = [r for unit in run.units.values() for r in unit.records]
-        placed = place_records(records, wanted)
+        uses = {k for unit in run.units.values() for k in unit.uses}
+        objectives = {k for unit in run.units.values() for k in unit.objectives}
+        placed = place_records(records, wanted, uses, objectives)
         found: dict[Path, list[Diagnostic]] = {}
         for path in targets:
             unit = run.units.get(path)

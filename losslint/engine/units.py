@@ -11,15 +11,17 @@ import ast
 import os
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from losslint.analysis.catalogue import load as load_catalogue
 from losslint.analysis.evaluator import Evaluator
+from losslint.analysis.loops import LoopObjectives
 from losslint.analysis.losses import Candidate, Issue, LossFinder, qualified
 from losslint.analysis.values import FixPlan, Origin
 from losslint.config import Config
 from losslint.engine.records import Record, Span, UnitResult
-from losslint.index.gate import may_hold_losses, text_may_hold_losses
+from losslint.index.gate import has_loop_sink, may_hold_losses, text_may_hold_losses
 from losslint.index.modules import ModuleInfo
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, Edit, Fix, Position
@@ -43,6 +45,7 @@ class UnitAnalyser:
         self.index = ProjectIndex(root, overlays, load_catalogue().frameworks)
         self.evaluator = Evaluator(self.index)
         self.finder = LossFinder(self.evaluator, config.loss_arg_names)
+        self.loops = LoopObjectives(self.evaluator)
         self.pairs = frozenset(config.loss_arg_names)
         self.render = render
         if sys.getrecursionlimit() < RECURSION_LIMIT:
@@ -58,7 +61,8 @@ class UnitAnalyser:
             return self._result(path, digest, (), exc.diagnostic(path), parsed=True)
         digest = self.index.digest(path) or ""
         text = source.text
-        if not text_may_hold_losses(text, self.pairs):
+        loops = has_loop_sink(text)
+        if not loops and not text_may_hold_losses(text, self.pairs):
             error = None
             if parse_anyway:
                 try:
@@ -71,12 +75,13 @@ class UnitAnalyser:
         except SourceError as exc:
             return self._result(path, digest, (), exc.diagnostic(path), parsed=True, closure=False)
         frameworks = self.evaluator.catalogue.frameworks
-        if not may_hold_losses(tree, text, self.pairs, frameworks):
+        if not loops and not may_hold_losses(tree, text, self.pairs, frameworks):
             return self._result(path, digest, (), None, parsed=True, closure=False)
         self.index.remember_ast(path, tree)
         try:
-            records = self._records(path)
-            return self._result(path, digest, records, None, parsed=True)
+            records, uses, objectives = self._records(path)
+            result = self._result(path, digest, records, None, parsed=True)
+            return replace(result, uses=uses, objectives=objectives)
         except Exception as exc:  # one file's crash is that file's problem
             return self._crash(path, digest, exc)
 
@@ -86,7 +91,8 @@ class UnitAnalyser:
             text = self.index.source(path).text
         except SourceError:
             return []
-        if not text_may_hold_losses(text, self.pairs):
+        loops = has_loop_sink(text)
+        if not loops and not text_may_hold_losses(text, self.pairs):
             return []
         module = self.index.module(path)
         if module is None or not may_hold_losses(
@@ -95,17 +101,24 @@ class UnitAnalyser:
             return []
         return self.finder.candidates(module)
 
-    def _records(self, path: Path) -> tuple[Record, ...]:
+    def _records(
+        self, path: Path
+    ) -> tuple[tuple[Record, ...], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+        """The file's records, the functions it compiles, those it uses as loop objectives."""
         module = self.index.module(path)
         if module is None:
-            return ()
+            return (), (), ()
         records: list[Record] = []
+        uses: set[tuple[str, str]] = set()
         for candidate in self.finder.candidates(module):
+            if candidate.site is not None:
+                uses.add((str(candidate.target.path), candidate.target.qualname))
             for issue in self.finder.issues(candidate):
                 record = self._record(issue, candidate)
                 if record is not None:
                     records.append(record)
-        return tuple(records)
+        objectives = self.loops.of_module(module) if has_loop_sink(module.source.text) else set()
+        return tuple(records), tuple(sorted(uses)), tuple(sorted(objectives))
 
     def _result(
         self,

@@ -71,6 +71,14 @@ def _has_loss_signature(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
     return False
 
 
+_LOOP_SINKS = (".gradient(", ".minimize(", "def train_step", "def test_step")
+
+
+def has_loop_sink(text: str) -> bool:
+    """Whether a file may hold a custom training loop (whose objectives are not Keras losses)."""
+    return any(sink in text for sink in _LOOP_SINKS)
+
+
 def text_may_hold_losses(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
     """The text gate, before any parse: False only when no loss candidate can be in `text`.
 

@@ -1,0 +1,175 @@
+"""Custom training loops: functions whose result is an objective, where a scalar is right.
+
+A loss-shaped function whose result reaches `tape.gradient(...)`, `optimizer.minimize(...)`
+(and so `apply_gradients`), or what a `train_step`/`test_step` returns, is the objective of a
+custom training loop: it must return a scalar, and "fixing" it to one value per sample would
+scale its gradient by the batch size. This module finds those uses, by following, inside each
+function (and at module level), the assignments that feed such a sink back to the calls that
+produced the value.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from losslint.analysis.values import ClassRef, FunctionRef, Instance, Value
+from losslint.index.modules import ModuleInfo, target_names
+
+if TYPE_CHECKING:
+    from losslint.analysis.evaluator import Evaluator
+
+_GRADIENT_CALLS = {"gradient": "target", "minimize": "loss"}
+_STEP_METHODS = ("train_step", "test_step")
+_MAX_ALIASES = 4
+
+
+def _sinks(body: list[ast.stmt], step: bool) -> Iterator[ast.expr]:
+    """Expressions whose value is an objective: gradient and minimize arguments, and what a
+    train step returns."""
+    for node in _own_nodes(body):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            keyword = _GRADIENT_CALLS.get(node.func.attr)
+            if keyword is None:
+                continue
+            if node.args and not isinstance(node.args[0], ast.Starred):
+                yield node.args[0]
+            for item in node.keywords:
+                if item.arg == keyword:
+                    yield item.value
+        elif step and isinstance(node, ast.Return) and node.value is not None:
+            yield node.value
+
+
+def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node of a body, not entering nested functions and classes."""
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                stack.append(child)
+
+
+def _assignments(body: list[ast.stmt]) -> dict[str, list[ast.expr]]:
+    """name -> every value assigned to it in this body (augmented assignments included)."""
+    found: dict[str, list[ast.expr]] = {}
+    for node in _own_nodes(body):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                for name in target_names(target):
+                    found.setdefault(name, []).append(node.value)
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign) and node.value is not None:
+            for name in target_names(node.target):
+                found.setdefault(name, []).append(node.value)
+        elif isinstance(node, ast.NamedExpr):
+            found.setdefault(node.target.id, []).append(node.value)
+    return found
+
+
+def _local_functions(body: list[ast.stmt]) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    return {
+        node.name: node
+        for node in _own_nodes(body)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+class LoopObjectives:
+    """Finds the functions a module uses as custom-loop objectives."""
+
+    def __init__(self, ev: Evaluator) -> None:
+        self.ev = ev
+
+    def of_module(self, module: ModuleInfo) -> set[tuple[str, str]]:
+        """(file, qualified name) of every function whose result is an objective here."""
+        found: set[tuple[str, str]] = set()
+        bodies: list[tuple[list[ast.stmt], ClassRef | None, bool]] = [
+            (module.tree.body, None, False)
+        ]
+        for node, enclosing in module.scan.functions:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            owner = None
+            if enclosing and isinstance(enclosing[-1], ast.ClassDef):
+                owner = ClassRef(module, enclosing[-1], enclosing[-1].name)
+            bodies.append((node.body, owner, owner is not None and node.name in _STEP_METHODS))
+        for body, owner, step in bodies:
+            sinks = list(_sinks(body, step))
+            if sinks:
+                found |= self._objectives(module, body, owner, sinks)
+        return found
+
+    def _objectives(
+        self,
+        module: ModuleInfo,
+        body: list[ast.stmt],
+        owner: ClassRef | None,
+        sinks: list[ast.expr],
+    ) -> set[tuple[str, str]]:
+        assigned = _assignments(body)
+        local = _local_functions(body)
+        seen: set[int] = set()
+        calls: list[ast.Call] = []
+        work: list[ast.AST] = list(sinks)
+        while work:
+            node = work.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and sub.id in assigned:
+                    work.extend(assigned[sub.id])
+                elif isinstance(sub, ast.Name) and sub.id in local:
+                    # `optimizer.minimize(loss_fn, ...)`: what the nested function returns
+                    work.extend(
+                        n.value
+                        for n in _own_nodes(local[sub.id].body)
+                        if isinstance(n, ast.Return) and n.value
+                    )
+                elif isinstance(sub, ast.Call):
+                    calls.append(sub)
+        found: set[tuple[str, str]] = set()
+        for call in calls:
+            ref = self._callee(module, call.func, assigned, owner, 0)
+            if ref is not None:
+                found.add((str(ref.module.path), ref.qualname))
+        return found
+
+    def _callee(
+        self,
+        module: ModuleInfo,
+        func: ast.expr,
+        assigned: dict[str, list[ast.expr]],
+        owner: ClassRef | None,
+        depth: int,
+    ) -> FunctionRef | None:
+        if depth > _MAX_ALIASES:
+            return None
+        if isinstance(func, ast.Name) and func.id in assigned and len(assigned[func.id]) == 1:
+            return self._callee(module, assigned[func.id][0], assigned, owner, depth + 1)
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "self"
+        ):
+            if owner is None:
+                return None
+            value: Value = self.ev.names.instance_attribute(Instance(owner), func.attr)
+        else:
+            value = self.ev.eval_expr(func, self.ev.module_scope(module))
+        return self._function(value)
+
+    def _function(self, value: Value) -> FunctionRef | None:
+        if isinstance(value, FunctionRef):
+            return value
+        if isinstance(value, Instance):
+            is_loss, _ = self.ev.names.class_kind(value.cls)
+            if is_loss:
+                return None  # a Keras Loss object: its `call` keeps the per-sample contract
+            found = self.ev.names.find_method(value.cls, "__call__")
+            if found is not None:
+                return self.ev.names.method_ref(found[0], found[1], value)
+        return None
