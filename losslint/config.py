@@ -58,6 +58,17 @@ DEFAULT_LOSS_ARG_NAMES: tuple[tuple[str, str], ...] = (
     ("gt", "pred"),
     ("labels", "predictions"),
     ("label", "pred"),
+    # spellings seen in research code (the GitHub corpus) and the TensorFlow tutorials
+    ("real", "pred"),
+    ("y_true", "y_hat"),
+    ("y", "y_hat"),
+    ("yt", "yp"),
+    ("y_obs", "y_pred"),
+    ("Y_true", "Y_pred"),
+    ("true", "predicted"),
+    ("label", "prediction"),
+    ("labels", "preds"),
+    ("ypred", "ytrue"),
 )
 
 KNOWN_KEYS = frozenset(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -52,6 +53,26 @@ def test_findings_match_expected(case: str, tmp_path: Path) -> None:
         expected_file.write_text(result.stdout)
     assert result.stdout == expected_file.read_text()
     assert result.exit_code == (1 if result.stdout else 0)
+
+
+def _portable(findings: list[dict[str, object]], root: Path) -> list[dict[str, object]]:
+    """JSON findings with file names relative to the case (everything else as printed)."""
+    for finding in findings:
+        finding["filename"] = Path(str(finding["filename"])).relative_to(root).as_posix()
+    return findings
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_json_findings_match_expected(case: str, tmp_path: Path) -> None:
+    """The full JSON form: codes, positions, cells, function, losses, evidence, and fix edits
+    with their applicability (text output shows only a `[*]`)."""
+    root = copy_case(case, tmp_path).resolve()
+    result = run_cli(["--format", "json", "."], cwd=root)
+    found = _portable(json.loads(result.stdout), root)
+    expected_file = FIXTURES / case / "expected" / "report.json"
+    if UPDATE:
+        expected_file.write_text(json.dumps(found, indent=1, ensure_ascii=False) + "\n")
+    assert found == json.loads(expected_file.read_text())
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from losslint.analysis.calls import is_static
@@ -20,6 +20,7 @@ from losslint.analysis.evaluator import Evaluator
 from losslint.analysis.values import (
     Batched,
     ClassRef,
+    Const,
     Flat,
     FunctionRef,
     Instance,
@@ -69,6 +70,7 @@ class Issue:
     nonlinear: bool
     batch_level: bool
     candidate: Candidate
+    condition: str | None = None  # reached only with a non-default argument: "robust=True"
 
     @property
     def kind(self) -> str:
@@ -371,6 +373,31 @@ class LossFinder:
 
     # -- analysis ---------------------------------------------------------------------------
 
+    def conditional_issues(self, candidate: Candidate, found: list[Issue]) -> list[Issue]:
+        """Issues reached only when a parameter with a literal default (one an `if` tests) is
+        given another value: `def loss(y_true, y_pred, robust=False): if robust: ...`."""
+        ref = candidate.ref
+        if ref.bound_args or ref.bound_kwargs:
+            return []
+        tested = _tested_names(ref.node)
+        params = self.ev.params(ref.node)
+        positional = list(params.positional)
+        if ref.self_value is not None and not is_static(ref.node):
+            positional = positional[1:]
+        seen = {origin for issue in found for origin in issue.origins}
+        extra: list[Issue] = []
+        for param in [*positional[2:], *params.keyword_only]:
+            literal, default = _literal_default(param.default)
+            if not literal or param.name not in tested:
+                continue
+            variant = replace(ref, bound_kwargs=((param.name, Const()),))
+            for issue in self.issues(replace(candidate, ref=variant)):
+                if not set(issue.origins) <= seen:
+                    condition = _condition(param.name, default)
+                    extra.append(replace(issue, candidate=candidate, condition=condition))
+                    seen |= set(issue.origins)
+        return extra
+
     def issues(self, candidate: Candidate) -> list[Issue]:
         analysis = self.ev.analyze_loss(candidate.ref)
         found: list[Issue] = []
@@ -382,16 +409,54 @@ class LossFinder:
             elif isinstance(value, Flat) and value.masked is not None:
                 found.append(Issue((value.masked,), False, analysis.batch_level, candidate))
             elif isinstance(value, Batched):
-                # scalars broadcast into a per-sample value: Loss objects and scalar-only ops
-                # still ignore sample weights (plain reductions there are regularisers)
+                # scalars broadcast into a per-sample value: Loss objects, Metric objects and
+                # scalar-only ops still ignore sample weights (plain reductions there are
+                # regularisers)
                 for origin in sorted(value.mixed, key=_origin_key):
-                    if origin.kind in ("loss_object", "scalar_op"):
+                    if origin.kind in ("loss_object", "scalar_op") or origin.op == "metric":
                         found.append(Issue((origin,), False, analysis.batch_level, candidate))
         return found
 
 
+def _condition(name: str, default: object) -> str:
+    """How to say that a parameter does not have its default value."""
+    if isinstance(default, bool):
+        return f"{name}={not default}"
+    if default is None:
+        return f"`{name}` is given"
+    return f"{name} != {default!r}"
+
+
+def _tested_names(node: FunctionNode) -> set[str]:
+    """Names read in the conditions (`if`, `while`, `x if c else y`) of a function's own body."""
+    body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
+    found: set[str] = set()
+    stack = body
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.If | ast.While | ast.IfExp):
+            found.update(n.id for n in ast.walk(current.test) if isinstance(n, ast.Name))
+            found.update(
+                n.attr
+                for n in ast.walk(current.test)
+                if isinstance(n, ast.Attribute)
+                and isinstance(n.value, ast.Name)
+                and n.value.id == "self"
+            )
+        for child in ast.iter_child_nodes(current):
+            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                stack.append(child)
+    return found
+
+
 def _origin_key(origin: Origin) -> tuple[str, tuple[int, int, int, int]]:
     return (str(origin.module.path), ModuleInfo.order_of(origin.node))
+
+
+def _literal_default(value: ast.expr | None) -> tuple[bool, object]:
+    if isinstance(value, ast.Constant) and isinstance(value.value, bool | int | float | str | None):
+        return True, value.value
+    return False, None
 
 
 def _compile_arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str, str]]:

@@ -40,6 +40,7 @@ class Record:
     role: str
     evidence: str
     target: LossTarget
+    conditional: bool = False  # reached only with a non-default argument
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def record_to_json(r: Record) -> dict[str, Any]:
         "role": r.role,
         "evidence": r.evidence,
         "target": _target(r.target),
+        "conditional": r.conditional,
     }
 
 
@@ -160,6 +162,7 @@ def record_from_json(v: dict[str, Any]) -> Record:
         role=v["role"],
         evidence=v["evidence"],
         target=_untarget(v["target"]),
+        conditional=bool(v["conditional"]),
     )
 
 

@@ -35,10 +35,14 @@ def _place(record: Record, targets: set[Path]) -> tuple[Span, str, bool] | None:
     return None
 
 
-def _for_loops(
+def _adjusted(
     record: Record, uses: AbstractSet[Key], objectives: AbstractSet[Key]
 ) -> Record | None:
     key = (str(record.target.path), record.target.qualname)
+    if record.conditional and key in uses:
+        # reached only with a non-default argument, and the project compiles the loss: with
+        # its defaults (safe), or pinning the argument (then reported without condition)
+        return None
     if key not in objectives:
         return record
     if key not in uses:
@@ -64,7 +68,7 @@ def diagnostics(
     best: dict[tuple[Path, object, object], tuple[tuple[int, int, int], Diagnostic]] = {}
     affected: dict[tuple[Path, object, object], set[str]] = defaultdict(set)
     for original in records:
-        record = _for_loops(original, uses, objectives)
+        record = _adjusted(original, uses, objectives)
         if record is None:
             continue
         place = _place(record, targets)

@@ -17,7 +17,7 @@ from pathlib import Path
 from losslint.analysis.catalogue import load as load_catalogue
 from losslint.analysis.evaluator import Evaluator
 from losslint.analysis.loops import LoopObjectives
-from losslint.analysis.losses import Candidate, Issue, LossFinder, qualified
+from losslint.analysis.losses import PRIORITY_NAMED, Candidate, Issue, LossFinder, qualified
 from losslint.analysis.values import FixPlan, Origin
 from losslint.config import Config
 from losslint.engine.records import Record, Span, UnitResult
@@ -113,7 +113,10 @@ class UnitAnalyser:
         for candidate in self.finder.candidates(module):
             if candidate.site is not None:
                 uses.add((str(candidate.target.path), candidate.target.qualname))
-            for issue in self.finder.issues(candidate):
+            issues = self.finder.issues(candidate)
+            if candidate.priority == PRIORITY_NAMED:
+                issues += self.finder.conditional_issues(candidate, issues)
+            for issue in issues:
                 record = self._record(issue, candidate)
                 if record is not None:
                     records.append(record)
@@ -205,6 +208,7 @@ class UnitAnalyser:
             role=candidate.role,
             evidence=candidate.evidence,
             target=candidate.target,
+            conditional=issue.condition is not None,
         )
 
     def _site_message(

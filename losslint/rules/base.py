@@ -84,6 +84,11 @@ def describe_origin(issue: Issue) -> str:
     return text
 
 
+def when(issue: Issue) -> str:
+    """` when robust=True` for an issue reached only with a non-default argument."""
+    return f" when {issue.condition}" if issue.condition else ""
+
+
 def batch_level_note(issue: Issue) -> str:
     if issue.batch_level:
         return (

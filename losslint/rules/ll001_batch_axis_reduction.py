@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from losslint.rules.base import Example, Rule, batch_level_note, describe_origin
+from losslint.rules.base import Example, Rule, batch_level_note, describe_origin, when
 
 if TYPE_CHECKING:
     from losslint.analysis.losses import Issue
@@ -280,6 +280,6 @@ class BatchAxisReduction(Rule):
 
     def message(self, issue: Issue) -> str:
         return (
-            f"loss `{issue.loss_name}` returns a value reduced over the batch axis: "
+            f"loss `{issue.loss_name}` returns a value reduced over the batch axis{when(issue)}: "
             f"{describe_origin(issue)}; Keras expects one loss per sample{batch_level_note(issue)}"
         )

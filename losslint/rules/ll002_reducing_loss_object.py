@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from losslint.rules.base import Example, Rule, batch_level_note
+from losslint.rules.base import Example, Rule, batch_level_note, when
 
 if TYPE_CHECKING:
     from losslint.analysis.losses import Issue
@@ -101,6 +101,7 @@ class ReducingLossObject(Rule):
         if origin.function != issue.loss_name:
             where = f" in `{origin.function}`"
         return (
-            f"loss `{issue.loss_name}` calls a `{origin.label}` object{where}, which reduces to one"
+            f"loss `{issue.loss_name}` calls a `{origin.label}` object{where}{when(issue)}, which"
+            " reduces to one"
             f" value for the whole batch; Keras expects one loss per sample{batch_level_note(issue)}"
         )

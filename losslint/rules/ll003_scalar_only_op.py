@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from losslint.rules.base import Example, Rule, batch_level_note
+from losslint.rules.base import Example, Rule, batch_level_note, when
 
 if TYPE_CHECKING:
     from losslint.analysis.losses import Issue
@@ -86,6 +86,7 @@ class ScalarOnlyOp(Rule):
         origin = issue.origins[0]
         where = f" in `{origin.function}`" if origin.function != issue.loss_name else ""
         return (
-            f"loss `{issue.loss_name}` uses `{origin.label}`{where}, which always returns a scalar;"
+            f"loss `{issue.loss_name}` uses `{origin.label}`{where}{when(issue)}, which always returns"
+            " a scalar;"
             f" Keras expects one loss per sample{batch_level_note(issue)}"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from losslint.rules.base import Example, Rule, describe_origin
+from losslint.rules.base import Example, Rule, describe_origin, when
 
 if TYPE_CHECKING:
     from losslint.analysis.losses import Issue
@@ -82,6 +82,6 @@ class BatchReducedMetric(Rule):
 
     def message(self, issue: Issue) -> str:
         return (
-            f"metric `{issue.loss_name}` returns a value reduced over the batch axis: "
+            f"metric `{issue.loss_name}` returns a value reduced over the batch axis{when(issue)}: "
             f"{describe_origin(issue)}; Keras averages per-batch metric values with equal weight"
         )

@@ -1,0 +1,83 @@
+"""The classes of research code the GitHub corpus taught: each found (or left alone) as a class.
+
+The fixture project `fixtures/research_patterns` holds one file per class, with golden findings
+(`expected/`); these tests state what each class must and must not do.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import copy_case, run_cli
+
+
+def _findings(root: Path, *args: str) -> dict[str, dict[str, object]]:
+    result = run_cli(["--format", "json", "--no-cache", *args, "."], root)
+    return {str(f["function"]): f for f in json.loads(result.stdout)}
+
+
+def test_each_class_is_found(tmp_path: Path) -> None:
+    root = copy_case("research_patterns", tmp_path)
+    found = _findings(root)
+    expected = {
+        "plain_class.SegmentationLosses.dice_loss",  # a method calling a sibling through self
+        "plain_class.SegmentationLosses.mean_abs",  # any method name
+        "plain_class.Trainer.squared",  # compile(loss=self.squared)
+        "spellings.masked_loss",  # (real, pred)
+        "metric_objects.iou_loss",  # module-level Metric object
+        "metric_objects.AccuracyPenalty.call",  # Metric object built in __init__
+        "metric_objects.error_loss",  # a project Metric subclass, inline
+        "collected.multi_channel_dice",  # per-channel scalars stacked
+        "combinators.Sum.__call__",  # parts known at the construction site
+        "branches.huber_like",  # robust=True only
+        "custom_loop.shared_mse",  # compiled, and a loop objective
+    }
+    assert set(found) == expected
+    assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
+
+
+def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -> None:
+    root = copy_case("research_patterns", tmp_path)
+    found = _findings(root)
+    for quiet in (
+        "loss_call.ScaledMSE.__call__",  # reducing is Loss.__call__'s contract
+        "plain_class.SegmentationLosses.per_pixel",
+        "spellings.hat_loss",
+        "collected.per_sample_channels",
+        "combinators.Weighted.__call__",  # Weighted(bce, 0.5); Weighted(unknown_loss, 0.5)
+        "branches.compiled_with_default",  # its compile site keeps batch_mean=False
+        "custom_loop.loss_fn",  # only a loop objective
+        "custom_loop.GAN.generator_objective",  # what train_step returns
+    ):
+        assert quiet not in found
+
+
+def test_a_non_default_branch_names_its_condition(tmp_path: Path) -> None:
+    root = copy_case("research_patterns", tmp_path)
+    finding = _findings(root)["branches.huber_like"]
+    assert "when robust=True" in str(finding["message"])
+    assert finding["location"] == {"row": 10, "column": 16}  # the reduction in that branch
+
+
+def test_fix_never_touches_a_custom_loop_objective(tmp_path: Path) -> None:
+    root = copy_case("research_patterns", tmp_path)
+    before = (root / "custom_loop.py").read_text()
+    run_cli(["--fix", "."], root)
+    assert (root / "custom_loop.py").read_text() == before  # the shared one's fix is unsafe
+    run_cli(["--fix", "--unsafe-fixes", "."], root)
+    after = (root / "custom_loop.py").read_text()
+    objective = (
+        "def loss_fn(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
+    )
+    assert objective in before and objective in after
+    assert "return tf.reduce_mean(tf.abs(real - pred))" in after  # train_step's objective
+    shared = _findings(root)
+    assert "custom_loop.shared_mse" not in shared
+
+
+def test_shared_objective_fix_is_unsafe_and_says_why(tmp_path: Path) -> None:
+    root = copy_case("research_patterns", tmp_path)
+    finding = _findings(root)["custom_loop.shared_mse"]
+    assert finding["fix"]["applicability"] == "unsafe"
+    assert "custom training loop's objective" in str(finding["message"])
