@@ -88,7 +88,7 @@ KNOWN_KEYS = frozenset(
     }
 )
 RUNTIME_KEYS = frozenset({"shapes", "timeout"})
-ROOT_MARKERS = ("pyproject.toml", ".git")
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
 
 # a TOML file that mentions our table: when it does not parse, our settings would be lost
 _MENTIONS_LOSSLINT = re.compile(r"\btool\s*\.\s*[\"']?losslint\b")

@@ -115,3 +115,45 @@ def test_try_repo_lints_and_fixes_a_notebook(tmp_path: Path) -> None:
     subprocess.run(["git", "add", "."], cwd=user, check=True)
     again = try_repo("losslint")
     assert again.returncode == 0, again.stdout
+
+
+UTILS = "import tensorflow as tf\n\n\ndef l1(a, b):\n    return tf.reduce_mean(tf.abs(a - b))\n"
+MODEL = (
+    "from myproj.utils import l1\n\n\n"
+    "def build(model):\n"
+    "    model.compile(optimizer='adam', loss=l1)\n"
+    "    return model\n"
+)
+
+
+@pytest.mark.slow
+def test_a_commit_of_only_the_loss_or_only_the_compile_site_is_stopped(tmp_path: Path) -> None:
+    """pre-commit passes only the staged files: the rest of the project still counts."""
+    home = tmp_path / "pre-commit-home"
+    user = tmp_path / "user"
+    (user / "myproj").mkdir(parents=True)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q"], cwd=user, check=True)
+    (user / "myproj" / "__init__.py").write_text("")
+    (user / "myproj" / "utils.py").write_text(UTILS)
+    (user / "myproj" / "model.py").write_text(MODEL)
+    subprocess.run(["git", "add", "."], cwd=user, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "start"], cwd=user, check=True)
+    hook = [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "losslint"]
+
+    (user / "myproj" / "utils.py").write_text(UTILS + "# touched\n")
+    subprocess.run(["git", "add", "myproj/utils.py"], cwd=user, check=True)
+    only_loss = _run(hook, user, home)
+    assert only_loss.returncode == 1, only_loss.stdout + only_loss.stderr
+    assert "myproj/utils.py:5:12: LL001" in only_loss.stdout
+    assert "myproj/model.py" not in only_loss.stdout
+    subprocess.run([*git, "commit", "-q", "-m", "utils", "--no-verify"], cwd=user, check=True)
+
+    (user / "myproj" / "model.py").write_text(MODEL + "# touched\n")
+    subprocess.run(["git", "add", "myproj/model.py"], cwd=user, check=True)
+    only_site = _run(hook, user, home)
+    assert only_site.returncode == 1, only_site.stdout + only_site.stderr
+    assert (
+        "myproj/model.py:5:42: LL001 `compile(loss=l1)`: `l1` (myproj/utils.py:5) returns a value"
+        " reduced over the batch axis" in only_site.stdout
+    )
