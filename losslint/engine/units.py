@@ -143,7 +143,7 @@ class UnitAnalyser:
             path=path,
             digest=digest or "",
             deps=deps,
-            misses=tuple(sorted(misses)),
+            misses=tuple(sorted(misses, key=str)),
             records=records,
             error=error,
             rendered=self.render,

@@ -18,6 +18,26 @@ from losslint.source import (
 )
 
 
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _import_statements(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement, nested blocks and functions included (statements only: much
+    cheaper than walking every expression)."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+            continue
+        for name in _BLOCKS:
+            block = getattr(node, name, None)
+            if block:
+                stack.extend(block)
+    return found
+
+
 class ProjectIndex:
     """Maps files to parsed modules and dotted import names to project files.
 
@@ -44,6 +64,10 @@ class ProjectIndex:
         self._imports: dict[Path, tuple[frozenset[Path], frozenset[Path]]] = {}
         self._misses: set[Path] | None = None
         self._files: dict[str, bool] = {}
+        self._roots: dict[Path, list[Path]] = {}
+        self._resolved: dict[tuple[Path, str, int], tuple[Path | None, frozenset[Path]]] = {}
+        self._root_text = str(self.root)
+        self._root_prefix = self._root_text.rstrip(os.sep) + os.sep
 
     # -- sources and modules ----------------------------------------------------------------
 
@@ -104,10 +128,17 @@ class ProjectIndex:
             memo.pop(key, None)  # type: ignore[attr-defined]
         self._imports.clear()
         self._files.clear()
+        self._resolved.clear()
 
     # -- import resolution -------------------------------------------------------------------
 
     def _search_roots(self, importer: Path) -> list[Path]:
+        found = self._roots.get(importer.parent)
+        if found is None:
+            found = self._roots[importer.parent] = self._find_search_roots(importer)
+        return found
+
+    def _find_search_roots(self, importer: Path) -> list[Path]:
         roots: list[Path] = []
         package_root = importer.parent
         while (package_root / "__init__.py").exists() and package_root != package_root.parent:
@@ -123,7 +154,8 @@ class ProjectIndex:
         return roots
 
     def _inside(self, path: Path) -> bool:
-        return path == self.root or self.root in path.parents
+        text = str(path)
+        return text == self._root_text or text.startswith(self._root_prefix)
 
     def _file_for(self, base: Path, dotted_name: str) -> Path | None:
         if not dotted_name:
@@ -153,6 +185,20 @@ class ProjectIndex:
 
     def resolve_path(self, importer: Path, name: str, level: int = 0) -> Path | None:
         """The project file an import names (absolute or relative), or None if external."""
+        key = (importer, name, level)
+        known = self._resolved.get(key)
+        if known is None:
+            outer, self._misses = self._misses, set()
+            try:
+                known = (self._resolve(importer, name, level), frozenset(self._misses))
+            finally:
+                self._misses = outer
+            self._resolved[key] = known
+        if self._misses is not None:
+            self._misses |= known[1]
+        return known[0]
+
+    def _resolve(self, importer: Path, name: str, level: int) -> Path | None:
         if level:
             base = importer.parent
             for _ in range(level - 1):
@@ -206,7 +252,7 @@ class ProjectIndex:
         self._misses = misses = set()
         try:
             if module is not None:
-                for node in ast.walk(module.tree):
+                for node in _import_statements(module.tree.body):
                     if isinstance(node, ast.Import):
                         for alias in node.names:
                             found |= self._prefixes(path, alias.name, 0)
