@@ -37,13 +37,29 @@ def _stat_key(path: Path) -> list[int] | None:
     return [info.st_size, info.st_mtime_ns, info.st_ino]
 
 
+def _code_stamp() -> str:
+    """The size and mtime of losslint's own modules: an edited install (a development checkout)
+    never reuses results an older analysis produced under the same version number."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    parts = []
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith((".py", ".toml")):
+                with contextlib.suppress(OSError):
+                    info = os.stat(os.path.join(folder, name))
+                    parts.append(f"{folder}/{name}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
+
+
 class Cache:
     """Unit entries and file hashes for one losslint version and analysis setup."""
 
     def __init__(self, root: Path, setup: str) -> None:
         catalogue = resources.files("losslint.analysis").joinpath("catalogue.toml").read_bytes()
         key = hashlib.blake2b(
-            f"{FORMAT}\n{__version__}\n{setup}\n".encode() + catalogue, digest_size=8
+            f"{FORMAT}\n{__version__}\n{setup}\n{_code_stamp()}\n".encode() + catalogue,
+            digest_size=8,
         ).hexdigest()
         self.folder = root / CACHE_DIR
         self.file = self.folder / f"units-{key}.json"
