@@ -127,6 +127,14 @@ class Config:
     respect_gitignore: bool = True
     loss_arg_names: tuple[tuple[str, str], ...] = DEFAULT_LOSS_ARG_NAMES
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    # the nearest folder with a root marker, when it is inside `root` (the configuration's
+    # folder, which path patterns are relative to); None: `root` itself
+    project_root: Path | None = None
+
+    @property
+    def project(self) -> Path:
+        """The folder whose files a run analyses, and where the cache lives."""
+        return self.project_root or self.root
 
 
 # reading TOML ----------------------------------------------------------------------------
@@ -352,6 +360,16 @@ def load_config(start: Path, explicit: Path | None = None, warn: Warn = print_wa
     `--config pyproject.toml` makes its folder the project root; any other TOML file (keys
     at the top level) only supplies settings, and the root is found from `start`.
     """
+    config = _load(start, explicit, warn)
+    # the project (what a run analyses, where the cache goes) is the nearest root marker: a
+    # repository nested under another project's configuration is a project of its own
+    project = find_project_root(start)
+    if config.root == project or config.root in project.parents:
+        return replace(config, project_root=project)
+    return config
+
+
+def _load(start: Path, explicit: Path | None, warn: Warn) -> Config:
     if explicit is not None:
         path = _real(explicit)
         data = _parse_toml(path, _read(path))

@@ -95,3 +95,21 @@ def test_a_crash_in_one_file_is_that_files_problem(
         "myproj/other.py:1:1: LL000 internal error: RecursionError: maximum recursion depth"
         " exceeded (LOSSLINT_DEBUG=1 prints the traceback)\n" + AT_LOSS
     )
+
+
+def test_a_repository_nested_under_another_projects_config_is_its_own_project(
+    tmp_path: Path,
+) -> None:
+    """The configuration comes from the nearest `[tool.losslint]`, the project (what is
+    analysed, where the cache goes) from the nearest root marker."""
+    outer = tmp_path / "outer"
+    write(outer, "pyproject.toml", '[tool.losslint]\nignore = ["LL003"]\n')
+    write(outer, "util.py", UTILS)  # a module of the outer project, not of the nested one
+    inner = outer / "vendor" / "inner"
+    (inner / ".git").mkdir(parents=True)
+    write(inner, "model.py", "from util import l1\n\nmodel.compile(loss=l1)\n")
+    write(inner, "losses.py", BAD)
+    result = run_cli(["."], inner)
+    assert result.stdout.startswith("losses.py:5:12: LL001")
+    assert "model.py" not in result.stdout  # `util` is not part of this project
+    assert (inner / ".losslint_cache").is_dir() and not (outer / ".losslint_cache").exists()

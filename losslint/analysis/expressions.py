@@ -62,6 +62,24 @@ def _is_full_slice(node: ast.expr) -> bool:
     return isinstance(node, ast.Slice) and node.lower is None and node.upper is None
 
 
+def _sequence_arithmetic(op: ast.operator, left: Value, right: Value) -> Value | None:
+    """Python lists: `[a] + [b]` concatenates, `[None] * n` repeats (None: not list arithmetic)."""
+    if isinstance(op, ast.Add) and isinstance(left, Seq) and isinstance(right, Seq):
+        return Seq((*left.items, *right.items))
+    if isinstance(op, ast.Add) and isinstance(left, Seq | Parts) and isinstance(right, Seq | Parts):
+        return join(left, right) if left != right else left
+    if isinstance(op, ast.Mult):
+        sequence, count = (left, right) if isinstance(left, Seq | Parts) else (right, left)
+        if not isinstance(count, Const):
+            return None
+        literal = count.literal
+        if isinstance(sequence, Seq) and isinstance(literal, int) and literal <= MAX_UNROLLED:
+            return Seq(sequence.items * max(literal, 0))
+        item = elements(sequence)
+        return Parts(item) if item is not None else None
+    return None
+
+
 class Expressions:
     """Evaluates expressions; calls are handed to `Calls`, conditions to `truth`."""
 
@@ -191,6 +209,10 @@ class Expressions:
         left = self.eval(expr.left, scope)
         right = self.eval(expr.right, scope)
         op = expr.op
+        if isinstance(left, Seq | Parts) or isinstance(right, Seq | Parts):
+            sequence = _sequence_arithmetic(op, left, right)
+            if sequence is not None:
+                return sequence
         if isinstance(op, ast.MatMult):
             return self.ev.mixing([left, right], scope)
         if isinstance(op, ast.Add | ast.Sub):
@@ -415,7 +437,16 @@ class Expressions:
         """`backend.mean(...)` where `backend` is a parameter: read as Keras' backend."""
         if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
             return None
-        module = self.ev.catalogue.duck_backends.get(func.value.id)
-        if module is None or not isinstance(callee, Const | Unknown):
+        catalogue = self.ev.catalogue
+        module = catalogue.duck_backends.get(func.value.id)
+        if module is None:
+            return None
+        if isinstance(callee, Symbol):
+            # `from somelib import BACKEND as K`: an unknown library's name under the
+            # backend's conventional name (a known API keeps its own meaning)
+            known = catalogue.canonical(callee.qualname)
+            if catalogue.is_framework(known) or catalogue.lookup(known) is not None:
+                return None
+        elif not isinstance(callee, Const | Unknown):
             return None
         return Symbol(f"{module}.{func.attr}")

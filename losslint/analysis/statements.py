@@ -13,11 +13,13 @@ from losslint.analysis.values import (
     ClassRef,
     Const,
     FunctionRef,
+    Mapping,
     Parts,
     Seq,
     Unknown,
     Value,
     combine,
+    elements,
     join,
     literal_of,
     tainted,
@@ -261,26 +263,35 @@ class Statements:
     def assign(self, target: ast.expr, value: Value, scope: Scope) -> None:
         if isinstance(target, ast.Name):
             scope.env[target.id] = value
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            # `parts[i] = value` into a local list: the list now holds that value too
+            name = target.value.id
+            current = scope.env.get(name)
+            if isinstance(current, Seq | Parts):
+                known = elements(current)
+                scope.env[name] = Parts(value if known is None else join(known, value))
+            elif isinstance(current, Mapping):
+                scope.env[name] = Mapping((*current.items, value))
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
             if target.value.id == "self":
                 scope.env[f"self.{target.attr}"] = value
         elif isinstance(target, ast.Tuple | ast.List):
-            elements = target.elts
+            parts = target.elts
             if isinstance(value, Parts):
-                for element in elements:
+                for element in parts:
                     self.assign(element, value.item, scope)
             elif (
                 isinstance(value, Seq)
-                and len(value.items) == len(elements)
-                and not any(isinstance(e, ast.Starred) for e in elements)
+                and len(value.items) == len(parts)
+                and not any(isinstance(e, ast.Starred) for e in parts)
             ):
-                for element, item in zip(elements, value.items, strict=True):
+                for element, item in zip(parts, value.items, strict=True):
                     self.assign(element, item, scope)
             else:
                 item = Unknown(tainted=tainted(value))
                 if isinstance(value, Const):
                     item = Const()
-                for element in elements:
+                for element in parts:
                     self.assign(element, item, scope)
         elif isinstance(target, ast.Starred):
             self.assign(target.value, Unknown(tainted=tainted(value)), scope)

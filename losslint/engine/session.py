@@ -124,7 +124,7 @@ class Session:
         jobs: int = 1,
     ) -> None:
         self.config = config
-        self.root = real_path(config.root)
+        self.root = real_path(config.project)
         self.overlays: dict[Path, bytes] = {real_path(p): d for p, d in (overlays or {}).items()}
         self.jobs = jobs
         setup = repr((str(self.root), config.loss_arg_names))

@@ -17,7 +17,6 @@ from losslint.source import (
     real_path,
 )
 
-
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 

@@ -92,7 +92,7 @@ class LosslintChecker:
         if key not in cls.runs:
             targets = [Path(t) for t in cls.targets if t != STDIN]
             found = discover(targets, config).files
-            files = [p for p in found if resolved(p).is_relative_to(config.root)]
+            files = [p for p in found if resolved(p).is_relative_to(config.project)]
             results = lint_paths(files, config, options)
             cls.runs[key] = {r.path: r.diagnostics for r in results}
         return cls.runs[key]

@@ -399,7 +399,7 @@ class _Session:
 
     def _job(self, target: LossTarget, **extra: Any) -> dict[str, Any]:
         return {
-            "root": str(self.config.root),
+            "root": str(self.config.project),
             "search_paths": self.search_paths,
             "overrides": self.overrides,
             "roots": self.roots,
@@ -531,7 +531,7 @@ class _Session:
                     folder = str(package_root(path.resolve()))
                     if folder not in paths:
                         paths.append(folder)
-        root = self.config.root.resolve()
+        root = self.config.project.resolve()
         for folder in (root, root / "src"):
             if folder.is_dir() and str(folder) not in paths:
                 paths.append(str(folder))
