@@ -58,7 +58,7 @@ def copy_case(name: str, dest: Path) -> Path:
     shutil.copytree(
         FIXTURES / name,
         target,
-        ignore=shutil.ignore_patterns("expected", "__pycache__"),
+        ignore=shutil.ignore_patterns("expected", "__pycache__", ".losslint_cache"),
         symlinks=True,
     )
     return target

@@ -91,8 +91,8 @@ class BatchAxisReduction(Rule):
         Example(
             "import numpy as np\n\n"
             "def mse(y_true, y_pred):\n"
-            "    return np.mean((y_true - y_pred) ** 2)\n",
-            note="NumPy evaluation code is not a Keras loss API losslint knows",
+            "    return np.mean((y_true - y_pred) ** 2, axis=-1)\n",
+            note="NumPy reductions count like TensorFlow's: per sample with an axis",
         ),
         Example(
             "import tensorflow as tf\n\n"
@@ -146,6 +146,16 @@ class BatchAxisReduction(Rule):
             "    per_sample = keras.losses.binary_crossentropy(y_true, y_pred)\n"
             "    return per_sample\n",
             note="outer mean over a per-sample value: remove it (axis=-1 would still reduce)",
+        ),
+        Example(
+            "import numpy as np\n\n"
+            "def mse(y_true, y_pred):\n"
+            "    return np.mean(np.square(y_true - y_pred))\n",
+            ("LL001",),
+            fixed="import numpy as np\n\n"
+            "def mse(y_true, y_pred):\n"
+            "    return np.mean(np.square(y_true - y_pred), axis=-1)\n",
+            note="a NumPy reduction over the whole batch is batch-reduced as surely as TensorFlow's",
         ),
         Example(
             "import tensorflow as tf\n\n"
