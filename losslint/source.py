@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import functools
 import io
 import os
 import stat
@@ -56,9 +55,8 @@ class SourceError(Exception):
         )
 
 
-@functools.lru_cache(maxsize=65536)
-def _realpath(path: str) -> Path:
-    return Path(os.path.realpath(path))
+_REAL_PATHS: dict[str, Path] = {}
+_MAX_REAL_PATHS = 65536
 
 
 def real_path(path: Path | str) -> Path:
@@ -66,12 +64,24 @@ def real_path(path: Path | str) -> Path:
 
     Memoised: long-lived sessions (the language server) call `forget_paths` on file events.
     """
-    return _realpath(os.fspath(path))
+    key = os.fspath(path)
+    found = _REAL_PATHS.get(key)
+    if found is None:
+        found = Path(os.path.realpath(key))
+        remember_real_path(key, found)
+    return found
+
+
+def remember_real_path(path: str, real: Path | str) -> None:
+    """Record a resolution found some other way (a folder walk knows where no link is)."""
+    if len(_REAL_PATHS) >= _MAX_REAL_PATHS:
+        _REAL_PATHS.clear()
+    _REAL_PATHS[path] = real if isinstance(real, Path) else Path(real)
 
 
 def forget_paths() -> None:
     """Drop memoised path resolutions (after files or links were created or removed)."""
-    _realpath.cache_clear()
+    _REAL_PATHS.clear()
 
 
 def read_bytes(path: Path) -> bytes:
