@@ -16,12 +16,14 @@ import sys
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from losslint.cache import Cache, content_hash
 from losslint.config import ROOT_MARKERS, Config
 from losslint.engine.records import Record, UnitResult, unit_from_json, unit_to_json
 from losslint.engine.report import diagnostics as place_records
 from losslint.fixes import applicable, apply_fixes
+from losslint.index.gate import text_may_hold_losses
 from losslint.model import Diagnostic, FileResult, LossTarget
 from losslint.rules import enabled_codes
 from losslint.source import (
@@ -34,8 +36,11 @@ from losslint.source import (
 )
 from losslint.suppression import PerFileIgnores, parse_suppressions
 
+if TYPE_CHECKING:
+    from losslint.engine.units import UnitAnalyser
+
 MAX_FIX_PASSES = 10
-_FILES_PER_JOB = 48
+_CHARS_PER_JOB = 1_500_000
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,9 @@ class LintOptions:
     """What a run does besides reporting: fixes, selection, noqa, rendering fix edits.
 
     `render_fixes=False` decides fixes without rendering their edits (no libcst): enough for
-    text output, where a fix is only a `[*]`.
+    text output, where a fix is only a `[*]`. `keep_sources=False` fills `FileResult.source`
+    only for files with findings or fixes (a run that reads no other source skips reading
+    every file again).
     """
 
     fix: bool = False
@@ -53,6 +60,7 @@ class LintOptions:
     ignore: tuple[str, ...] = ()
     extend_select: tuple[str, ...] = ()
     render_fixes: bool = True
+    keep_sources: bool = True
 
 
 DEFAULT_OPTIONS = LintOptions()
@@ -106,10 +114,13 @@ class DiscoveredLoss:
 
 @dataclass
 class _Run:
-    """One lint call: hashes read this run, and the units it produced or reused."""
+    """One lint call: hashes and texts read this run, and the units it produced or reused."""
 
     hashes: dict[Path, str | None] = field(default_factory=dict)
+    exists: dict[Path, bool] = field(default_factory=dict)
     units: dict[Path, UnitResult] = field(default_factory=dict)
+    texts: dict[Path, str | None] = field(default_factory=dict)
+    analyser: UnitAnalyser | None = None  # the one that analysed this run's new units
 
 
 class Session:
@@ -147,6 +158,11 @@ class Session:
         """Walk the project again on the next lint (files were created or removed)."""
         self._project = None
 
+    def set_project_files(self, files: Iterable[Path]) -> None:
+        """Take the project's files from a walk of its root made by the caller (the CLI
+        linting the root folder walks it anyway); ignored when the root is no project."""
+        self._project = [real_path(p) for p in files] if _is_project_root(self.root) else []
+
     def project_files(self) -> list[Path]:
         """Every file of the project (excludes and .gitignore honoured); none without a root."""
         if self._project is None:
@@ -176,6 +192,12 @@ class Session:
         run.hashes[path] = digest
         return digest
 
+    def _exists(self, run: _Run, path: Path) -> bool:
+        found = run.exists.get(path)
+        if found is None:
+            found = run.exists[path] = path in self.overlays or os.path.exists(path)
+        return found
+
     # -- analysis -------------------------------------------------------------------------------
 
     def _valid(self, run: _Run, unit: UnitResult, parse: bool, render: bool) -> bool:
@@ -183,7 +205,7 @@ class Session:
             return False
         if any(self._hash(run, dep) != digest for dep, digest in unit.deps.items()):
             return False
-        return not any(os.path.exists(p) or p in self.overlays for p in unit.misses)
+        return not any(self._exists(run, p) for p in unit.misses)
 
     def _known(self, run: _Run, path: Path, parse: bool, render: bool) -> UnitResult | None:
         unit = self._memory.get(path)
@@ -202,36 +224,38 @@ class Session:
         return None
 
     def _analyse(self, run: _Run, paths: list[Path], parse: set[Path], render: bool) -> None:
-        """Analyse the units that have no valid result, in worker processes when many."""
-        todo = [p for p in paths if self._known(run, p, p in parse, render) is None]
+        """Analyse the units that have no valid result.
+
+        The text gate runs here first: the files it rules out (most of them) get their
+        (empty) result at once; the others are parsed and analysed, in worker processes when
+        there is enough of them to pay for the processes.
+        """
+        todo: list[Path] = []
         for path in paths:
-            if path not in todo:
-                run.units[path] = self._memory[path]
+            known = self._known(run, path, path in parse, render)
+            if known is None:
+                todo.append(path)
+            else:
+                run.units[path] = known
         if not todo:
             return
-        from losslint.engine.units import analyse_units
+        from losslint.engine.units import UnitAnalyser
 
-        workers = _job_count(self.jobs, len(todo))
-        parse_anyway = frozenset(parse)
+        analyser = UnitAnalyser(self.root, self.overlays, self.config, render)
+        run.analyser = analyser
+        results: list[UnitResult] = []
+        heavy: list[tuple[Path, int]] = []
+        for path in todo:
+            size = _gate_size(analyser, path)
+            if size is None and path not in parse:
+                results.append(analyser.analyse(path))
+            else:
+                heavy.append((path, size or 0))
+        workers = _job_count(self.jobs, [size for _, size in heavy])
         if workers == 1:
-            results = analyse_units(
-                self.root, self.overlays, self.config, todo, parse_anyway, render
-            )
+            results.extend(analyser.analyse(path, path in parse) for path, _ in heavy)
         else:
-            chunks = [todo[i::workers] for i in range(workers)]
-            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                parts = pool.map(
-                    analyse_units,
-                    *zip(
-                        *[
-                            (self.root, self.overlays, self.config, c, parse_anyway, render)
-                            for c in chunks
-                        ],
-                        strict=True,
-                    ),
-                )
-                results = [unit for part in parts for unit in part]
+            results.extend(self._in_workers(_balanced(heavy, workers), parse, render))
         order = {p: i for i, p in enumerate(todo)}
         for unit in sorted(results, key=lambda u: order.get(u.path, len(order))):
             run.units[unit.path] = unit
@@ -241,6 +265,24 @@ class Session:
             self._memory[unit.path] = unit
             if self.cache is not None and unit.digest and unit.path not in self.overlays:
                 self.cache.put(unit.path, unit_to_json(unit))
+
+    def _in_workers(
+        self, chunks: list[list[Path]], parse: set[Path], render: bool
+    ) -> list[UnitResult]:
+        """Analyse each chunk of files in its own worker process (forked where possible, so
+        the workers start with the analysis already imported)."""
+        from losslint.engine.units import analyse_units
+
+        parse_anyway = frozenset(parse)
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        with concurrent.futures.ProcessPoolExecutor(len(chunks), mp_context=context) as pool:
+            futures = [
+                pool.submit(
+                    analyse_units, self.root, self.overlays, self.config, c, parse_anyway, render
+                )
+                for c in chunks
+            ]
+            return [unit for future in futures for unit in future.result()]
 
     # -- linting --------------------------------------------------------------------------------
 
@@ -258,24 +300,25 @@ class Session:
         render = options.render_fixes or options.fix
         originals: dict[Path, str] = {}
         fixed_counts: dict[Path, int] = dict.fromkeys(targets, 0)
-        found = self._lint_once(targets, options, parse, render)
+        found, run = self._lint_once(targets, options, parse, render)
         if options.fix:
             for _ in range(MAX_FIX_PASSES):
-                if not self._fix_pass(targets, found, options, originals, fixed_counts):
+                if not self._fix_pass(run, targets, found, options, originals, fixed_counts):
                     break
-                found = self._lint_once(targets, options, parse, render)
+                found, run = self._lint_once(targets, options, parse, render)
         if self.cache is not None:
             self.cache.save()
         results = []
         for path in targets:
-            text = self._text(path)
-            original = originals.get(path, text)
+            fixed = path in originals
+            keep = options.keep_sources or fixed or bool(found[path])
+            text = self._text(run, path) if keep else None
             results.append(
                 FileResult(
                     path=path,
                     diagnostics=tuple(sorted(found[path], key=Diagnostic.sort_key)),
-                    source=original,
-                    fixed_source=text if path in originals else None,
+                    source=originals.get(path, text),
+                    fixed_source=text if fixed else None,
                     fixed_count=fixed_counts[path],
                 )
             )
@@ -283,6 +326,7 @@ class Session:
 
     def _fix_pass(
         self,
+        run: _Run,
         targets: list[Path],
         found: dict[Path, list[Diagnostic]],
         options: LintOptions,
@@ -292,8 +336,10 @@ class Session:
         changed = False
         for path in targets:
             fixes = applicable(found[path], options.unsafe_fixes)
-            text = self._text(path)
-            if not fixes or text is None:
+            if not fixes:
+                continue
+            text = self._text(run, path)
+            if text is None:
                 continue
             new_text, count = apply_fixes(text, fixes)
             if new_text == text:
@@ -317,14 +363,20 @@ class Session:
         except SourceError:
             return None
 
-    def _text(self, path: Path) -> str | None:
-        data = self._bytes(path)
-        if data is None:
-            return None
-        try:
-            return decode(path, data).text
-        except SourceError:
-            return None
+    def _text(self, run: _Run, path: Path) -> str | None:
+        """A file's text as this run's analysis read it (read again when it was not)."""
+        if path in run.texts:
+            return run.texts[path]
+        text = run.analyser.index.known_text(path) if run.analyser is not None else None
+        if text is None:
+            data = self._bytes(path)
+            if data is not None:
+                try:
+                    text = decode(path, data).text
+                except SourceError:
+                    text = None
+        run.texts[path] = text
+        return text
 
     def _units(self, targets: list[Path], parse: set[Path], render: bool) -> _Run:
         run = _Run()
@@ -336,7 +388,7 @@ class Session:
 
     def _lint_once(
         self, targets: list[Path], options: LintOptions, parse: set[Path], render: bool
-    ) -> dict[Path, list[Diagnostic]]:
+    ) -> tuple[dict[Path, list[Diagnostic]], _Run]:
         run = self._units(targets, parse, render)
         wanted = set(targets)
         records: list[Record] = [r for unit in run.units.values() for r in unit.records]
@@ -345,11 +397,10 @@ class Session:
         for path in targets:
             unit = run.units.get(path)
             own = [unit.error] if unit is not None and unit.error is not None else []
-            text = self._text(path)
-            found[path] = filter_diagnostics(
-                [*own, *placed.get(path, [])], path, text, self.config, options
-            )
-        return found
+            diagnostics = [*own, *placed.get(path, [])]
+            text = self._text(run, path) if diagnostics else None
+            found[path] = filter_diagnostics(diagnostics, path, text, self.config, options)
+        return found, run
 
     # -- runtime mode ---------------------------------------------------------------------------
 
@@ -387,10 +438,38 @@ def _is_project_root(root: Path) -> bool:
     return any((root / marker).exists() for marker in ROOT_MARKERS)
 
 
-def _job_count(jobs: int, files: int) -> int:
-    if jobs == 1 or files < 2:
+def _gate_size(analyser: UnitAnalyser, path: Path) -> int | None:
+    """The size of a file's text when it passes the text gate (it will be parsed), else None
+    (unreadable files too: their LL000 needs no parse)."""
+    try:
+        text = analyser.index.source(path).text
+    except SourceError:
+        return None
+    return len(text) if text_may_hold_losses(text, analyser.pairs) else None
+
+
+def _job_count(jobs: int, sizes: list[int]) -> int:
+    """Worker processes for files of these sizes (characters) to parse and analyse.
+
+    `jobs` 0 chooses: one process per `_CHARS_PER_JOB` of source to parse, at most one per
+    CPU; a worker costs a fork and the parses of the modules its files import.
+    """
+    if jobs == 1 or len(sizes) < 2:
         return 1
-    cpus = os.cpu_count() or 1
     if jobs == 0:
-        return max(1, min(cpus, files // _FILES_PER_JOB))
-    return max(1, min(jobs, files))
+        cpus = os.cpu_count() or 1
+        return max(1, min(cpus, len(sizes), sum(sizes) // _CHARS_PER_JOB))
+    return max(1, min(jobs, len(sizes)))
+
+
+def _balanced(items: list[tuple[Path, int]], count: int) -> list[list[Path]]:
+    """`count` chunks of about equal total size (largest first into the lightest chunk); each
+    chunk keeps the files' order."""
+    chunks: list[list[tuple[int, Path]]] = [[] for _ in range(count)]
+    totals = [0] * count
+    order = {path: i for i, (path, _) in enumerate(items)}
+    for path, size in sorted(items, key=lambda item: -item[1]):
+        lightest = totals.index(min(totals))
+        chunks[lightest].append((order[path], path))
+        totals[lightest] += size + 1
+    return [[path for _, path in sorted(chunk)] for chunk in chunks if chunk]
