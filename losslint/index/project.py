@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 from losslint.cache import content_hash
@@ -44,6 +45,13 @@ class ProjectIndex:
         self._imports: dict[Path, tuple[frozenset[Path], frozenset[Path]]] = {}
         self._misses: set[Path] | None = None
         self._files: dict[str, bool] = {}
+        # import resolution memos: search roots per importing folder, and per (folder,
+        # dotted name) the file found and the files whose absence the answer relied on
+        self._roots: dict[str, list[Path]] = {}
+        self._found: dict[tuple[str, str], tuple[Path | None, tuple[Path, ...]]] = {}
+        self._text_imports: dict[Path, frozenset[Path]] = {}
+        self._root_str = str(self.root)
+        self._root_prefix = self._root_str.rstrip(os.sep) + os.sep
 
     # -- sources and modules ----------------------------------------------------------------
 
@@ -108,11 +116,20 @@ class ProjectIndex:
         for memo in (self._by_path, self._sources, self._errors, self._asts, self._digests):
             memo.pop(key, None)  # type: ignore[attr-defined]
         self._imports.clear()
+        self._text_imports.clear()
         self._files.clear()
+        self._found.clear()
 
     # -- import resolution -------------------------------------------------------------------
 
     def _search_roots(self, importer: Path) -> list[Path]:
+        folder = os.path.dirname(importer)
+        roots = self._roots.get(folder)
+        if roots is None:
+            roots = self._roots[folder] = self._folder_search_roots(importer)
+        return roots
+
+    def _folder_search_roots(self, importer: Path) -> list[Path]:
         roots: list[Path] = []
         package_root = importer.parent
         while (package_root / "__init__.py").exists() and package_root != package_root.parent:
@@ -128,9 +145,25 @@ class ProjectIndex:
         return roots
 
     def _inside(self, path: Path) -> bool:
-        return path == self.root or self.root in path.parents
+        text = str(path)
+        return text == self._root_str or text.startswith(self._root_prefix)
 
     def _file_for(self, base: Path, dotted_name: str) -> Path | None:
+        key = (str(base), dotted_name)
+        known = self._found.get(key)
+        if known is None:
+            misses = self._misses
+            self._misses = set()
+            try:
+                found = self._find_file(base, dotted_name)
+                known = self._found[key] = (found, tuple(self._misses))
+            finally:
+                self._misses = misses
+        if self._misses is not None:
+            self._misses.update(known[1])
+        return known[0]
+
+    def _find_file(self, base: Path, dotted_name: str) -> Path | None:
         if not dotted_name:
             init = base / "__init__.py"
             if self._is_file(init):
@@ -139,17 +172,20 @@ class ProjectIndex:
             return None
         target = base.joinpath(*dotted_name.split("."))
         for path in (target.with_suffix(".py"), target / "__init__.py"):
-            if self._inside(real_path(path)):
-                if self._is_file(path):
-                    return path
-                self._missed(path)
+            if not self._is_file(path):
+                self._missed(path)  # (also outside the root: a miss too many is harmless)
+            elif self._inside(real_path(path)):
+                return path
         return None
 
     def _is_file(self, path: Path) -> bool:
         key = str(path)
         found = self._files.get(key)
         if found is None:
-            found = self._files[key] = os.path.isfile(key) or real_path(path) in self.overlays
+            found = os.path.isfile(key) or (
+                bool(self.overlays) and real_path(path) in self.overlays
+            )
+            self._files[key] = found
         return found
 
     def _missed(self, path: Path) -> None:
@@ -229,6 +265,49 @@ class ProjectIndex:
         self._imports[path] = result
         return result
 
+    def text_imports(self, path: Path) -> frozenset[Path]:
+        """The project files a file may import, read from its text without parsing it.
+
+        Every `import` and `from ... import` statement the text could hold counts (also
+        lines of strings and comments that look like one): the result holds every file
+        `import_closure` finds among the direct imports, and maybe more. Unreadable files
+        import nothing.
+        """
+        key = real_path(path)
+        known = self._text_imports.get(key)
+        if known is not None:
+            return known
+        try:
+            text = self.source(key).text
+        except SourceError:
+            text = ""
+        wanted: set[tuple[str, int, bool]] = set()  # (name, level, only the last part)
+        for keyword in _IMPORT_KEYWORD.finditer(text):
+            position = keyword.start()
+            if position and (text[position - 1].isalnum() or text[position - 1] == "_"):
+                continue  # `reimport`, `_import`
+            head = text[_statement_start(text, position) : position]
+            names = _import_list(text, keyword.end())
+            if _PLAIN_HEAD.fullmatch(head):
+                plain = _DOT_SPACING.sub(".", names.replace("\\", " "))
+                wanted.update((name, 0, False) for name in _DOTTED.findall(plain))
+                continue
+            module = _FROM_HEAD.search(head)
+            if module is None:
+                continue
+            dotted = _SPACING.sub("", module.group(1))
+            target = dotted.lstrip(".")
+            level = len(dotted) - len(target)
+            wanted.add((target, level, False))
+            for name in _NAME.findall(names):
+                wanted.add((f"{target}.{name}" if target else name, level, True))
+        found: set[Path] = set()
+        for name, level, last in wanted:
+            found |= self._prefixes(key, name, level, only_last=last)
+        result = frozenset(real_path(p) for p in found)
+        self._text_imports[key] = result
+        return result
+
     def _prefixes(
         self, importer: Path, name: str, level: int, only_last: bool = False
     ) -> set[Path]:
@@ -245,6 +324,63 @@ class ProjectIndex:
             if resolved is not None:
                 found.add(resolved)
         return found
+
+
+# Import statements found in text: at each `import` keyword, the text back to the start of
+# its logical line (line continuations followed) must be empty, end with `;` or the `:` of a
+# compound statement, or be `from`, dots and a dotted name (spaces and continuations allowed
+# between them) after such a start.
+_IMPORT_KEYWORD = re.compile(r"import\b")
+_GAP = r"(?:[ \t\f]|\\\r?\n|\\\r)*"
+_PLAIN_HEAD = re.compile(rf"(?:.*[;:])?{_GAP}", re.DOTALL)
+_FROM_HEAD = re.compile(
+    rf"(?:^|[;:]){_GAP}from\b((?:{_GAP}\.)*{_GAP}(?:\w+(?:{_GAP}\.{_GAP}\w+)*)?){_GAP}\Z"
+)
+_SPACING = re.compile(r"[\s\\]+")
+_OPEN_PAREN = re.compile(r"[\s\\]*\(")
+_DOT_SPACING = re.compile(r"\s*\.\s*")
+_NAME = re.compile(r"\w+")
+_DOTTED = re.compile(r"\w+(?:\.\w+)*")
+_COMMENT = re.compile(r"#[^\r\n]*")
+
+
+def _statement_start(text: str, position: int) -> int:
+    """Where the physical line holding `position` starts, going back over lines that end
+    with a line continuation (`\\`)."""
+    start = max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
+    while start > 1 and text[start - 1] in "\r\n":
+        before = start - 1
+        if text[before] == "\n" and before and text[before - 1] == "\r":
+            before -= 1
+        if not before or text[before - 1] != "\\":
+            break
+        start = max(text.rfind("\n", 0, before), text.rfind("\r", 0, before)) + 1
+    return start
+
+
+def _import_list(text: str, start: int) -> str:
+    """The names after an `import` keyword that ends at `start`: up to the closing
+    parenthesis of `(a, b)`, or to the end of the logical line (comments removed)."""
+    paren = _OPEN_PAREN.match(text, start)
+    position = paren.end() if paren else start
+    parts = []
+    while position < len(text):
+        end = text.find("\n", position)
+        if end < 0:
+            end = len(text)
+        line = _COMMENT.sub("", text[position:end])
+        if paren:
+            close = line.find(")")
+            if close >= 0:
+                parts.append(line[:close])
+                break
+            parts.append(line)
+        else:
+            parts.append(line)
+            if not line.rstrip().endswith("\\"):
+                break
+        position = end + 1
+    return " ".join(parts)
 
 
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
