@@ -10,6 +10,7 @@ it). Both tests are deliberately generous: they only rule out what discovery cou
 from __future__ import annotations
 
 import ast
+import functools
 import re
 
 # Bases that are certainly not keras Loss classes (layers, models, modules).
@@ -139,6 +140,7 @@ def _has_loss_signature(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=64)  # the engine asks before choosing where a file is analysed
 def text_may_hold_losses(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
     """The text gate, before any parse: False only when no loss candidate can be in `text`.
 
