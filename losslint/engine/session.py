@@ -9,16 +9,15 @@ gate and the cache keep that cheap) and reports on those files.
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
 import os
+import re
 import sys
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from losslint.cache import Cache, content_hash
+from losslint.cache import Cache, content_hash, stat_key
 from losslint.config import ROOT_MARKERS, Config
 from losslint.engine.records import Record, UnitResult, unit_from_json, unit_to_json
 from losslint.engine.report import diagnostics as place_records
@@ -26,20 +25,13 @@ from losslint.fixes import applicable, apply_fixes
 from losslint.index.gate import text_may_hold_losses
 from losslint.model import Diagnostic, FileResult, LossTarget
 from losslint.rules import enabled_codes
-from losslint.source import (
-    SourceError,
-    check_syntax,
-    decode,
-    read_bytes,
-    read_module_bytes,
-    real_path,
-)
-from losslint.suppression import PerFileIgnores, parse_suppressions
+from losslint.source import SourceError, check_syntax, decode, read_module_bytes, real_path
 
 if TYPE_CHECKING:
     from losslint.engine.units import UnitAnalyser
 
 MAX_FIX_PASSES = 10
+_NOQA = re.compile("noqa", re.IGNORECASE)
 _CHARS_PER_JOB = 1_500_000
 
 
@@ -89,15 +81,19 @@ def filter_diagnostics(
     """
     if not diagnostics:
         return diagnostics
+    from losslint.suppression import PerFileIgnores, parse_suppressions
+
     enabled = enabled_for(config, options)
-    ignored = PerFileIgnores(config.per_file_ignores, config.root).ignored(path)
+    ignored: frozenset[str] = frozenset()
+    if config.per_file_ignores:
+        ignored = PerFileIgnores(config.per_file_ignores, config.root).ignored(path)
     kept = [
         d
         for d in diagnostics
         if d.code in enabled and not any(d.code.startswith(c) for c in ignored)
     ]
-    if options.disable_noqa or not kept or text is None:
-        return kept
+    if options.disable_noqa or not kept or text is None or not _NOQA.search(text):
+        return kept  # every suppression comment says `noqa`: without one, nothing to read
     suppressions = parse_suppressions(text)
     return [d for d in kept if d.code == "LL000" or not suppressions.suppresses(d.code, d.noqa_row)]
 
@@ -143,6 +139,11 @@ class Session:
         self._memory: dict[Path, UnitResult] = {}
         self._project: list[Path] | None = None
         self.internal_errors: list[Diagnostic] = []
+        # per file, by content hash: the text gate's answer and the imports found in the text
+        self._gates: dict[Path, tuple[str, int | None]] = {}
+        self._imports: dict[Path, tuple[str, frozenset[Path]]] = {}
+        # content hashes by (size, mtime, inode), for sessions without the disk cache
+        self._stats: dict[Path, tuple[tuple[int, int, int], str]] = {}
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -157,6 +158,7 @@ class Session:
     def forget_project_files(self) -> None:
         """Walk the project again on the next lint (files were created or removed)."""
         self._project = None
+        self._imports.clear()  # imports resolve to files that may now exist
 
     def set_project_files(self, files: Iterable[Path]) -> None:
         """Take the project's files from a walk of its root made by the caller (the CLI
@@ -174,21 +176,29 @@ class Session:
         return self._project
 
     def _hash(self, run: _Run, path: Path) -> str | None:
-        """The content hash of a file now (None when it cannot be read)."""
+        """The content hash of a file now, as the analysis reads it (a notebook's code cells);
+        None when it cannot be read. Reused while the file's stat is unchanged."""
         if path in run.hashes:
             return run.hashes[path]
         digest: str | None
         if path in self.overlays:
             digest = content_hash(self.overlays[path])
         else:
-            digest = self.cache.known_hash(path) if self.cache is not None else None
-            if digest is None:
-                try:
-                    digest = content_hash(read_bytes(path))
-                except SourceError:
-                    digest = None
-                if digest is not None and self.cache is not None:
-                    self.cache.remember_hash(path, digest)
+            stat = stat_key(path)
+            known = self._stats.get(path)
+            if stat is not None and known is not None and known[0] == stat:
+                digest = known[1]
+            else:
+                digest = self.cache.known_hash(path, stat) if self.cache is not None else None
+                if digest is None:
+                    try:
+                        digest = content_hash(read_module_bytes(path))
+                    except SourceError:
+                        digest = None
+                if digest is not None and stat is not None:
+                    self._stats[path] = (stat, digest)
+                    if self.cache is not None:
+                        self.cache.remember_hash(path, stat, digest)
         run.hashes[path] = digest
         return digest
 
@@ -203,6 +213,8 @@ class Session:
     def _valid(self, run: _Run, unit: UnitResult, parse: bool, render: bool) -> bool:
         if unit.internal or (parse and not unit.parsed) or (render and not unit.rendered):
             return False
+        if not parse and unit.error is not None and not unit.records:
+            return False  # perhaps parsed only because it was named: the gate decides again
         if any(self._hash(run, dep) != digest for dep, digest in unit.deps.items()):
             return False
         return not any(self._exists(run, p) for p in unit.misses)
@@ -223,12 +235,17 @@ class Session:
                     return unit
         return None
 
-    def _analyse(self, run: _Run, paths: list[Path], parse: set[Path], render: bool) -> None:
+    def _analyse(
+        self, run: _Run, paths: list[Path], parse: set[Path], render: bool, targets: list[Path]
+    ) -> None:
         """Analyse the units that have no valid result.
 
         The text gate runs here first: the files it rules out (most of them) get their
-        (empty) result at once; the others are parsed and analysed, in worker processes when
-        there is enough of them to pay for the processes.
+        (empty) result at once. The others are parsed and analysed, in worker processes when
+        there is enough of them to pay for the processes; when only some files are reported
+        on, only those files and the files that may import them (directly or not: found in
+        their text, without parsing) are: the analysis of a file reads nothing but its import
+        closure, so no other file can hold a finding that lands in a reported file.
         """
         todo: list[Path] = []
         for path in paths:
@@ -246,11 +263,14 @@ class Session:
         results: list[UnitResult] = []
         heavy: list[tuple[Path, int]] = []
         for path in todo:
-            size = _gate_size(analyser, path)
+            size = self._gate(run, analyser, path)
             if size is None and path not in parse:
                 results.append(analyser.analyse(path))
             else:
                 heavy.append((path, size or 0))
+        if heavy and not set(self.project_files()) <= set(targets):
+            reach = self._importers(run, analyser, [path for path, _ in heavy], targets)
+            heavy = [(path, size) for path, size in heavy if path in reach or path in parse]
         workers = _job_count(self.jobs, [size for _, size in heavy])
         if workers == 1:
             results.extend(analyser.analyse(path, path in parse) for path, _ in heavy)
@@ -266,11 +286,62 @@ class Session:
             if self.cache is not None and unit.digest and unit.path not in self.overlays:
                 self.cache.put(unit.path, unit_to_json(unit))
 
+    def _gate(self, run: _Run, analyser: UnitAnalyser, path: Path) -> int | None:
+        """`_gate_size`, remembered per file content for the session's next lints."""
+        known = self._gates.get(path)
+        if known is not None and known[0] == self._hash(run, path):
+            return known[1]
+        size = _gate_size(analyser, path)
+        digest = analyser.index.digest(path)
+        if digest is not None:
+            self._gates[path] = (digest, size)
+        return size
+
+    def _text_imports(self, run: _Run, analyser: UnitAnalyser, path: Path) -> frozenset[Path]:
+        """`ProjectIndex.text_imports`, remembered per file content until the project's files
+        change (`forget_project_files`)."""
+        known = self._imports.get(path)
+        if known is not None and known[0] == self._hash(run, path):
+            return known[1]
+        found = analyser.index.text_imports(path)
+        digest = analyser.index.digest(path)
+        if digest is not None:
+            self._imports[path] = (digest, found)
+        return found
+
+    def _importers(
+        self, run: _Run, analyser: UnitAnalyser, starts: list[Path], targets: list[Path]
+    ) -> set[Path]:
+        """The targets and those of the files reachable by imports from `starts` that import
+        a target, directly or not."""
+        imports: dict[Path, frozenset[Path]] = {}
+        stack = list(starts)
+        while stack:
+            path = stack.pop()
+            if path not in imports:
+                imports[path] = self._text_imports(run, analyser, path)
+                stack.extend(p for p in imports[path] if p not in imports)
+        importers: dict[Path, list[Path]] = {}
+        for path, imported in imports.items():
+            for other in imported:
+                importers.setdefault(other, []).append(path)
+        reach = set(targets)
+        stack = list(targets)
+        while stack:
+            for importer in importers.get(stack.pop(), ()):
+                if importer not in reach:
+                    reach.add(importer)
+                    stack.append(importer)
+        return reach
+
     def _in_workers(
         self, chunks: list[list[Path]], parse: set[Path], render: bool
     ) -> list[UnitResult]:
         """Analyse each chunk of files in its own worker process (forked where possible, so
         the workers start with the analysis already imported)."""
+        import concurrent.futures
+        import multiprocessing
+
         from losslint.engine.units import analyse_units
 
         parse_anyway = frozenset(parse)
@@ -301,24 +372,32 @@ class Session:
         originals: dict[Path, str] = {}
         fixed_counts: dict[Path, int] = dict.fromkeys(targets, 0)
         found, run = self._lint_once(targets, options, parse, render)
+        fixed: dict[Path, str | None] = {}
         if options.fix:
-            for _ in range(MAX_FIX_PASSES):
-                if not self._fix_pass(run, targets, found, options, originals, fixed_counts):
-                    break
-                found, run = self._lint_once(targets, options, parse, render)
+            # fix passes lint the fixed text as overlays; the session's own buffers come back
+            # afterwards, so that the next lint sees what it saw before
+            saved = {path: self.overlays.get(path) for path in targets}
+            try:
+                for _ in range(MAX_FIX_PASSES):
+                    if not self._fix_pass(run, targets, found, options, originals, fixed_counts):
+                        break
+                    found, run = self._lint_once(targets, options, parse, render)
+                fixed = {path: self._text(run, path) for path in originals}
+            finally:
+                for path, data in saved.items():
+                    self.set_overlay(path, data)
         if self.cache is not None:
             self.cache.save()
         results = []
         for path in targets:
-            fixed = path in originals
-            keep = options.keep_sources or fixed or bool(found[path])
-            text = self._text(run, path) if keep else None
+            keep = options.keep_sources or path in fixed or bool(found[path])
+            text = fixed[path] if path in fixed else self._text(run, path) if keep else None
             results.append(
                 FileResult(
                     path=path,
                     diagnostics=tuple(sorted(found[path], key=Diagnostic.sort_key)),
                     source=originals.get(path, text),
-                    fixed_source=text if fixed else None,
+                    fixed_source=text if path in fixed else None,
                     fixed_count=fixed_counts[path],
                 )
             )
@@ -383,7 +462,7 @@ class Session:
         project = self.project_files()
         members = set(project)
         paths = [*project, *(p for p in targets if p not in members)]
-        self._analyse(run, list(dict.fromkeys(paths)), parse, render)
+        self._analyse(run, list(dict.fromkeys(paths)), parse, render, targets)
         return run
 
     def _lint_once(
