@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 MAX_FIX_PASSES = 10
 _NOQA = re.compile("noqa", re.IGNORECASE)
-_CHARS_PER_JOB = 1_500_000
+_CHARS_PER_JOB = 600_000
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,7 @@ class Session:
         if workers == 1:
             results.extend(analyser.analyse(path, path in parse) for path, _ in heavy)
         else:
-            results.extend(self._in_workers(_balanced(heavy, workers), parse, render))
+            results.extend(self._in_workers(analyser, _balanced(heavy, workers), parse, render))
         order = {p: i for i, p in enumerate(todo)}
         for unit in sorted(results, key=lambda u: order.get(u.path, len(order))):
             run.units[unit.path] = unit
@@ -335,10 +335,11 @@ class Session:
         return reach
 
     def _in_workers(
-        self, chunks: list[list[Path]], parse: set[Path], render: bool
+        self, analyser: UnitAnalyser, chunks: list[list[Path]], parse: set[Path], render: bool
     ) -> list[UnitResult]:
-        """Analyse each chunk of files in its own worker process (forked where possible, so
-        the workers start with the analysis already imported)."""
+        """Analyse the first chunk here and each other chunk in a worker process of its own
+        (forked where possible: workers start with the analysis imported and the texts read).
+        """
         import concurrent.futures
         import multiprocessing
 
@@ -346,14 +347,15 @@ class Session:
 
         parse_anyway = frozenset(parse)
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-        with concurrent.futures.ProcessPoolExecutor(len(chunks), mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(len(chunks) - 1, mp_context=context) as pool:
             futures = [
                 pool.submit(
                     analyse_units, self.root, self.overlays, self.config, c, parse_anyway, render
                 )
-                for c in chunks
+                for c in chunks[1:]
             ]
-            return [unit for future in futures for unit in future.result()]
+            here = [analyser.analyse(path, path in parse) for path in chunks[0]]
+            return here + [unit for future in futures for unit in future.result()]
 
     # -- linting --------------------------------------------------------------------------------
 
@@ -528,10 +530,12 @@ def _gate_size(analyser: UnitAnalyser, path: Path) -> int | None:
 
 
 def _job_count(jobs: int, sizes: list[int]) -> int:
-    """Worker processes for files of these sizes (characters) to parse and analyse.
+    """Processes (this one and workers) for files of these sizes (characters) to parse and
+    analyse.
 
-    `jobs` 0 chooses: one process per `_CHARS_PER_JOB` of source to parse, at most one per
-    CPU; a worker costs a fork and the parses of the modules its files import.
+    `jobs` 0 chooses: one process per `_CHARS_PER_JOB` of source to parse (about a tenth of a
+    second of work), at most one per CPU; a worker costs a fork and the parses of the modules
+    its files import.
     """
     if jobs == 1 or len(sizes) < 2:
         return 1
