@@ -7,7 +7,6 @@ import contextlib
 import io
 import os
 import stat
-import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +149,8 @@ def check_syntax(text: str, path: Path) -> ast.Module:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace a file's content atomically, keeping its permission bits (and symlinks)."""
+    import tempfile
+
     path = Path(os.path.realpath(path))
     mode = stat.S_IMODE(os.stat(path).st_mode)
     folder = path.parent
