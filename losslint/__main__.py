@@ -11,6 +11,9 @@ def run() -> None:
 
         sys.stdout.write(f"losslint, version {__version__}\n")
         return
+    import gc
+
+    gc.set_threshold(100_000, 50, 100)  # as `main` does; set here, imports benefit too
     from losslint.cli import main
 
     main(prog_name="losslint")
