@@ -114,6 +114,14 @@ TRICKY = (
 TRICKY_TARGETS = ["pkg/a", "pkg/b", "pkg/c", "pkg/d", "pkg/e", "g", "h", "i", "k", "l", "n", "p"]
 
 
+def _parsed_index(root: Path, frameworks: frozenset[str]) -> ProjectIndex:
+    """An index that has parsed every module (so `import_closure` reads `ast` trees)."""
+    index = ProjectIndex(root, None, frameworks)
+    for path in sorted(root.rglob("*.py")):
+        assert index.module(path) is not None or index.error(path) is not None
+    return index
+
+
 def _text_closure(index: ProjectIndex, start: Path) -> set[Path]:
     seen: set[Path] = set()
     stack = [start.resolve()]
@@ -135,21 +143,27 @@ def test_text_imports_hold_every_parsed_import(project: Path, newline: str) -> N
     main.write_bytes(TRICKY.replace("\n", newline).encode())
     compile(main.read_bytes(), "main.py", "exec")  # it is real Python
     for frameworks in (FRAMEWORKS, frozenset()):
-        index = ProjectIndex(project, None, frameworks)
+        index = _parsed_index(project, frameworks)
         parsed, _ = index.import_closure(main)
         assert {(project / f"{t}.py").resolve() for t in TRICKY_TARGETS} <= parsed
         assert parsed <= _text_closure(index, main)
+        # a closure built without parsing (modules the analysis did not read) holds it too
+        unparsed, _ = ProjectIndex(project, None, frameworks).import_closure(main)
+        assert parsed <= unparsed
 
 
 def test_text_imports_hold_the_fixtures_closures() -> None:
     for case in ["keras_project", "realworld_patterns", "src_layout", "layout"]:
         config = load_config(FIXTURES / case)
-        index = ProjectIndex(config.root, None, FRAMEWORKS)
+        index = _parsed_index(config.root, FRAMEWORKS)
         edges = 0
         for path in sorted((FIXTURES / case).rglob("*.py")):
-            parsed, _ = index.import_closure(path)
+            parsed, misses = index.import_closure(path)
             edges += len(parsed) - 1
             assert parsed <= _text_closure(index, path), path
+            fresh = ProjectIndex(config.root, None, FRAMEWORKS)
+            unparsed, unparsed_misses = fresh.import_closure(path)
+            assert parsed <= unparsed and misses <= unparsed_misses, path
         assert edges > 0 or case == "layout"
 
 

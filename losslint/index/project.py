@@ -49,7 +49,7 @@ class ProjectIndex:
         # dotted name) the file found and the files whose absence the answer relied on
         self._roots: dict[str, list[Path]] = {}
         self._found: dict[tuple[str, str], tuple[Path | None, tuple[Path, ...]]] = {}
-        self._text_imports: dict[Path, frozenset[Path]] = {}
+        self._text_imports: dict[Path, tuple[frozenset[Path], frozenset[Path]]] = {}
         self._root_str = str(self.root)
         self._root_prefix = self._root_str.rstrip(os.sep) + os.sep
 
@@ -240,8 +240,15 @@ class ProjectIndex:
         return frozenset(seen), frozenset(misses)
 
     def _direct_imports(self, path: Path) -> tuple[frozenset[Path], frozenset[Path]]:
+        """The files a module's imports resolve to, and the misses the resolution relied on:
+        from its `ast` tree when the analysis parsed it, else from its text (a superset:
+        a module parsed only to list its imports would cost as much as analysing it)."""
         if path in self._imports:
             return self._imports[path]
+        if path not in self._by_path and path not in self._asts:
+            result = self._text_edges(path)
+            self._imports[path] = result
+            return result
         module = self.module(path)
         found: set[Path] = set()
         self._misses = misses = set()
@@ -273,7 +280,10 @@ class ProjectIndex:
         `import_closure` finds among the direct imports, and maybe more. Unreadable files
         import nothing.
         """
-        key = real_path(path)
+        return self._text_edges(real_path(path))[0]
+
+    def _text_edges(self, key: Path) -> tuple[frozenset[Path], frozenset[Path]]:
+        """`text_imports`, and the files whose absence their resolution relied on."""
         known = self._text_imports.get(key)
         if known is not None:
             return known
@@ -281,30 +291,14 @@ class ProjectIndex:
             text = self.source(key).text
         except SourceError:
             text = ""
-        wanted: set[tuple[str, int, bool]] = set()  # (name, level, only the last part)
-        for keyword in _IMPORT_KEYWORD.finditer(text):
-            position = keyword.start()
-            if position and (text[position - 1].isalnum() or text[position - 1] == "_"):
-                continue  # `reimport`, `_import`
-            head = text[_statement_start(text, position) : position]
-            names = _import_list(text, keyword.end())
-            if _PLAIN_HEAD.fullmatch(head):
-                plain = _DOT_SPACING.sub(".", names.replace("\\", " "))
-                wanted.update((name, 0, False) for name in _DOTTED.findall(plain))
-                continue
-            module = _FROM_HEAD.search(head)
-            if module is None:
-                continue
-            dotted = _SPACING.sub("", module.group(1))
-            target = dotted.lstrip(".")
-            level = len(dotted) - len(target)
-            wanted.add((target, level, False))
-            for name in _NAME.findall(names):
-                wanted.add((f"{target}.{name}" if target else name, level, True))
         found: set[Path] = set()
-        for name, level, last in wanted:
-            found |= self._prefixes(key, name, level, only_last=last)
-        result = frozenset(real_path(p) for p in found)
+        previous, self._misses = self._misses, set()
+        try:
+            for name, level, last in _text_import_names(text):
+                found |= self._prefixes(key, name, level, only_last=last)
+            result = (frozenset(real_path(p) for p in found), frozenset(self._misses))
+        finally:
+            self._misses = previous
         self._text_imports[key] = result
         return result
 
@@ -342,6 +336,32 @@ _DOT_SPACING = re.compile(r"\s*\.\s*")
 _NAME = re.compile(r"\w+")
 _DOTTED = re.compile(r"\w+(?:\.\w+)*")
 _COMMENT = re.compile(r"#[^\r\n]*")
+
+
+def _text_import_names(text: str) -> set[tuple[str, int, bool]]:
+    """(dotted name, level, only the last part) of every import statement the text could
+    hold, as `_direct_imports` would resolve them."""
+    wanted: set[tuple[str, int, bool]] = set()
+    for keyword in _IMPORT_KEYWORD.finditer(text):
+        position = keyword.start()
+        if position and (text[position - 1].isalnum() or text[position - 1] == "_"):
+            continue  # `reimport`, `_import`
+        head = text[_statement_start(text, position) : position]
+        names = _import_list(text, keyword.end())
+        if _PLAIN_HEAD.fullmatch(head):
+            plain = _DOT_SPACING.sub(".", names.replace("\\", " "))
+            wanted.update((name, 0, False) for name in _DOTTED.findall(plain))
+            continue
+        module = _FROM_HEAD.search(head)
+        if module is None:
+            continue
+        dotted = _SPACING.sub("", module.group(1))
+        target = dotted.lstrip(".")
+        level = len(dotted) - len(target)
+        wanted.add((target, level, False))
+        for name in _NAME.findall(names):
+            wanted.add((f"{target}.{name}" if target else name, level, True))
+    return wanted
 
 
 def _statement_start(text: str, position: int) -> int:
