@@ -340,6 +340,8 @@ class Session:
         """Analyse the first chunk here and each other chunk in a worker process of its own
         (forked where possible: workers start with the analysis imported and the texts read).
         """
+        if len(chunks) < 2:
+            return [analyser.analyse(path, path in parse) for chunk in chunks for path in chunk]
         import concurrent.futures
         import multiprocessing
 
