@@ -23,6 +23,7 @@ from losslint.analysis.catalogue import load as load_catalogue
 from losslint.cli import FORMATS, main
 from losslint.config import DEFAULT_LOSS_ARG_NAMES, load_config
 from losslint.engine import LintOptions, Session
+from losslint.engine import session as session_module
 from losslint.engine import units as units_module
 from losslint.index.gate import may_hold_losses, text_may_hold_losses
 from losslint.index.project import ProjectIndex
@@ -234,7 +235,16 @@ def _count_analyses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, bool]]:
         calls.append((path, result.parsed))
         return result
 
+    gated_out = session_module._gated_out
+
+    def ruled_out(index: ProjectIndex, path: Path, render: bool) -> units_module.UnitResult | None:
+        result = gated_out(index, path, render)
+        if result is not None:  # (its result needs no analysis, but it is a file analysed)
+            calls.append((path, False))
+        return result
+
     monkeypatch.setattr(units_module.UnitAnalyser, "analyse", analyse)
+    monkeypatch.setattr(session_module, "_gated_out", ruled_out)
     return calls
 
 
@@ -305,6 +315,22 @@ def test_a_fix_run_leaves_the_sessions_buffers_as_they_were(project: Path) -> No
     assert session.lint([path])[0].diagnostics == before != ()
 
 
+def test_gated_out_files_get_the_analysers_result_without_it(case: Path) -> None:
+    write(case, "extra/data.py", "import numpy as np\n\n\ndef load(p):\n    return np.load(p)\n")
+    write(case, "extra/fit.py", "model.compile(optimizer='adam', loss='mse', metrics=['mae'])\n")
+    write(case, "extra/empty.py", "")
+    write(case, "extra/broken.py", "def f(:\n")  # a syntax error the gate never parses
+    config = load_config(case)
+    files = Session(config).project_files()
+    reader = ProjectIndex(config.root, None)
+    pairs = frozenset(config.loss_arg_names)
+    analyser = units_module.UnitAnalyser(config.root, {}, config, render=False)
+    gated = [p for p in files if session_module._gate_size(reader, pairs, p) is None]
+    assert len(gated) > 3
+    for path in gated:
+        assert session_module._gated_out(reader, path, False) == analyser.analyse(path)
+
+
 @pytest.mark.slow
 def test_worker_processes_give_the_same_results(case: Path) -> None:
     config = load_config(case)
@@ -353,6 +379,16 @@ def test_a_text_lint_imports_no_libcst_and_no_process_pool(project: Path) -> Non
     heavy = {"libcst", "multiprocessing", "concurrent.futures", "pathspec", "hashlib"}
     assert not heavy & {name.split(".")[0] for name in imported} - {"concurrent"}
     assert "concurrent.futures" not in imported
+
+
+@pytest.mark.slow
+def test_a_run_with_nothing_to_analyse_imports_no_analysis(project: Path) -> None:
+    write(project, "data.py", "import numpy as np\n\n\ndef load(path):\n    return np.load(path)\n")
+    write(project, "train.py", "from data import load\n\nmodel.compile(loss='mse')\n")
+    imported = _imported(["--no-cache", "."], project)
+    assert "losslint.engine.session" in imported  # it did lint
+    assert not [name for name in imported if name.startswith("losslint.analysis")]
+    assert "losslint.engine.units" not in imported
 
 
 def test_format_names_match_the_reporters() -> None:

@@ -23,6 +23,7 @@ from losslint.engine.records import Record, UnitResult, unit_from_json, unit_to_
 from losslint.engine.report import diagnostics as place_records
 from losslint.fixes import applicable, apply_fixes
 from losslint.index.gate import text_may_hold_losses
+from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, FileResult, LossTarget
 from losslint.rules import enabled_codes
 from losslint.source import SourceError, check_syntax, decode, read_module_bytes, real_path
@@ -116,7 +117,7 @@ class _Run:
     exists: dict[Path, bool] = field(default_factory=dict)
     units: dict[Path, UnitResult] = field(default_factory=dict)
     texts: dict[Path, str | None] = field(default_factory=dict)
-    analyser: UnitAnalyser | None = None  # the one that analysed this run's new units
+    reader: ProjectIndex | None = None  # what read this run's new units
 
 
 class Session:
@@ -256,26 +257,32 @@ class Session:
                 run.units[path] = known
         if not todo:
             return
-        from losslint.engine.units import UnitAnalyser
-
-        analyser = UnitAnalyser(self.root, self.overlays, self.config, render)
-        run.analyser = analyser
+        # read and gate every file before importing the analysis: when the gate rules out
+        # every file, the analysis is never imported
+        reader = run.reader = ProjectIndex(self.root, self.overlays)
+        pairs = frozenset(self.config.loss_arg_names)
         results: list[UnitResult] = []
         heavy: list[tuple[Path, int]] = []
         for path in todo:
-            size = self._gate(run, analyser, path)
-            if size is None and path not in parse:
-                results.append(analyser.analyse(path))
+            size = self._gate(run, reader, pairs, path)
+            unit = _gated_out(reader, path, render) if size is None and path not in parse else None
+            if unit is None:
+                heavy.append((path, size or 0))  # to parse (or unreadable: its LL000)
             else:
-                heavy.append((path, size or 0))
-        if heavy and not set(self.project_files()) <= set(targets):
-            reach = self._importers(run, analyser, [path for path, _ in heavy], targets)
-            heavy = [(path, size) for path, size in heavy if path in reach or path in parse]
-        workers = _job_count(self.jobs, [size for _, size in heavy])
-        if workers == 1:
-            results.extend(analyser.analyse(path, path in parse) for path, _ in heavy)
-        else:
-            results.extend(self._in_workers(analyser, _balanced(heavy, workers), parse, render))
+                results.append(unit)
+        if heavy:
+            from losslint.engine.units import UnitAnalyser
+
+            analyser = UnitAnalyser(self.root, self.overlays, self.config, render)
+            if not set(self.project_files()) <= set(targets):
+                reach = self._importers(run, analyser, [path for path, _ in heavy], targets)
+                heavy = [(path, size) for path, size in heavy if path in reach or path in parse]
+            workers = _job_count(self.jobs, [size for _, size in heavy])
+            if workers == 1:
+                results.extend(analyser.analyse(path, path in parse) for path, _ in heavy)
+            else:
+                chunks = _balanced(heavy, workers)
+                results.extend(self._in_workers(analyser, chunks, parse, render))
         order = {p: i for i, p in enumerate(todo)}
         for unit in sorted(results, key=lambda u: order.get(u.path, len(order))):
             run.units[unit.path] = unit
@@ -286,13 +293,15 @@ class Session:
             if self.cache is not None and unit.digest and unit.path not in self.overlays:
                 self.cache.put(unit.path, unit_to_json(unit))
 
-    def _gate(self, run: _Run, analyser: UnitAnalyser, path: Path) -> int | None:
+    def _gate(
+        self, run: _Run, index: ProjectIndex, pairs: frozenset[tuple[str, str]], path: Path
+    ) -> int | None:
         """`_gate_size`, remembered per file content for the session's next lints."""
         known = self._gates.get(path)
         if known is not None and known[0] == self._hash(run, path):
             return known[1]
-        size = _gate_size(analyser, path)
-        digest = analyser.index.digest(path)
+        size = _gate_size(index, pairs, path)
+        digest = index.digest(path)
         if digest is not None:
             self._gates[path] = (digest, size)
         return size
@@ -450,7 +459,7 @@ class Session:
         """A file's text as this run's analysis read it (read again when it was not)."""
         if path in run.texts:
             return run.texts[path]
-        text = run.analyser.index.known_text(path) if run.analyser is not None else None
+        text = run.reader.known_text(path) if run.reader is not None else None
         if text is None:
             data = self._bytes(path)
             if data is not None:
@@ -521,14 +530,34 @@ def _is_project_root(root: Path) -> bool:
     return any((root / marker).exists() for marker in ROOT_MARKERS)
 
 
-def _gate_size(analyser: UnitAnalyser, path: Path) -> int | None:
+def _gate_size(index: ProjectIndex, pairs: frozenset[tuple[str, str]], path: Path) -> int | None:
     """The size of a file's text when it passes the text gate (it will be parsed), else None
     (unreadable files too: their LL000 needs no parse)."""
     try:
-        text = analyser.index.source(path).text
+        text = index.source(path).text
     except SourceError:
         return None
-    return len(text) if text_may_hold_losses(text, analyser.pairs) else None
+    return len(text) if text_may_hold_losses(text, pairs) else None
+
+
+def _gated_out(index: ProjectIndex, path: Path, render: bool) -> UnitResult | None:
+    """The result of a readable file the text gate rules out, as `UnitAnalyser.analyse`
+    gives it (a test keeps them equal) without importing the analysis; None if unreadable."""
+    try:
+        index.source(path)
+    except SourceError:
+        return None
+    digest = index.digest(path) or ""
+    return UnitResult(
+        path=path,
+        digest=digest,
+        deps={path: digest},
+        misses=(),
+        records=(),
+        error=None,
+        rendered=render,
+        parsed=False,
+    )
 
 
 def _job_count(jobs: int, sizes: list[int]) -> int:
