@@ -9,10 +9,12 @@ change; worker processes change nothing; the start-up imports stay light.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -25,6 +27,7 @@ from losslint.config import DEFAULT_LOSS_ARG_NAMES, load_config
 from losslint.engine import LintOptions, Session
 from losslint.engine import session as session_module
 from losslint.engine import units as units_module
+from losslint.engine import workers as workers_module
 from losslint.index.gate import may_hold_losses, text_may_hold_losses
 from losslint.index.project import ProjectIndex
 from losslint.model import FileResult
@@ -332,12 +335,22 @@ def test_gated_out_files_get_the_analysers_result_without_it(case: Path) -> None
 
 
 @pytest.mark.slow
-def test_worker_processes_give_the_same_results(case: Path) -> None:
+def test_worker_processes_give_the_same_results(
+    case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = load_config(case)
     files = Session(config).project_files()
     one = _findings(Session(config, jobs=1).lint(files))
-    two = _findings(Session(config, jobs=2).lint(files))
-    assert two == one
+    assert _findings(Session(config, jobs=2).lint(files)) == one
+    assert _findings(Session(config, jobs=3).lint(files)) == one
+
+    def die(*args: Any) -> None:
+        *_, paths, _parse, counter, _send = args
+        next(workers_module._take(counter, len(paths)))  # takes a file, and is killed
+        os._exit(1)
+
+    monkeypatch.setattr(workers_module, "_work", die)
+    assert _findings(Session(config, jobs=2).lint(files)) == one
 
 
 # -- start-up ---------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,12 +276,23 @@ class Session:
             if not set(self.project_files()) <= set(targets):
                 reach = self._importers(run, analyser, [path for path, _ in heavy], targets)
                 heavy = [(path, size) for path, size in heavy if path in reach or path in parse]
-            workers = _job_count(self.jobs, [size for _, size in heavy])
-            if workers == 1:
+            processes = _job_count(self.jobs, [size for _, size in heavy])
+            if processes == 1:
                 results.extend(analyser.analyse(path, path in parse) for path, _ in heavy)
             else:
-                chunks = _balanced(heavy, workers)
-                results.extend(self._in_workers(analyser, chunks, parse, render))
+                from losslint.engine.workers import analyse_shared
+
+                largest_first = [path for path, _ in sorted(heavy, key=lambda item: -item[1])]
+                results.extend(
+                    analyse_shared(
+                        analyser,
+                        self.config,
+                        self.overlays,
+                        largest_first,
+                        frozenset(parse),
+                        processes,
+                    )
+                )
         order = {p: i for i, p in enumerate(todo)}
         for unit in sorted(results, key=lambda u: order.get(u.path, len(order))):
             run.units[unit.path] = unit
@@ -342,31 +352,6 @@ class Session:
                     reach.add(importer)
                     stack.append(importer)
         return reach
-
-    def _in_workers(
-        self, analyser: UnitAnalyser, chunks: list[list[Path]], parse: set[Path], render: bool
-    ) -> list[UnitResult]:
-        """Analyse the first chunk here and each other chunk in a worker process of its own
-        (forked where possible: workers start with the analysis imported and the texts read).
-        """
-        if len(chunks) < 2:
-            return [analyser.analyse(path, path in parse) for chunk in chunks for path in chunk]
-        import concurrent.futures
-        import multiprocessing
-
-        from losslint.engine.units import analyse_units
-
-        parse_anyway = frozenset(parse)
-        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-        with concurrent.futures.ProcessPoolExecutor(len(chunks) - 1, mp_context=context) as pool:
-            futures = [
-                pool.submit(
-                    analyse_units, self.root, self.overlays, self.config, c, parse_anyway, render
-                )
-                for c in chunks[1:]
-            ]
-            here = [analyser.analyse(path, path in parse) for path in chunks[0]]
-            return here + [unit for future in futures for unit in future.result()]
 
     # -- linting --------------------------------------------------------------------------------
 
@@ -565,25 +550,17 @@ def _job_count(jobs: int, sizes: list[int]) -> int:
     analyse.
 
     `jobs` 0 chooses: one process per `_CHARS_PER_JOB` of source to parse (about a tenth of a
-    second of work), at most one per CPU; a worker costs a fork and the parses of the modules
-    its files import.
+    second of work), at most one per idle CPU (CPUs less the load average: on a machine that
+    other work keeps busy, more processes only add the cost of forking them and of parsing
+    the modules their files import); at least one.
     """
     if jobs == 1 or len(sizes) < 2:
         return 1
     if jobs == 0:
         cpus = os.cpu_count() or 1
-        return max(1, min(cpus, len(sizes), sum(sizes) // _CHARS_PER_JOB))
+        try:
+            idle = int(cpus - os.getloadavg()[0] + 0.5)
+        except (AttributeError, OSError):  # no load average (Windows)
+            idle = cpus
+        return max(1, min(idle, len(sizes), sum(sizes) // _CHARS_PER_JOB))
     return max(1, min(jobs, len(sizes)))
-
-
-def _balanced(items: list[tuple[Path, int]], count: int) -> list[list[Path]]:
-    """`count` chunks of about equal total size (largest first into the lightest chunk); each
-    chunk keeps the files' order."""
-    chunks: list[list[tuple[int, Path]]] = [[] for _ in range(count)]
-    totals = [0] * count
-    order = {path: i for i, (path, _) in enumerate(items)}
-    for path, size in sorted(items, key=lambda item: -item[1]):
-        lightest = totals.index(min(totals))
-        chunks[lightest].append((order[path], path))
-        totals[lightest] += size + 1
-    return [[path for _, path in sorted(chunk)] for chunk in chunks if chunk]
