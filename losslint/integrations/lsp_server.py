@@ -7,10 +7,10 @@ it keeps every file's analysis, so an edit re-analyses only the edited buffer an
 that import it. Diagnostics are published on open, after a change (debounced), and on save
 (when every other open document is re-checked too, since the files it depends on may have
 changed); created or deleted files (`workspace/didChangeWatchedFiles`) make the sessions walk
-their projects again. Code actions: one quick fix per
-fixable finding (its `fix.edits`; unsafe ones say so), a `# noqa: LLxxx` suppression, and
-`source.fixAll.losslint`, which applies the safe fixes the way `losslint --fix` does, and,
-with TensorFlow installed, "confirm under TensorFlow" (`losslint --runtime` for one finding).
+their projects again. Code actions: one quick fix per fixable finding (its `fix.edits`;
+unsafe ones say so), a `# noqa: LLxxx` suppression, and `source.fixAll.losslint`, which
+applies the safe fixes the way `losslint --fix` does, and, with TensorFlow installed,
+"confirm under TensorFlow" (`losslint --runtime` for one finding).
 Linting runs in one worker thread and the runtime in another, so the protocol stays
 responsive.
 """
