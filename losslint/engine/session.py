@@ -24,7 +24,6 @@ from losslint.fixes import applicable, apply_fixes
 from losslint.index.gate import text_may_hold_losses
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, FileResult, LossTarget
-from losslint.rules import enabled_codes
 from losslint.source import SourceError, check_syntax, decode, read_module_bytes, real_path
 
 if TYPE_CHECKING:
@@ -64,6 +63,8 @@ def enabled_for(config: Config, options: LintOptions) -> frozenset[str]:
         select, ignore = options.select, options.ignore
     else:
         select, ignore = config.select, (*config.ignore, *options.ignore)
+    from losslint.rules import enabled_codes  # (only runs with findings need the rules)
+
     return enabled_codes(select, ignore, (*config.extend_select, *options.extend_select))
 
 
