@@ -558,7 +558,9 @@ def _job_count(jobs: int, sizes: list[int]) -> int:
     if jobs == 1 or len(sizes) < 2:
         return 1
     if jobs == 0:
-        cpus = os.cpu_count() or 1
+        # the CPUs this process may run on (`taskset`, cpusets), else all of them
+        affinity = getattr(os, "sched_getaffinity", None)
+        cpus = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
         try:
             idle = int(cpus - os.getloadavg()[0] + 0.5)
         except (AttributeError, OSError):  # no load average (Windows)
