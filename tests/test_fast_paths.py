@@ -334,6 +334,21 @@ def test_gated_out_files_get_the_analysers_result_without_it(case: Path) -> None
         assert session_module._gated_out(reader, path, False) == analyser.analyse(path)
 
 
+def test_job_count_follows_the_work_and_the_idle_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    job_count = session_module._job_count
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    assert job_count(0, [1_000_000] * 10) == 2  # enough to parse, two idle CPUs
+    assert job_count(0, [50_000] * 10) == 1  # not worth a fork
+    assert job_count(0, [10_000_000]) == 1  # one file cannot be shared
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.7, 3.0, 3.0))
+    assert job_count(0, [1_000_000] * 10) == 1  # other work keeps both CPUs busy
+    assert job_count(3, [1] * 10) == 3 and job_count(3, [1, 1]) == 2 and job_count(1, [1] * 9) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert job_count(0, [1_000_000] * 10) == 1  # `taskset -c 0`
+
+
 @pytest.mark.slow
 def test_worker_processes_give_the_same_results(
     case: Path, monkeypatch: pytest.MonkeyPatch
