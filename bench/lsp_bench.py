@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from lsp_client import LspClient  # noqa: E402
 
 from losslint.config import load_config  # noqa: E402
-from losslint.engine import lint_source  # noqa: E402
+from losslint.engine import Session as EngineSession  # noqa: E402
 from losslint.integrations.lsp_server import DEFAULT_DEBOUNCE_MS  # noqa: E402
 
 TARGET_MS, STRETCH_MS = 200.0, 50.0
@@ -253,6 +253,7 @@ def build_module(lines: int = 500) -> str:
     return text
 
 
+EDITED_LINE = "    return tf.reduce_mean(tf.square(y_true - y_pred))"
 LOG_LINE = re.compile(r"linted in ([0-9.]+) ms, published in ([0-9.]+) ms")
 
 
@@ -274,7 +275,7 @@ class Session:
         )
         _, first = self.client.wait_for("textDocument/publishDiagnostics", self.uri)
         self.baseline = len(first["diagnostics"])
-        self.row = text.splitlines().index("    return tf.reduce_mean(tf.square(y_true - y_pred))")
+        self.row = text.splitlines().index(EDITED_LINE)
         self.column = len("    return tf.reduce_mean(tf.square(y_true - y_pred)")
         self.version = 1
         self.times: list[float] = []
@@ -351,26 +352,30 @@ def cli_times(path: Path, runs: int) -> list[float]:
 
 
 PHASES = {
-    "libcst parse": r"losslint/source.py:\d+\(parse\)",
-    "ast syntax check": r"losslint/source.py:\d+\(check_syntax\)",
+    "parse (ast)": r"losslint/source.py:\d+\(check_syntax\)",
     "module scan (index)": r"losslint/index/modules.py:\d+\(scan_module\)",
-    "loss discovery": r"losslint/shapes/losses.py:\d+\(candidates\)",
-    "loss analysis": r"losslint/shapes/losses.py:\d+\(issues\)",
-    "fix edits": r"losslint/engine.py:\d+\(_fix\)",
+    "loss discovery": r"losslint/analysis/losses.py:\d+\(candidates\)",
+    "loss analysis": r"losslint/analysis/losses.py:\d+\(issues\)",
+    "fix edits (libcst)": r"losslint/fixes/render.py:\d+\(render\)",
     "noqa comments (tokenize)": r"losslint/suppression.py:\d+\(parse_suppressions\)",
 }
 
 
 def profile(path: Path, text: str) -> list[tuple[str, float]]:
-    """Share of `lint_source` (cumulative, under cProfile) spent in each engine phase."""
-    config = load_config(path)
+    """Share of `Session.lint` (cumulative, under cProfile) spent in each engine phase, for
+    edits of the buffer in one kept session, as the server lints them."""
+    session = EngineSession(load_config(path))
+    edited = text.replace(EDITED_LINE, EDITED_LINE.replace("))", "), axis=-1)"), 1)
+    session.set_overlay(path, text.encode())
+    session.lint([path])
     profiler = cProfile.Profile()
     profiler.enable()
-    for _ in range(5):
-        lint_source(path, text.encode(), config)
+    for i in range(10):
+        session.set_overlay(path, (edited if i % 2 else text).encode())
+        session.lint([path])
     profiler.disable()
     stats = pstats.Stats(profiler)
-    total = max(v[3] for k, v in stats.stats.items() if k[2] == "lint_source")  # type: ignore[attr-defined]
+    total = max(v[3] for k, v in stats.stats.items() if k[2] == "lint")  # type: ignore[attr-defined]
     shares = []
     for label, pattern in PHASES.items():
         matched = [
@@ -388,6 +393,9 @@ def main() -> int:
     parser.add_argument("--cli-runs", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="show where the engine's time goes")
     options = parser.parse_args()
+    # bytecode as a pip install leaves it (PYTHONDONTWRITEBYTECODE would recompile every run)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "losslint")], check=True)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     text = build_module()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp).resolve()
@@ -410,10 +418,10 @@ def main() -> int:
             f"LSP didChange -> publishDiagnostics (default debounce {DEFAULT_DEBOUNCE_MS} ms)",
             default,
         ),
-        ("  of which: the engine's lint in the server (lint_paths)", lints),
+        ("  of which: the engine's lint in the server (Session.lint)", lints),
         ("  of which: building and sending publishDiagnostics", publishes),
         ("LSP didChange -> publishDiagnostics (debounce 0)", zero),
-        ("  of which: the engine's lint in the server (lint_paths)", zero_lints),
+        ("  of which: the engine's lint in the server (Session.lint)", zero_lints),
         ("one CLI run: losslint --no-cache FILE (fresh process)", cli),
     ]
     for label, times in rows:

@@ -1,6 +1,23 @@
-"""`python -m losslint`."""
+"""`python -m losslint`, and the `losslint` command."""
 
-from losslint.cli import main
+import sys
+
+
+def run() -> None:
+    """The command line: `--version` alone is answered before the option parser (click) is
+    imported, since start-up is all of that run; everything else is `losslint.cli.main`."""
+    if sys.argv[1:] == ["--version"]:
+        from losslint import __version__
+
+        sys.stdout.write(f"losslint, version {__version__}\n")
+        return
+    import gc
+
+    gc.set_threshold(100_000, 50, 100)  # as `main` does; set here, imports benefit too
+    from losslint.cli import main
+
+    main(prog_name="losslint")
+
 
 if __name__ == "__main__":
-    main(prog_name="losslint")
+    run()

@@ -11,30 +11,34 @@ project root (`--no-cache` bypasses it).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from losslint import __version__
 
+try:  # hashlib's blake2b is this one; importing hashlib also loads OpenSSL (~10 ms)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - another Python implementation
+    from hashlib import blake2b
+
 CACHE_DIR = ".losslint_cache"
-FORMAT = 2
+FORMAT = 3
+_CATALOGUE = Path(__file__).parent / "analysis" / "catalogue.toml"
 
 
 def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
 
 
-def _stat_key(path: Path) -> list[int] | None:
+def stat_key(path: Path) -> tuple[int, int, int] | None:
+    """(size, mtime, inode): while it is unchanged, a file's content hash is reused."""
     try:
         info = os.stat(path)
     except OSError:
         return None
-    return [info.st_size, info.st_mtime_ns, info.st_ino]
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
 def _code_stamp() -> str:
@@ -49,15 +53,15 @@ def _code_stamp() -> str:
                 with contextlib.suppress(OSError):
                     info = os.stat(os.path.join(folder, name))
                     parts.append(f"{folder}/{name}:{info.st_size}:{info.st_mtime_ns}")
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
+    return blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
 
 
 class Cache:
     """Unit entries and file hashes for one losslint version and analysis setup."""
 
     def __init__(self, root: Path, setup: str) -> None:
-        catalogue = resources.files("losslint.analysis").joinpath("catalogue.toml").read_bytes()
-        key = hashlib.blake2b(
+        catalogue = _CATALOGUE.read_bytes()
+        key = blake2b(
             f"{FORMAT}\n{__version__}\n{setup}\n{_code_stamp()}\n".encode() + catalogue,
             digest_size=8,
         ).hexdigest()
@@ -72,18 +76,18 @@ class Cache:
                 self.units = data["units"]
                 self.stats = data["stats"]
 
-    def known_hash(self, path: Path) -> str | None:
-        """The content hash of a file on disk whose stat has not changed since it was hashed."""
+    def known_hash(self, path: Path, stat: tuple[int, int, int] | None) -> str | None:
+        """The content hash of a file on disk whose stat (`stat_key`) has not changed since
+        it was hashed."""
         entry = self.stats.get(str(path))
-        if not isinstance(entry, list) or len(entry) != 2:
+        if stat is None or not isinstance(entry, list) or len(entry) != 2:
             return None
-        stat = _stat_key(path)
-        return entry[1] if stat is not None and stat == entry[0] else None
+        return entry[1] if list(stat) == entry[0] else None
 
-    def remember_hash(self, path: Path, digest: str) -> None:
-        stat = _stat_key(path)
-        if stat is not None and self.stats.get(str(path)) != [stat, digest]:
-            self.stats[str(path)] = [stat, digest]
+    def remember_hash(self, path: Path, stat: tuple[int, int, int], digest: str) -> None:
+        entry = [list(stat), digest]
+        if self.stats.get(str(path)) != entry:
+            self.stats[str(path)] = entry
             self._dirty = True
 
     def unit(self, path: Path) -> dict[str, Any] | None:
@@ -98,6 +102,8 @@ class Cache:
         """Write the cache atomically; a read-only or missing folder is silently skipped."""
         if not self._dirty:
             return
+        import tempfile
+
         with contextlib.suppress(OSError):
             self.folder.mkdir(exist_ok=True)
             gitignore = self.folder / ".gitignore"

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import sys
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from losslint import __version__
-from losslint.codes import did_you_mean, rule_codes, rule_docs, selector_error
-from losslint.config import ConfigError, Warn, load_config
-from losslint.model import Applicability, Diagnostic, FileResult
-from losslint.notebook import NotebookDependencyError
-from losslint.reporters import REPORTERS, ReportContext
-from losslint.reporters import diff as diff_reporter
-from losslint.reporters.paths import display_path
-from losslint.reporters.text import statistics as render_statistics
 
 if TYPE_CHECKING:
+    from losslint.config import Warn
     from losslint.engine import LintOptions, Session
+    from losslint.model import FileResult
     from losslint.notebook_lint import NotebookSet
 
-# The analysis (engine, libcst) is imported only where files are linted, so that
-# `--version`, `--help` and configuration errors answer at once.
+# Everything else (configuration, engine, analysis, reporters; libcst only for fix edits) is
+# imported where it is used, so that `--version` and `--help` answer at once and a lint run
+# imports only what it needs (`python -X importtime -m losslint --version` shows it).
+
+# the names of `losslint.reporters.REPORTERS` (a test keeps them equal)
+FORMATS = ("github", "json", "sarif", "text")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -45,6 +43,8 @@ def _codes(
 ) -> tuple[str, ...] | None:
     if not value:
         return None
+    from losslint.codes import selector_error
+
     option = param.opts[0]
     codes = tuple(c.strip().upper() for item in value for c in item.split(",") if c.strip())
     if not codes:
@@ -59,6 +59,8 @@ def _codes(
 def _explain(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is None or ctx.resilient_parsing:
         return
+    from losslint.codes import did_you_mean, rule_codes, rule_docs
+
     code = value.upper()
     if code not in rule_codes():
         raise LosslintError(
@@ -80,21 +82,23 @@ def _list_rules(ctx: click.Context, param: click.Parameter, value: bool) -> None
     """One line per rule: code, fix marker (`[*]` safe fix, `[unsafe]`), name, summary."""
     if not value or ctx.resilient_parsing:
         return
+    from losslint.codes import rule_docs
+
     markers = {"safe": "[*]", "unsafe": "[unsafe]", None: ""}
     for doc in rule_docs():
         click.echo(f"{doc.code}\t{markers[doc.fix]}\t{doc.name}\t{doc.summary}")
     ctx.exit(EXIT_OK)
 
 
-@dataclass
 class Summary:
     """Counts for the closing line and the exit code (the reporters never decide it)."""
 
-    remaining: int = 0
-    fixed: int = 0
-    would_fix_files: int = 0
-    hidden_unsafe: int = 0
-    fixable_safe: int = 0
+    def __init__(self) -> None:
+        self.remaining = 0
+        self.fixed = 0
+        self.would_fix_files = 0
+        self.hidden_unsafe = 0
+        self.fixable_safe = 0
 
     def exit_code(self, *, exit_zero: bool, diff: bool, exit_non_zero_on_fix: bool) -> int:
         failing = self.remaining > 0 or (diff and self.would_fix_files > 0)
@@ -131,7 +135,7 @@ def _use_color(choice: str) -> bool:
     "--format",
     "--output-format",
     "output_format",
-    type=click.Choice(sorted(REPORTERS)),
+    type=click.Choice(FORMATS),
     default="text",
     show_default=True,
     help="Output format.",
@@ -233,17 +237,22 @@ def main(ctx: click.Context, **params: Any) -> None:
 
     PATHS are files or folders (default: the current folder); `-` reads stdin.
     """
-    # libcst trees hold millions of small objects and no reference cycles: collecting
-    # rarely saves about a third of the run time on large projects
+    # analysis builds millions of small objects (`ast` trees, evaluator memos) and few
+    # cycles: collecting rarely saves about a third of the run time on large projects, and
+    # freezing everything at exit spares the interpreter's final collection (over a second
+    # on a large project), since the operating system frees the memory anyway
     gc.set_threshold(100_000, 50, 100)
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
     try:
         _main(ctx, **ctx.params)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise
-    except NotebookDependencyError as exc:  # a notebook fix needs nbformat; nothing written
-        click.echo(f"error: {exc}", err=True)
-        ctx.exit(EXIT_ERROR)
     except Exception as exc:  # an internal error must exit 2, never look like "findings"
+        notebook = sys.modules.get("losslint.notebook")  # only a notebook fix raises this
+        if notebook is not None and isinstance(exc, notebook.NotebookDependencyError):
+            click.echo(f"error: {exc}", err=True)  # a notebook fix needs nbformat
+            ctx.exit(EXIT_ERROR)
         click.echo(f"losslint: internal error: {type(exc).__name__}: {exc}", err=True)
         if os.environ.get("LOSSLINT_DEBUG"):
             raise
@@ -289,6 +298,10 @@ def _main(
         if stdin_mode and stdin_filename
         else (Path(cwd) if stdin_mode else targets[0])
     )
+    from dataclasses import replace
+
+    from losslint.config import ConfigError, load_config
+
     try:
         config = load_config(start, config_file, warn=_warning(silent))
     except ConfigError as exc:
@@ -296,6 +309,7 @@ def _main(
     if respect_gitignore is not None:
         config = replace(config, respect_gitignore=respect_gitignore)
     from losslint.engine import LintOptions, Session
+    from losslint.model import Applicability, Diagnostic, FileResult
 
     options = LintOptions(
         fix=fix or show_diff,
@@ -307,6 +321,9 @@ def _main(
         # text and annotations show a fix as `[*]`: its edits (libcst) are rendered only
         # when they are written, printed or verified
         render_fixes=output_format not in ("text", "github") or runtime or runtime_all,
+        # runtime mode rebuilds modules from every result's text; output needs only those
+        # with findings or fixes
+        keep_sources=runtime or runtime_all,
     )
     session = Session(config, cache=not no_cache and not stdin_mode, jobs=jobs)
     if runtime or runtime_all:
@@ -329,14 +346,20 @@ def _main(
         results = [stdin_result]
     else:
         from losslint.discovery import discover
-        from losslint.notebook_lint import NotebookSet
-        from losslint.source import SourceError
+        from losslint.source import SourceError, real_path
 
         found = discover(targets, config, force_exclude=force_exclude)
-        notebooks = NotebookSet.read(found.files, session, options)
+        if [real_path(t) for t in targets] == [session.root]:
+            session.set_project_files(found.files)  # one walk of the project, not two
+        files = found.files
+        if any(str(f).lower().endswith(".ipynb") for f in files):
+            from losslint.notebook_lint import NotebookSet
+
+            notebooks = NotebookSet.read(found.files, session, options)
+            files = notebooks.files
         named = {os.path.abspath(t) for t in targets if not os.path.isdir(t)}
-        explicit = [f for f in notebooks.files if str(f) in named]
-        results = session.lint(notebooks.files, options, explicit)
+        explicit = [f for f in files if str(f) in named]
+        results = session.lint(files, options, explicit)
         results.extend(
             FileResult(
                 path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
@@ -375,11 +398,16 @@ def _main(
             elif not unsafe_fixes:
                 summary.hidden_unsafe += 1
 
+    from losslint.reporters import REPORTERS, ReportContext
+    from losslint.reporters.paths import display_path
+
     ctx.color = _use_color(color) and output_format == "text"
     report = ReportContext(
         root=str(config.root), cwd=cwd, unsafe_fixes=unsafe_fixes, color=bool(ctx.color)
     )
     if show_diff:
+        from losslint.reporters import diff as diff_reporter
+
         text = diff_reporter.render(results, cwd)
         if not silent:
             click.echo(text, nl=False)
@@ -398,6 +426,8 @@ def _main(
                 click.echo(REPORTERS["text"](diagnostics, report), err=True, nl=False)
         elif not silent:
             if statistics:
+                from losslint.reporters.text import statistics as render_statistics
+
                 click.echo(render_statistics(diagnostics, unsafe_fixes), nl=False)
             else:
                 click.echo(REPORTERS[output_format](diagnostics, report), nl=False)
@@ -431,6 +461,8 @@ def _run_stdin(
     force_exclude: bool,
 ) -> tuple[FileResult | None, bytes]:
     """Lint (and fix) stdin; returns the result (None when excluded) and the bytes to echo."""
+    from dataclasses import replace
+
     from losslint.discovery import is_excluded
     from losslint.source import decode
 

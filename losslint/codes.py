@@ -7,9 +7,8 @@ checking `--select` imports nothing heavy.
 
 from __future__ import annotations
 
-import difflib
 import functools
-import importlib.resources
+import os
 import re
 from dataclasses import dataclass
 
@@ -22,11 +21,11 @@ _RULE_MODULE = re.compile(r"ll(\d{3})_\w+\.py")
 @functools.cache
 def rule_codes() -> tuple[str, ...]:
     """Every rule code, sorted, read from the names of the modules in `losslint/rules/`."""
-    folder = importlib.resources.files("losslint") / "rules"
+    folder = os.path.join(os.path.dirname(__file__), "rules")  # (importlib.resources: ~4 ms)
     codes = {
         f"LL{match.group(1)}"
-        for entry in folder.iterdir()
-        if (match := _RULE_MODULE.fullmatch(entry.name))
+        for name in os.listdir(folder)
+        if (match := _RULE_MODULE.fullmatch(name))
     }
     return tuple(sorted(codes))
 
@@ -51,6 +50,8 @@ def _selector_candidates(length: int) -> set[str]:
 
 def did_you_mean(word: str, candidates: set[str] | frozenset[str]) -> str:
     """` (did you mean `x`?)` for the closest candidate, or an empty string."""
+    import difflib
+
     matches = difflib.get_close_matches(word, sorted(candidates), n=1)
     if not matches:
         matches = difflib.get_close_matches(word.lower(), sorted(candidates), n=1)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import functools
 import io
 import os
 import stat
-import tempfile
 import tokenize
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,9 +55,8 @@ class SourceError(Exception):
         )
 
 
-@functools.lru_cache(maxsize=65536)
-def _realpath(path: str) -> Path:
-    return Path(os.path.realpath(path))
+_REAL_PATHS: dict[str, Path] = {}
+_MAX_REAL_PATHS = 65536
 
 
 def real_path(path: Path | str) -> Path:
@@ -66,12 +64,24 @@ def real_path(path: Path | str) -> Path:
 
     Memoised: long-lived sessions (the language server) call `forget_paths` on file events.
     """
-    return _realpath(os.fspath(path))
+    key = os.fspath(path)
+    found = _REAL_PATHS.get(key)
+    if found is None:
+        found = Path(os.path.realpath(key))
+        remember_real_path(key, found)
+    return found
+
+
+def remember_real_path(path: str, real: Path | str) -> None:
+    """Record a resolution found some other way (a folder walk knows where no link is)."""
+    if len(_REAL_PATHS) >= _MAX_REAL_PATHS:
+        _REAL_PATHS.clear()
+    _REAL_PATHS[path] = real if isinstance(real, Path) else Path(real)
 
 
 def forget_paths() -> None:
     """Drop memoised path resolutions (after files or links were created or removed)."""
-    _realpath.cache_clear()
+    _REAL_PATHS.clear()
 
 
 def read_bytes(path: Path) -> bytes:
@@ -125,9 +135,14 @@ def decode(path: Path, raw: bytes) -> SourceText:
 
 
 def check_syntax(text: str, path: Path) -> ast.Module:
-    """A fast syntax check with CPython's own parser; returns the `ast` tree."""
+    """A fast syntax check with CPython's own parser; returns the `ast` tree.
+
+    The linted code's own warnings (an invalid escape sequence, ...) are not losslint's to
+    print."""
     try:
-        tree = compile(text, str(path), "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = compile(text, str(path), "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as exc:
         raise SourceError(
             f"cannot parse file: {exc.msg}", exc.lineno or 1, exc.offset or 1
@@ -140,6 +155,8 @@ def check_syntax(text: str, path: Path) -> ast.Module:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace a file's content atomically, keeping its permission bits (and symlinks)."""
+    import tempfile
+
     path = Path(os.path.realpath(path))
     mode = stat.S_IMODE(os.stat(path).st_mode)
     folder = path.parent

@@ -8,8 +8,6 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-import pathspec
-
 from losslint.source import real_path
 
 _LINE_NOQA = re.compile(
@@ -89,6 +87,8 @@ class PerFileIgnores:
     """`per-file-ignores`: glob (relative to the project root, `!` negates) -> code prefixes."""
 
     def __init__(self, entries: tuple[tuple[str, tuple[str, ...]], ...], root: Path) -> None:
+        import pathspec  # here: most runs have no per-file-ignores, and pathspec takes ~10 ms
+
         self.root = real_path(root)
         self.entries = [
             (

@@ -328,6 +328,49 @@ def test_unsaved_buffers_resolve_imports_and_save_refreshes(
     assert (project / "helpers.py").read_text() == good_helper
 
 
+L1 = "import tensorflow as tf\n\n\ndef l1(a, b):\n    return tf.reduce_mean(tf.abs(a - b))\n"
+
+
+def test_the_session_follows_created_files_and_closed_buffers(
+    project: Path, client: LspClient
+) -> None:
+    """The server keeps one engine session: files created on disk (announced with
+    didChangeWatchedFiles) join the project, and a closed buffer stops counting."""
+    utils = project / "utils.py"
+    utils.write_text(L1)
+    client.initialize(project, editor_capabilities())
+    assert open_document(client, utils, L1)["diagnostics"] == []  # `l1` is no loss yet
+    train = project / "train.py"
+    train.write_text("from utils import l1\n\nmodel.compile(optimizer='adam', loss=l1)\n")
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        {"changes": [{"uri": train.as_uri(), "type": 1}]},
+    )
+    [finding] = client.wait_for(PUBLISH, utils.as_uri())[1]["diagnostics"]
+    assert finding["code"] == "LL001" and "`l1`" in finding["message"]
+    # an unsaved buffer of train.py that no longer compiles l1: the finding goes
+    client.notify(
+        "textDocument/didOpen",
+        {
+            "textDocument": {
+                "uri": train.as_uri(),
+                "languageId": "python",
+                "version": 1,
+                "text": "from utils import l1\n",
+            }
+        },
+    )
+    client.wait_for(PUBLISH, train.as_uri())
+    client.notify("textDocument/didSave", {"textDocument": {"uri": train.as_uri()}})
+    while client.wait_for(PUBLISH, utils.as_uri())[1]["diagnostics"]:
+        pass
+    # closed: the file on disk (which compiles l1) counts again
+    client.notify("textDocument/didClose", {"textDocument": {"uri": train.as_uri()}})
+    client.notify("textDocument/didSave", {"textDocument": {"uri": utils.as_uri()}})
+    while not client.wait_for(PUBLISH, utils.as_uri())[1]["diagnostics"]:
+        pass
+
+
 def test_broken_config_is_never_a_clean_result(project: Path, client: LspClient) -> None:
     (project / "pyproject.toml").write_text("[tool.losslint]\nselect = ['LL0']\nbogus = 1\n")
     client.initialize(project, editor_capabilities())

@@ -403,7 +403,9 @@ class LossFinder:
         found: list[Issue] = []
         for value, _node in analysis.returns:
             if isinstance(value, Reduced):
-                for group in value.groups:
+                # in source order: which origin names a finding never depends on hashing
+                groups = sorted(value.groups, key=lambda g: min(map(_origin_key, g.origins)))
+                for group in groups:
                     origins = tuple(sorted(group.origins, key=_origin_key))
                     found.append(Issue(origins, group.nonlinear, analysis.batch_level, candidate))
             elif isinstance(value, Flat) and value.masked is not None:

@@ -41,6 +41,7 @@ class Record:
     evidence: str
     target: LossTarget
     conditional: bool = False  # reached only with a non-default argument
+    by_name: bool = False  # the loss was found only by its parameter names
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ def record_to_json(r: Record) -> dict[str, Any]:
         "evidence": r.evidence,
         "target": _target(r.target),
         "conditional": r.conditional,
+        "by_name": r.by_name,
     }
 
 
@@ -163,6 +165,7 @@ def record_from_json(v: dict[str, Any]) -> Record:
         evidence=v["evidence"],
         target=_untarget(v["target"]),
         conditional=bool(v["conditional"]),
+        by_name=bool(v["by_name"]),
     )
 
 

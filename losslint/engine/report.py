@@ -15,7 +15,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from pathlib import Path
 
-from losslint.analysis.losses import PRIORITY_NAMED
 from losslint.engine.records import Record, Span
 from losslint.model import Applicability, Diagnostic, Fix
 
@@ -46,7 +45,7 @@ def _adjusted(
     if key not in objectives:
         return record
     if key not in uses:
-        return None if record.rank[0] == PRIORITY_NAMED else record
+        return None if record.by_name else record
     name = record.target.qualname.rsplit(".", 1)[-1]
     fix = record.fix
     if fix is not None:

@@ -9,33 +9,29 @@ gate and the cache keep that cheap) and reports on those files.
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
 import os
-import sys
+import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from losslint.cache import Cache, content_hash
+from losslint.cache import Cache, content_hash, stat_key
 from losslint.config import ROOT_MARKERS, Config
 from losslint.engine.records import Record, UnitResult, unit_from_json, unit_to_json
 from losslint.engine.report import diagnostics as place_records
 from losslint.fixes import applicable, apply_fixes
+from losslint.index.gate import file_gate
+from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, FileResult, LossTarget
-from losslint.rules import enabled_codes
-from losslint.source import (
-    SourceError,
-    check_syntax,
-    decode,
-    read_bytes,
-    read_module_bytes,
-    real_path,
-)
-from losslint.suppression import PerFileIgnores, parse_suppressions
+from losslint.source import SourceError, check_syntax, decode, read_module_bytes, real_path
+
+if TYPE_CHECKING:
+    from losslint.engine.units import UnitAnalyser
 
 MAX_FIX_PASSES = 10
-_FILES_PER_JOB = 48
+_NOQA = re.compile("noqa", re.IGNORECASE)
+_CHARS_PER_JOB = 600_000
 
 
 @dataclass(frozen=True)
@@ -43,7 +39,9 @@ class LintOptions:
     """What a run does besides reporting: fixes, selection, noqa, rendering fix edits.
 
     `render_fixes=False` decides fixes without rendering their edits (no libcst): enough for
-    text output, where a fix is only a `[*]`.
+    text output, where a fix is only a `[*]`. `keep_sources=False` fills `FileResult.source`
+    only for files with findings or fixes (a run that reads no other source skips reading
+    every file again).
     """
 
     fix: bool = False
@@ -53,6 +51,7 @@ class LintOptions:
     ignore: tuple[str, ...] = ()
     extend_select: tuple[str, ...] = ()
     render_fixes: bool = True
+    keep_sources: bool = True
 
 
 DEFAULT_OPTIONS = LintOptions()
@@ -64,6 +63,8 @@ def enabled_for(config: Config, options: LintOptions) -> frozenset[str]:
         select, ignore = options.select, options.ignore
     else:
         select, ignore = config.select, (*config.ignore, *options.ignore)
+    from losslint.rules import enabled_codes  # (only runs with findings need the rules)
+
     return enabled_codes(select, ignore, (*config.extend_select, *options.extend_select))
 
 
@@ -81,15 +82,19 @@ def filter_diagnostics(
     """
     if not diagnostics:
         return diagnostics
+    from losslint.suppression import PerFileIgnores, parse_suppressions
+
     enabled = enabled_for(config, options)
-    ignored = PerFileIgnores(config.per_file_ignores, config.root).ignored(path)
+    ignored: frozenset[str] = frozenset()
+    if config.per_file_ignores:
+        ignored = PerFileIgnores(config.per_file_ignores, config.root).ignored(path)
     kept = [
         d
         for d in diagnostics
         if d.code in enabled and not any(d.code.startswith(c) for c in ignored)
     ]
-    if options.disable_noqa or not kept or text is None:
-        return kept
+    if options.disable_noqa or not kept or text is None or not _NOQA.search(text):
+        return kept  # every suppression comment says `noqa`: without one, nothing to read
     suppressions = parse_suppressions(text)
     return [d for d in kept if d.code == "LL000" or not suppressions.suppresses(d.code, d.noqa_row)]
 
@@ -106,10 +111,13 @@ class DiscoveredLoss:
 
 @dataclass
 class _Run:
-    """One lint call: hashes read this run, and the units it produced or reused."""
+    """One lint call: hashes and texts read this run, and the units it produced or reused."""
 
     hashes: dict[Path, str | None] = field(default_factory=dict)
+    exists: dict[Path, bool] = field(default_factory=dict)
     units: dict[Path, UnitResult] = field(default_factory=dict)
+    texts: dict[Path, str | None] = field(default_factory=dict)
+    reader: ProjectIndex | None = None  # what read this run's new units
 
 
 class Session:
@@ -132,6 +140,11 @@ class Session:
         self._memory: dict[Path, UnitResult] = {}
         self._project: list[Path] | None = None
         self.internal_errors: list[Diagnostic] = []
+        # per file, by content hash: the text gate's answer and the imports found in the text
+        self._gates: dict[Path, tuple[str, int | None]] = {}
+        self._imports: dict[Path, tuple[str, frozenset[Path]]] = {}
+        # content hashes by (size, mtime, inode), for sessions without the disk cache
+        self._stats: dict[Path, tuple[tuple[int, int, int], str]] = {}
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -146,6 +159,12 @@ class Session:
     def forget_project_files(self) -> None:
         """Walk the project again on the next lint (files were created or removed)."""
         self._project = None
+        self._imports.clear()  # imports resolve to files that may now exist
+
+    def set_project_files(self, files: Iterable[Path]) -> None:
+        """Take the project's files from a walk of its root made by the caller (the CLI
+        linting the root folder walks it anyway); ignored when the root is no project."""
+        self._project = [real_path(p) for p in files] if _is_project_root(self.root) else []
 
     def project_files(self) -> list[Path]:
         """Every file of the project (excludes and .gitignore honoured); none without a root."""
@@ -158,32 +177,48 @@ class Session:
         return self._project
 
     def _hash(self, run: _Run, path: Path) -> str | None:
-        """The content hash of a file now (None when it cannot be read)."""
+        """The content hash of a file now, as the analysis reads it (a notebook's code cells);
+        None when it cannot be read. Reused while the file's stat is unchanged."""
         if path in run.hashes:
             return run.hashes[path]
         digest: str | None
         if path in self.overlays:
             digest = content_hash(self.overlays[path])
         else:
-            digest = self.cache.known_hash(path) if self.cache is not None else None
-            if digest is None:
-                try:
-                    digest = content_hash(read_bytes(path))
-                except SourceError:
-                    digest = None
-                if digest is not None and self.cache is not None:
-                    self.cache.remember_hash(path, digest)
+            stat = stat_key(path)
+            known = self._stats.get(path)
+            if stat is not None and known is not None and known[0] == stat:
+                digest = known[1]
+            else:
+                digest = self.cache.known_hash(path, stat) if self.cache is not None else None
+                if digest is None:
+                    try:
+                        digest = content_hash(read_module_bytes(path))
+                    except SourceError:
+                        digest = None
+                if digest is not None and stat is not None:
+                    self._stats[path] = (stat, digest)
+                    if self.cache is not None:
+                        self.cache.remember_hash(path, stat, digest)
         run.hashes[path] = digest
         return digest
+
+    def _exists(self, run: _Run, path: Path) -> bool:
+        found = run.exists.get(path)
+        if found is None:
+            found = run.exists[path] = path in self.overlays or os.path.exists(path)
+        return found
 
     # -- analysis -------------------------------------------------------------------------------
 
     def _valid(self, run: _Run, unit: UnitResult, parse: bool, render: bool) -> bool:
         if unit.internal or (parse and not unit.parsed) or (render and not unit.rendered):
             return False
+        if not parse and unit.error is not None and not unit.records:
+            return False  # perhaps parsed only because it was named: the gate decides again
         if any(self._hash(run, dep) != digest for dep, digest in unit.deps.items()):
             return False
-        return not any(os.path.exists(p) or p in self.overlays for p in unit.misses)
+        return not any(self._exists(run, p) for p in unit.misses)
 
     def _known(self, run: _Run, path: Path, parse: bool, render: bool) -> UnitResult | None:
         unit = self._memory.get(path)
@@ -201,37 +236,64 @@ class Session:
                     return unit
         return None
 
-    def _analyse(self, run: _Run, paths: list[Path], parse: set[Path], render: bool) -> None:
-        """Analyse the units that have no valid result, in worker processes when many."""
-        todo = [p for p in paths if self._known(run, p, p in parse, render) is None]
+    def _analyse(
+        self, run: _Run, paths: list[Path], parse: set[Path], render: bool, targets: list[Path]
+    ) -> None:
+        """Analyse the units that have no valid result.
+
+        The text gate runs here first: the files it rules out (most of them) get their
+        (empty) result at once. The others are parsed and analysed, in worker processes when
+        there is enough of them to pay for the processes; when only some files are reported
+        on, only those files and the files that may import them (directly or not: found in
+        their text, without parsing) are: the analysis of a file reads nothing but its import
+        closure, so no other file can hold a finding that lands in a reported file.
+        """
+        todo: list[Path] = []
         for path in paths:
-            if path not in todo:
-                run.units[path] = self._memory[path]
+            known = self._known(run, path, path in parse, render)
+            if known is None:
+                todo.append(path)
+            else:
+                run.units[path] = known
         if not todo:
             return
-        from losslint.engine.units import analyse_units
+        # read and gate every file before importing the analysis: when the gate rules out
+        # every file, the analysis is never imported
+        reader = run.reader = ProjectIndex(self.root, self.overlays)
+        pairs = frozenset(self.config.loss_arg_names)
+        results: list[UnitResult] = []
+        heavy: list[tuple[Path, int]] = []
+        for path in todo:
+            size = self._gate(run, reader, pairs, path)
+            unit = _gated_out(reader, path, render) if size is None and path not in parse else None
+            if unit is None:
+                heavy.append((path, size or 0))  # to parse (or unreadable: its LL000)
+            else:
+                results.append(unit)
+        if heavy:
+            from losslint.engine.units import UnitAnalyser
 
-        workers = _job_count(self.jobs, len(todo))
-        parse_anyway = frozenset(parse)
-        if workers == 1:
-            results = analyse_units(
-                self.root, self.overlays, self.config, todo, parse_anyway, render
-            )
-        else:
-            chunks = [todo[i::workers] for i in range(workers)]
-            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                parts = pool.map(
-                    analyse_units,
-                    *zip(
-                        *[
-                            (self.root, self.overlays, self.config, c, parse_anyway, render)
-                            for c in chunks
-                        ],
-                        strict=True,
-                    ),
+            analyser = UnitAnalyser(self.root, self.overlays, self.config, render)
+            if not set(self.project_files()) <= set(targets):
+                reach = self._importers(run, analyser, [path for path, _ in heavy], targets)
+                heavy = [(path, size) for path, size in heavy if path in reach or path in parse]
+            processes = _job_count(self.jobs, [size for _, size in heavy])
+            if processes == 1:
+                results.extend(analyser.analyse(path, path in parse) for path, _ in heavy)
+            else:
+                from losslint.engine.workers import analyse_shared
+
+                largest_first = [path for path, _ in sorted(heavy, key=lambda item: -item[1])]
+                results.extend(
+                    analyse_shared(
+                        analyser,
+                        self.config,
+                        self.overlays,
+                        largest_first,
+                        frozenset(parse),
+                        processes,
+                    )
                 )
-                results = [unit for part in parts for unit in part]
         order = {p: i for i, p in enumerate(todo)}
         for unit in sorted(results, key=lambda u: order.get(u.path, len(order))):
             run.units[unit.path] = unit
@@ -241,6 +303,56 @@ class Session:
             self._memory[unit.path] = unit
             if self.cache is not None and unit.digest and unit.path not in self.overlays:
                 self.cache.put(unit.path, unit_to_json(unit))
+
+    def _gate(
+        self, run: _Run, index: ProjectIndex, pairs: frozenset[tuple[str, str]], path: Path
+    ) -> int | None:
+        """`_gate_size`, remembered per file content for the session's next lints."""
+        known = self._gates.get(path)
+        if known is not None and known[0] == self._hash(run, path):
+            return known[1]
+        size = _gate_size(index, pairs, path)
+        digest = index.digest(path)
+        if digest is not None:
+            self._gates[path] = (digest, size)
+        return size
+
+    def _text_imports(self, run: _Run, analyser: UnitAnalyser, path: Path) -> frozenset[Path]:
+        """`ProjectIndex.text_imports`, remembered per file content until the project's files
+        change (`forget_project_files`)."""
+        known = self._imports.get(path)
+        if known is not None and known[0] == self._hash(run, path):
+            return known[1]
+        found = analyser.index.text_imports(path)
+        digest = analyser.index.digest(path)
+        if digest is not None:
+            self._imports[path] = (digest, found)
+        return found
+
+    def _importers(
+        self, run: _Run, analyser: UnitAnalyser, starts: list[Path], targets: list[Path]
+    ) -> set[Path]:
+        """The targets and those of the files reachable by imports from `starts` that import
+        a target, directly or not."""
+        imports: dict[Path, frozenset[Path]] = {}
+        stack = list(starts)
+        while stack:
+            path = stack.pop()
+            if path not in imports:
+                imports[path] = self._text_imports(run, analyser, path)
+                stack.extend(p for p in imports[path] if p not in imports)
+        importers: dict[Path, list[Path]] = {}
+        for path, imported in imports.items():
+            for other in imported:
+                importers.setdefault(other, []).append(path)
+        reach = set(targets)
+        stack = list(targets)
+        while stack:
+            for importer in importers.get(stack.pop(), ()):
+                if importer not in reach:
+                    reach.add(importer)
+                    stack.append(importer)
+        return reach
 
     # -- linting --------------------------------------------------------------------------------
 
@@ -258,24 +370,33 @@ class Session:
         render = options.render_fixes or options.fix
         originals: dict[Path, str] = {}
         fixed_counts: dict[Path, int] = dict.fromkeys(targets, 0)
-        found = self._lint_once(targets, options, parse, render)
+        found, run = self._lint_once(targets, options, parse, render)
+        fixed: dict[Path, str | None] = {}
         if options.fix:
-            for _ in range(MAX_FIX_PASSES):
-                if not self._fix_pass(targets, found, options, originals, fixed_counts):
-                    break
-                found = self._lint_once(targets, options, parse, render)
+            # fix passes lint the fixed text as overlays; the session's own buffers come back
+            # afterwards, so that the next lint sees what it saw before
+            saved = {path: self.overlays.get(path) for path in targets}
+            try:
+                for _ in range(MAX_FIX_PASSES):
+                    if not self._fix_pass(run, targets, found, options, originals, fixed_counts):
+                        break
+                    found, run = self._lint_once(targets, options, parse, render)
+                fixed = {path: self._text(run, path) for path in originals}
+            finally:
+                for path, data in saved.items():
+                    self.set_overlay(path, data)
         if self.cache is not None:
             self.cache.save()
         results = []
         for path in targets:
-            text = self._text(path)
-            original = originals.get(path, text)
+            keep = options.keep_sources or path in fixed or bool(found[path])
+            text = fixed[path] if path in fixed else self._text(run, path) if keep else None
             results.append(
                 FileResult(
                     path=path,
                     diagnostics=tuple(sorted(found[path], key=Diagnostic.sort_key)),
-                    source=original,
-                    fixed_source=text if path in originals else None,
+                    source=originals.get(path, text),
+                    fixed_source=text if path in fixed else None,
                     fixed_count=fixed_counts[path],
                 )
             )
@@ -283,6 +404,7 @@ class Session:
 
     def _fix_pass(
         self,
+        run: _Run,
         targets: list[Path],
         found: dict[Path, list[Diagnostic]],
         options: LintOptions,
@@ -292,8 +414,10 @@ class Session:
         changed = False
         for path in targets:
             fixes = applicable(found[path], options.unsafe_fixes)
-            text = self._text(path)
-            if not fixes or text is None:
+            if not fixes:
+                continue
+            text = self._text(run, path)
+            if text is None:
                 continue
             new_text, count = apply_fixes(text, fixes)
             if new_text == text:
@@ -317,26 +441,32 @@ class Session:
         except SourceError:
             return None
 
-    def _text(self, path: Path) -> str | None:
-        data = self._bytes(path)
-        if data is None:
-            return None
-        try:
-            return decode(path, data).text
-        except SourceError:
-            return None
+    def _text(self, run: _Run, path: Path) -> str | None:
+        """A file's text as this run's analysis read it (read again when it was not)."""
+        if path in run.texts:
+            return run.texts[path]
+        text = run.reader.known_text(path) if run.reader is not None else None
+        if text is None:
+            data = self._bytes(path)
+            if data is not None:
+                try:
+                    text = decode(path, data).text
+                except SourceError:
+                    text = None
+        run.texts[path] = text
+        return text
 
     def _units(self, targets: list[Path], parse: set[Path], render: bool) -> _Run:
         run = _Run()
         project = self.project_files()
         members = set(project)
         paths = [*project, *(p for p in targets if p not in members)]
-        self._analyse(run, list(dict.fromkeys(paths)), parse, render)
+        self._analyse(run, list(dict.fromkeys(paths)), parse, render, targets)
         return run
 
     def _lint_once(
         self, targets: list[Path], options: LintOptions, parse: set[Path], render: bool
-    ) -> dict[Path, list[Diagnostic]]:
+    ) -> tuple[dict[Path, list[Diagnostic]], _Run]:
         run = self._units(targets, parse, render)
         wanted = set(targets)
         records: list[Record] = [r for unit in run.units.values() for r in unit.records]
@@ -347,11 +477,10 @@ class Session:
         for path in targets:
             unit = run.units.get(path)
             own = [unit.error] if unit is not None and unit.error is not None else []
-            text = self._text(path)
-            found[path] = filter_diagnostics(
-                [*own, *placed.get(path, [])], path, text, self.config, options
-            )
-        return found
+            diagnostics = [*own, *placed.get(path, [])]
+            text = self._text(run, path) if diagnostics else None
+            found[path] = filter_diagnostics(diagnostics, path, text, self.config, options)
+        return found, run
 
     # -- runtime mode ---------------------------------------------------------------------------
 
@@ -389,10 +518,54 @@ def _is_project_root(root: Path) -> bool:
     return any((root / marker).exists() for marker in ROOT_MARKERS)
 
 
-def _job_count(jobs: int, files: int) -> int:
-    if jobs == 1 or files < 2:
+def _gate_size(index: ProjectIndex, pairs: frozenset[tuple[str, str]], path: Path) -> int | None:
+    """The size of a file's text when it passes the text gate (it will be parsed), else None
+    (unreadable files too: their LL000 needs no parse)."""
+    try:
+        text = index.source(path).text
+    except SourceError:
+        return None
+    return len(text) if file_gate(text, pairs) else None
+
+
+def _gated_out(index: ProjectIndex, path: Path, render: bool) -> UnitResult | None:
+    """The result of a readable file the text gate rules out, as `UnitAnalyser.analyse`
+    gives it (a test keeps them equal) without importing the analysis; None if unreadable."""
+    try:
+        index.source(path)
+    except SourceError:
+        return None
+    digest = index.digest(path) or ""
+    return UnitResult(
+        path=path,
+        digest=digest,
+        deps={path: digest},
+        misses=(),
+        records=(),
+        error=None,
+        rendered=render,
+        parsed=False,
+    )
+
+
+def _job_count(jobs: int, sizes: list[int]) -> int:
+    """Processes (this one and workers) for files of these sizes (characters) to parse and
+    analyse.
+
+    `jobs` 0 chooses: one process per `_CHARS_PER_JOB` of source to parse (about a tenth of a
+    second of work), at most one per idle CPU (CPUs less the load average: on a machine that
+    other work keeps busy, more processes only add the cost of forking them and of parsing
+    the modules their files import); at least one.
+    """
+    if jobs == 1 or len(sizes) < 2:
         return 1
-    cpus = os.cpu_count() or 1
     if jobs == 0:
-        return max(1, min(cpus, files // _FILES_PER_JOB))
-    return max(1, min(jobs, files))
+        # the CPUs this process may run on (`taskset`, cpusets), else all of them
+        affinity = getattr(os, "sched_getaffinity", None)
+        cpus = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+        try:
+            idle = int(cpus - os.getloadavg()[0] + 0.5)
+        except (AttributeError, OSError):  # no load average (Windows)
+            idle = cpus
+        return max(1, min(idle, len(sizes), sum(sizes) // _CHARS_PER_JOB))
+    return max(1, min(jobs, len(sizes)))

@@ -21,7 +21,7 @@ from losslint.analysis.losses import PRIORITY_NAMED, Candidate, Issue, LossFinde
 from losslint.analysis.values import FixPlan, Origin
 from losslint.config import Config
 from losslint.engine.records import Record, Span, UnitResult
-from losslint.index.gate import has_loop_sink, may_hold_losses, text_may_hold_losses
+from losslint.index.gate import file_gate, has_loop_sink, may_hold_losses, text_may_hold_losses
 from losslint.index.modules import ModuleInfo
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, Edit, Fix, Position
@@ -62,7 +62,7 @@ class UnitAnalyser:
         digest = self.index.digest(path) or ""
         text = source.text
         loops = has_loop_sink(text)
-        if not loops and not text_may_hold_losses(text, self.pairs):
+        if not file_gate(text, self.pairs):
             error = None
             if parse_anyway:
                 try:
@@ -91,8 +91,7 @@ class UnitAnalyser:
             text = self.index.source(path).text
         except SourceError:
             return []
-        loops = has_loop_sink(text)
-        if not loops and not text_may_hold_losses(text, self.pairs):
+        if not text_may_hold_losses(text, self.pairs):
             return []
         module = self.index.module(path)
         if module is None or not may_hold_losses(
@@ -209,6 +208,7 @@ class UnitAnalyser:
             evidence=candidate.evidence,
             target=candidate.target,
             conditional=issue.condition is not None,
+            by_name=candidate.priority == PRIORITY_NAMED,
         )
 
     def _site_message(

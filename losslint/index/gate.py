@@ -10,6 +10,7 @@ it). Both tests are deliberately generous: they only rule out what discovery cou
 from __future__ import annotations
 
 import ast
+import functools
 import re
 
 # Bases that are certainly not keras Loss classes (layers, models, modules).
@@ -51,12 +52,80 @@ def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
     return found
 
 
+# `.compile(`, with the spacing Python allows between the dot, the name and the parenthesis
+_COMPILE_OPEN = re.compile(r"\.(?:\s|\\\n)*compile(?:\s|\\\n)*\(")
+_REGEX_MODULE = re.compile(r"(?<![\w.])(?:re|regex)\s*$")
+_BRACKETS = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+
+
+def _call_arguments(text: str, start: int) -> str | None:
+    """The text between the `(` that ends at `start` and its `)`, skipping strings and
+    comments; None when it cannot be told (unbalanced, an unterminated string)."""
+    depth = 1
+    i = start
+    end = len(text)
+    while i < end:
+        char = text[i]
+        step = _BRACKETS.get(char)
+        if step is not None:
+            depth += step
+            if depth == 0:
+                return text[start:i]
+        elif char == "#":
+            i = text.find("\n", i)
+            if i < 0:
+                return None
+        elif char in "'\"":
+            quote = text[i : i + 3] if text.startswith(char * 3, i) else char
+            j = i + len(quote)
+            while True:
+                k = text.find(quote, j)
+                if k < 0:
+                    return None
+                backslashes = 0
+                while k - 1 - backslashes >= j and text[k - 1 - backslashes] == "\\":
+                    backslashes += 1
+                if backslashes % 2 == 0:
+                    break
+                j = k + 1
+            i = k + len(quote) - 1
+        i += 1
+    return None
+
+
+def _compile_calls_may_use_project_losses(text: str) -> bool:
+    """False only when every `.compile(...)` call in the text passes its losses and metrics
+    as literals (`loss="mse"`, `metrics=["mae"]`): no name, no lambda, nothing unpacked.
+
+    The arguments of each call are cut from the text and parsed alone, so files whose
+    compile calls only name built-in losses (most of Keras' own tests) are never parsed.
+    Anything unclear (a call that cannot be cut out or parsed) counts as a possible loss.
+    """
+    for match in _COMPILE_OPEN.finditer(text):
+        if _REGEX_MODULE.search(text, max(0, match.start() - 40), match.start()):
+            continue  # re.compile(pattern, flags)
+        arguments = _call_arguments(text, match.end())
+        if arguments is None:
+            return True
+        try:
+            call = ast.parse(f"_(\n{arguments}\n)", mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return True
+        if not isinstance(call, ast.Call) or any(isinstance(a, ast.Starred) for a in call.args[:4]):
+            return True
+        values = [k.value for k in call.keywords if k.arg in _LOSS_ARGUMENTS or k.arg is None]
+        values += [a for i, a in enumerate(call.args) if i in (1, 3)]
+        for value in values:
+            if any(isinstance(node, ast.Name | ast.Lambda) for node in ast.walk(value)):
+                return True
+    return False
+
+
 _DEF_PARAMS = re.compile(
     r"def[ \t]+\w+[ \t]*\(\s*(?:self\s*,\s*)?(\w+)\s*(?::[^,()=]*)?(?:=[^,()]*)?,\s*(\w+)"
 )
 _LAMBDA_PARAMS = re.compile(r"lambda[ \t]+(\w+)\s*,\s*(\w+)")
 _CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.MULTILINE)
-_COMPILE_CALL = re.compile(r"\.compile\s*\(")
 
 
 def _has_loss_signature(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
@@ -79,13 +148,21 @@ def has_loop_sink(text: str) -> bool:
     return any(sink in text for sink in _LOOP_SINKS)
 
 
+def file_gate(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
+    """Whether a file is parsed at all: it may hold a loss candidate or a custom training loop
+    (whose objectives tell which loss-shaped functions are not Keras losses)."""
+    return has_loop_sink(text) or text_may_hold_losses(text, pairs)
+
+
+@functools.lru_cache(maxsize=64)  # the engine asks before choosing where a file is analysed
 def text_may_hold_losses(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
     """The text gate, before any parse: False only when no loss candidate can be in `text`.
 
-    Candidates are compile calls, loss-shaped signatures (`def f(y_true, y_pred)`, methods and
-    lambdas too), and `call` methods of classes that may subclass a Keras Loss.
+    Candidates are compile calls that may pass a project loss (any name or lambda among
+    their loss and metric arguments), loss-shaped signatures (`def f(y_true, y_pred)`,
+    methods and lambdas too), and `call` methods of classes that may subclass a Keras Loss.
     """
-    if ".compile" in text and _COMPILE_CALL.search(text):
+    if "compile" in text and _compile_calls_may_use_project_losses(text):
         return True
     if _has_loss_signature(text, pairs):
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 from losslint.cache import content_hash
@@ -16,25 +17,6 @@ from losslint.source import (
     read_module_bytes,
     real_path,
 )
-
-_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
-
-
-def _import_statements(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
-    """Every import statement, nested blocks and functions included (statements only: much
-    cheaper than walking every expression)."""
-    found: list[ast.Import | ast.ImportFrom] = []
-    stack: list[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            found.append(node)
-            continue
-        for name in _BLOCKS:
-            block = getattr(node, name, None)
-            if block:
-                stack.extend(block)
-    return found
 
 
 class ProjectIndex:
@@ -63,10 +45,13 @@ class ProjectIndex:
         self._imports: dict[Path, tuple[frozenset[Path], frozenset[Path]]] = {}
         self._misses: set[Path] | None = None
         self._files: dict[str, bool] = {}
-        self._roots: dict[Path, list[Path]] = {}
-        self._resolved: dict[tuple[Path, str, int], tuple[Path | None, frozenset[Path]]] = {}
-        self._root_text = str(self.root)
-        self._root_prefix = self._root_text.rstrip(os.sep) + os.sep
+        # import resolution memos: search roots per importing folder, and per (folder,
+        # dotted name) the file found and the files whose absence the answer relied on
+        self._roots: dict[str, list[Path]] = {}
+        self._found: dict[tuple[str, str], tuple[Path | None, tuple[Path, ...]]] = {}
+        self._text_imports: dict[Path, tuple[frozenset[Path], frozenset[Path]]] = {}
+        self._root_str = str(self.root)
+        self._root_prefix = self._root_str.rstrip(os.sep) + os.sep
 
     # -- sources and modules ----------------------------------------------------------------
 
@@ -84,6 +69,11 @@ class ProjectIndex:
                 self._errors[key] = exc
                 raise
         return self._sources[key]
+
+    def known_text(self, path: Path) -> str | None:
+        """The text `source` already read for a file (no I/O), or None."""
+        found = self._sources.get(real_path(path))
+        return found.text if found is not None else None
 
     def digest(self, path: Path) -> str | None:
         """The content hash of what `source` read for a file (None if it was never read)."""
@@ -126,18 +116,20 @@ class ProjectIndex:
         for memo in (self._by_path, self._sources, self._errors, self._asts, self._digests):
             memo.pop(key, None)  # type: ignore[attr-defined]
         self._imports.clear()
+        self._text_imports.clear()
         self._files.clear()
-        self._resolved.clear()
+        self._found.clear()
 
     # -- import resolution -------------------------------------------------------------------
 
     def _search_roots(self, importer: Path) -> list[Path]:
-        found = self._roots.get(importer.parent)
-        if found is None:
-            found = self._roots[importer.parent] = self._find_search_roots(importer)
-        return found
+        folder = os.path.dirname(importer)
+        roots = self._roots.get(folder)
+        if roots is None:
+            roots = self._roots[folder] = self._folder_search_roots(importer)
+        return roots
 
-    def _find_search_roots(self, importer: Path) -> list[Path]:
+    def _folder_search_roots(self, importer: Path) -> list[Path]:
         roots: list[Path] = []
         package_root = importer.parent
         while (package_root / "__init__.py").exists() and package_root != package_root.parent:
@@ -154,9 +146,24 @@ class ProjectIndex:
 
     def _inside(self, path: Path) -> bool:
         text = str(path)
-        return text == self._root_text or text.startswith(self._root_prefix)
+        return text == self._root_str or text.startswith(self._root_prefix)
 
     def _file_for(self, base: Path, dotted_name: str) -> Path | None:
+        key = (str(base), dotted_name)
+        known = self._found.get(key)
+        if known is None:
+            misses = self._misses
+            self._misses = set()
+            try:
+                found = self._find_file(base, dotted_name)
+                known = self._found[key] = (found, tuple(self._misses))
+            finally:
+                self._misses = misses
+        if self._misses is not None:
+            self._misses.update(known[1])
+        return known[0]
+
+    def _find_file(self, base: Path, dotted_name: str) -> Path | None:
         if not dotted_name:
             init = base / "__init__.py"
             if self._is_file(init):
@@ -165,17 +172,20 @@ class ProjectIndex:
             return None
         target = base.joinpath(*dotted_name.split("."))
         for path in (target.with_suffix(".py"), target / "__init__.py"):
-            if self._inside(real_path(path)):
-                if self._is_file(path):
-                    return path
-                self._missed(path)
+            if not self._is_file(path):
+                self._missed(path)  # (also outside the root: a miss too many is harmless)
+            elif self._inside(real_path(path)):
+                return path
         return None
 
     def _is_file(self, path: Path) -> bool:
         key = str(path)
         found = self._files.get(key)
         if found is None:
-            found = self._files[key] = os.path.isfile(key) or real_path(path) in self.overlays
+            found = os.path.isfile(key) or (
+                bool(self.overlays) and real_path(path) in self.overlays
+            )
+            self._files[key] = found
         return found
 
     def _missed(self, path: Path) -> None:
@@ -184,20 +194,6 @@ class ProjectIndex:
 
     def resolve_path(self, importer: Path, name: str, level: int = 0) -> Path | None:
         """The project file an import names (absolute or relative), or None if external."""
-        key = (importer, name, level)
-        known = self._resolved.get(key)
-        if known is None:
-            outer, self._misses = self._misses, set()
-            try:
-                known = (self._resolve(importer, name, level), frozenset(self._misses))
-            finally:
-                self._misses = outer
-            self._resolved[key] = known
-        if self._misses is not None:
-            self._misses |= known[1]
-        return known[0]
-
-    def _resolve(self, importer: Path, name: str, level: int) -> Path | None:
         if level:
             base = importer.parent
             for _ in range(level - 1):
@@ -244,14 +240,21 @@ class ProjectIndex:
         return frozenset(seen), frozenset(misses)
 
     def _direct_imports(self, path: Path) -> tuple[frozenset[Path], frozenset[Path]]:
+        """The files a module's imports resolve to, and the misses the resolution relied on:
+        from its `ast` tree when the analysis parsed it, else from its text (a superset:
+        a module parsed only to list its imports would cost as much as analysing it)."""
         if path in self._imports:
             return self._imports[path]
+        if path not in self._by_path and path not in self._asts:
+            result = self._text_edges(path)
+            self._imports[path] = result
+            return result
         module = self.module(path)
         found: set[Path] = set()
         self._misses = misses = set()
         try:
             if module is not None:
-                for node in _import_statements(module.tree.body):
+                for node in _imports(module.tree):
                     if isinstance(node, ast.Import):
                         for alias in node.names:
                             found |= self._prefixes(path, alias.name, 0)
@@ -267,6 +270,36 @@ class ProjectIndex:
             self._misses = None
         result = (frozenset(real_path(p) for p in found), frozenset(misses))
         self._imports[path] = result
+        return result
+
+    def text_imports(self, path: Path) -> frozenset[Path]:
+        """The project files a file may import, read from its text without parsing it.
+
+        Every `import` and `from ... import` statement the text could hold counts (also
+        lines of strings and comments that look like one): the result holds every file
+        `import_closure` finds among the direct imports, and maybe more. Unreadable files
+        import nothing.
+        """
+        return self._text_edges(real_path(path))[0]
+
+    def _text_edges(self, key: Path) -> tuple[frozenset[Path], frozenset[Path]]:
+        """`text_imports`, and the files whose absence their resolution relied on."""
+        known = self._text_imports.get(key)
+        if known is not None:
+            return known
+        try:
+            text = self.source(key).text
+        except SourceError:
+            text = ""
+        found: set[Path] = set()
+        previous, self._misses = self._misses, set()
+        try:
+            for name, level, last in _text_import_names(text):
+                found |= self._prefixes(key, name, level, only_last=last)
+            result = (frozenset(real_path(p) for p in found), frozenset(self._misses))
+        finally:
+            self._misses = previous
+        self._text_imports[key] = result
         return result
 
     def _prefixes(
@@ -285,3 +318,107 @@ class ProjectIndex:
             if resolved is not None:
                 found.add(resolved)
         return found
+
+
+# Import statements found in text: at each `import` keyword, the text back to the start of
+# its logical line (line continuations followed) must be empty, end with `;` or the `:` of a
+# compound statement, or be `from`, dots and a dotted name (spaces and continuations allowed
+# between them) after such a start.
+_IMPORT_KEYWORD = re.compile(r"import\b")
+_GAP = r"(?:[ \t\f]|\\\r?\n|\\\r)*"
+_PLAIN_HEAD = re.compile(rf"(?:.*[;:])?{_GAP}", re.DOTALL)
+_FROM_HEAD = re.compile(
+    rf"(?:^|[;:]){_GAP}from\b((?:{_GAP}\.)*{_GAP}(?:\w+(?:{_GAP}\.{_GAP}\w+)*)?){_GAP}\Z"
+)
+_SPACING = re.compile(r"[\s\\]+")
+_OPEN_PAREN = re.compile(r"[\s\\]*\(")
+_DOT_SPACING = re.compile(r"\s*\.\s*")
+_NAME = re.compile(r"\w+")
+_DOTTED = re.compile(r"\w+(?:\.\w+)*")
+_COMMENT = re.compile(r"#[^\r\n]*")
+
+
+def _text_import_names(text: str) -> set[tuple[str, int, bool]]:
+    """(dotted name, level, only the last part) of every import statement the text could
+    hold, as `_direct_imports` would resolve them."""
+    wanted: set[tuple[str, int, bool]] = set()
+    for keyword in _IMPORT_KEYWORD.finditer(text):
+        position = keyword.start()
+        if position and (text[position - 1].isalnum() or text[position - 1] == "_"):
+            continue  # `reimport`, `_import`
+        head = text[_statement_start(text, position) : position]
+        names = _import_list(text, keyword.end())
+        if _PLAIN_HEAD.fullmatch(head):
+            plain = _DOT_SPACING.sub(".", names.replace("\\", " "))
+            wanted.update((name, 0, False) for name in _DOTTED.findall(plain))
+            continue
+        module = _FROM_HEAD.search(head)
+        if module is None:
+            continue
+        dotted = _SPACING.sub("", module.group(1))
+        target = dotted.lstrip(".")
+        level = len(dotted) - len(target)
+        wanted.add((target, level, False))
+        for name in _NAME.findall(names):
+            wanted.add((f"{target}.{name}" if target else name, level, True))
+    return wanted
+
+
+def _statement_start(text: str, position: int) -> int:
+    """Where the physical line holding `position` starts, going back over lines that end
+    with a line continuation (`\\`)."""
+    start = max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
+    while start > 1 and text[start - 1] in "\r\n":
+        before = start - 1
+        if text[before] == "\n" and before and text[before - 1] == "\r":
+            before -= 1
+        if not before or text[before - 1] != "\\":
+            break
+        start = max(text.rfind("\n", 0, before), text.rfind("\r", 0, before)) + 1
+    return start
+
+
+def _import_list(text: str, start: int) -> str:
+    """The names after an `import` keyword that ends at `start`: up to the closing
+    parenthesis of `(a, b)`, or to the end of the logical line (comments removed)."""
+    paren = _OPEN_PAREN.match(text, start)
+    position = paren.end() if paren else start
+    parts = []
+    while position < len(text):
+        end = text.find("\n", position)
+        if end < 0:
+            end = len(text)
+        line = _COMMENT.sub("", text[position:end])
+        if paren:
+            close = line.find(")")
+            if close >= 0:
+                parts.append(line[:close])
+                break
+            parts.append(line)
+        else:
+            parts.append(line)
+            if not line.rstrip().endswith("\\"):
+                break
+        position = end + 1
+    return " ".join(parts)
+
+
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement, nested blocks included (imports are statements: no expression
+    needs a visit, which makes this several times cheaper than `ast.walk`)."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+            continue
+        for name in _BLOCKS:
+            block = getattr(node, name, None)
+            if block:
+                stack.extend(reversed(block))
+    found.reverse()
+    return found

@@ -6,7 +6,8 @@ its reduction in `losses.py` a finding), so the plugin lints the files the CLI w
 for flake8's path arguments once per process, and answers each file from that run; the
 configuration comes from the checked file's own project. A file whose text differs from the
 disk (stdin, with `--stdin-display-name`) is linted from flake8's `lines`, as
-`losslint --stdin-filename NAME -` would.
+`losslint --stdin-filename NAME -` would, by the same engine session (only that file and the
+files that import it are analysed again).
 
 flake8 adds 1 to the column a plugin yields; losslint's columns are already 1-based, so the
 plugin yields `column - 1` (TorchFix's plugin forgot this and is off by one).
@@ -24,7 +25,7 @@ from typing import Any, ClassVar
 from losslint import __version__
 from losslint.config import Config, load_config
 from losslint.discovery import discover
-from losslint.engine import LintOptions, lint_paths, lint_source
+from losslint.engine import LintOptions, Session, lint_source
 from losslint.integrations.text import LINE_BREAK, resolved, saved_text, source_bytes
 from losslint.model import Diagnostic
 
@@ -47,6 +48,7 @@ class LosslintChecker:
     disable_noqa: ClassVar[bool] = False
     # per process: (config, path arguments) -> findings of the files the CLI would lint
     runs: ClassVar[dict[tuple[Config, tuple[str, ...]], dict[Path, tuple[Diagnostic, ...]]]] = {}
+    sessions: ClassVar[dict[Config, Session]] = {}
 
     def __init__(self, tree: ast.AST, lines: list[str], filename: str) -> None:
         # flake8 passes a plugin the parameters it names; `tree` makes this an AST plugin.
@@ -81,9 +83,19 @@ class LosslintChecker:
         on_disk = saved_text(key)
         if on_disk is None or _same_text(on_disk, text):
             return run[key]
-        files = [p for p in run if p != key] + [key]
-        results = lint_paths(files, config, options, overlays={key: source_bytes(text)})
-        return results[-1].diagnostics
+        session = self._session(config)
+        session.set_overlay(key, source_bytes(text))
+        try:
+            return session.lint([key], options)[0].diagnostics
+        finally:
+            session.set_overlay(key, None)
+
+    @classmethod
+    def _session(cls, config: Config) -> Session:
+        """The engine session of a project (its analyses are reused for every file)."""
+        if config not in cls.sessions:
+            cls.sessions[config] = Session(config)
+        return cls.sessions[config]
 
     @classmethod
     def _run(cls, config: Config, options: LintOptions) -> dict[Path, tuple[Diagnostic, ...]]:
@@ -93,6 +105,6 @@ class LosslintChecker:
             targets = [Path(t) for t in cls.targets if t != STDIN]
             found = discover(targets, config).files
             files = [p for p in found if resolved(p).is_relative_to(config.project)]
-            results = lint_paths(files, config, options)
+            results = cls._session(config).lint(files, options)
             cls.runs[key] = {r.path: r.diagnostics for r in results}
         return cls.runs[key]

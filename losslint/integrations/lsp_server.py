@@ -1,13 +1,16 @@
 """The Language Server behind `losslint-lsp` (pygls): diagnostics and code actions.
 
-A document is linted the way the CLI lints the saved file: `engine.lint_paths` on its path,
-with the configuration found from that path, and every open buffer passed as an overlay (so
-imports resolve against unsaved text and the files on disk). Diagnostics are published on
-open, after a change (debounced), and on save (when every other open document is re-checked
-too, since the files it depends on may have changed). Code actions: one quick fix per
-fixable finding (its `fix.edits`; unsafe ones say so), a `# noqa: LLxxx` suppression, and
-`source.fixAll.losslint`, which applies the safe fixes the way `losslint --fix` does, and,
-with TensorFlow installed, "confirm under TensorFlow" (`losslint --runtime` for one finding).
+A document is linted the way the CLI lints the saved file, with the configuration found from
+its path and every open buffer as an overlay (so imports resolve against unsaved text and the
+files on disk). One engine `Session` per project configuration lives as long as the server:
+it keeps every file's analysis, so an edit re-analyses only the edited buffer and the files
+that import it. Diagnostics are published on open, after a change (debounced), and on save
+(when every other open document is re-checked too, since the files it depends on may have
+changed); created or deleted files (`workspace/didChangeWatchedFiles`) make the sessions walk
+their projects again. Code actions: one quick fix per fixable finding (its `fix.edits`;
+unsafe ones say so), a `# noqa: LLxxx` suppression, and `source.fixAll.losslint`, which
+applies the safe fixes the way `losslint --fix` does, and, with TensorFlow installed,
+"confirm under TensorFlow" (`losslint --runtime` for one finding).
 Linting runs in one worker thread and the runtime in another, so the protocol stays
 responsive.
 """
@@ -36,9 +39,9 @@ from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from losslint import __version__
-from losslint.config import ConfigError, load_config
+from losslint.config import Config, ConfigError, load_config
 from losslint.discovery import is_excluded
-from losslint.engine import LintOptions, lint_paths
+from losslint.engine import LintOptions, Session
 from losslint.integrations.noqa import noqa_edit
 from losslint.integrations.text import (
     UTF16,
@@ -52,6 +55,7 @@ from losslint.integrations.text import (
 from losslint.model import Applicability, Diagnostic, FileResult
 from losslint.reporters.json_format import to_dict
 from losslint.runtime import tensorflow_available
+from losslint.source import forget_paths
 
 FIX_ALL_KIND = "source.fixAll.losslint"
 CONFIRM_COMMAND = "losslint.confirmUnderTensorFlow"
@@ -92,26 +96,49 @@ class Outcome:
     fixed_text: str | None = None
 
 
-def lint_buffer(path: Path, text: str, overlays: dict[Path, bytes], fix: bool = False) -> Outcome:
-    """Lint one buffer with its project's configuration (runs in the worker thread).
+class Sessions:
+    """The engine sessions of the projects the open documents belong to, one per
+    configuration (used from the lint thread only)."""
 
-    A broken configuration or an internal error is returned as a problem to show, never as
-    a clean result; a file the configuration excludes gets no findings (like
-    `losslint --force-exclude`, which editors and pre-commit use).
-    """
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        return Outcome(text, problem=f"invalid configuration: {exc}")
-    try:
-        if is_excluded(path, config):
-            logger.info("%s is excluded by the configuration", path)
-            return Outcome(text)
-        result = lint_paths([path], config, LintOptions(fix=fix), overlays=overlays)[0]
-    except Exception as exc:
-        logger.exception("linting %s failed", path)
-        return Outcome(text, problem=f"internal error: {type(exc).__name__}: {exc}")
-    return Outcome(text, result.diagnostics, fixed_text=result.fixed_source)
+    def __init__(self) -> None:
+        self.sessions: dict[Config, Session] = {}
+
+    def lint(
+        self, path: Path, text: str, overlays: dict[Path, bytes], fix: bool = False
+    ) -> Outcome:
+        """Lint one buffer with its project's configuration (runs in the lint thread).
+
+        A broken configuration or an internal error is returned as a problem to show, never
+        as a clean result; a file the configuration excludes gets no findings (like
+        `losslint --force-exclude`, which editors and pre-commit use).
+        """
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            return Outcome(text, problem=f"invalid configuration: {exc}")
+        try:
+            if is_excluded(path, config):
+                logger.info("%s is excluded by the configuration", path)
+                return Outcome(text)
+            session = self.sessions.get(config)
+            if session is None:  # a new project, or its configuration changed
+                session = self.sessions[config] = Session(config)
+            for stale in set(session.overlays) - set(overlays):
+                session.set_overlay(stale, None)  # closed: the file on disk counts again
+            for buffer, data in overlays.items():
+                session.set_overlay(buffer, data)
+            result = session.lint([path], LintOptions(fix=fix))[0]
+            session.internal_errors.clear()  # this file's own are in its diagnostics
+        except Exception as exc:
+            logger.exception("linting %s failed", path)
+            return Outcome(text, problem=f"internal error: {type(exc).__name__}: {exc}")
+        return Outcome(text, result.diagnostics, fixed_text=result.fixed_source)
+
+    def files_changed(self) -> None:
+        """Files were created, deleted or renamed: walk the projects and resolve paths again."""
+        forget_paths()
+        for session in self.sessions.values():
+            session.forget_project_files()
 
 
 def confirm_under_tensorflow(path: Path, text: str, diagnostic: Diagnostic) -> dict[str, Any]:
@@ -193,6 +220,7 @@ class LosslintServer:
         self.tasks: set[asyncio.Future[Any]] = set()
         self.running: dict[str, tuple[str, asyncio.Future[Outcome | None]]] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losslint-lint")
+        self.sessions = Sessions()
         self.debounce = DEFAULT_DEBOUNCE_MS / 1000
         self.document_changes = False
         self.resolve_edits = False
@@ -289,6 +317,8 @@ class LosslintServer:
             )
 
     async def did_change_watched_files(self, params: types.DidChangeWatchedFilesParams) -> None:
+        if any(change.type != types.FileChangeType.Changed for change in params.changes):
+            await self._run(self.sessions.files_changed)  # in the lint thread, between lints
         self._refresh_all()
 
     async def code_action(self, params: types.CodeActionParams) -> list[types.CodeAction] | None:
@@ -438,7 +468,9 @@ class LosslintServer:
         doc = self.documents.get(data.get("uri", ""))
         if action.kind != FIX_ALL_KIND or doc is None or doc.version != data.get("version"):
             return action
-        outcome = await self._run(lint_buffer, doc.path, doc.text, self._overlays(), fix=True)
+        outcome = await self._run(
+            self.sessions.lint, doc.path, doc.text, self._overlays(), fix=True
+        )
         if self.documents.get(doc.uri) != doc or outcome.fixed_text is None:
             return action
         index = LineIndex(doc.text)
@@ -535,7 +567,7 @@ class LosslintServer:
 
     async def _lint_once(self, doc: Document) -> Outcome | None:
         started = time.perf_counter()
-        outcome = await self._run(lint_buffer, doc.path, doc.text, self._overlays())
+        outcome = await self._run(self.sessions.lint, doc.path, doc.text, self._overlays())
         linted = time.perf_counter()
         current = self.documents.get(doc.uri)
         if current is None or current.text != outcome.text:

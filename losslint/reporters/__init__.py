@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import importlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from losslint.model import Diagnostic
-from losslint.reporters import github, json_format, sarif, text
 
 Reporter = Callable[[Sequence[Diagnostic], "ReportContext"], str]
 
@@ -20,9 +20,21 @@ class ReportContext:
         self.color = color
 
 
-REPORTERS: dict[str, Reporter] = {
-    "text": text.render,
-    "json": json_format.render,
-    "sarif": sarif.render,
-    "github": github.render,
-}
+class _Reporters(Mapping[str, Reporter]):
+    """Format name -> reporter, each module imported when its format is used."""
+
+    _MODULES = {"text": "text", "json": "json_format", "sarif": "sarif", "github": "github"}
+
+    def __getitem__(self, name: str) -> Reporter:
+        module = importlib.import_module(f"losslint.reporters.{self._MODULES[name]}")
+        render: Reporter = module.render
+        return render
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._MODULES)
+
+    def __len__(self) -> int:
+        return len(self._MODULES)
+
+
+REPORTERS: Mapping[str, Reporter] = _Reporters()
