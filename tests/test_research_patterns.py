@@ -49,6 +49,9 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "branches.compiled_with_default",  # its compile site keeps batch_mean=False
         "custom_loop.loss_fn",  # only a loop objective
         "custom_loop.GAN.generator_objective",  # what train_step returns
+        "custom_loop.passed_objective",  # given to a function whose loop calls it
+        "custom_loop.kl_term",  # add_loss
+        "custom_loop.layer_loss",  # computed by a Lambda layer
     ):
         assert quiet not in found
 

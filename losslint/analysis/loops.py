@@ -1,11 +1,13 @@
 """Custom training loops: functions whose result is an objective, where a scalar is right.
 
 A loss-shaped function whose result reaches `tape.gradient(...)`, `optimizer.minimize(...)`
-(and so `apply_gradients`), or what a `train_step`/`test_step` returns, is the objective of a
-custom training loop: it must return a scalar, and "fixing" it to one value per sample would
-scale its gradient by the batch size. This module finds those uses, by following, inside each
-function (and at module level), the assignments that feed such a sink back to the calls that
-produced the value.
+(and so `apply_gradients`), `add_loss(...)`, or what a `train_step`, `test_step` or
+`compute_loss` returns, is the objective of a custom training loop (or a model's own loss
+term): it must return a scalar, and "fixing" it to one value per sample would scale its
+gradient by the batch size. So is a function a `Lambda` layer computes. This module finds those
+uses, by following, inside each function (and at module level), the assignments that feed such
+a sink back to the calls that produced the value; a function the loop receives as an argument
+(`def train(model, loss_fn)`) is followed to the calls that pass it, in the same module.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from losslint.index.modules import ModuleInfo, target_names
 if TYPE_CHECKING:
     from losslint.analysis.evaluator import Evaluator
 
-_GRADIENT_CALLS = {"gradient": "target", "minimize": "loss"}
-_STEP_METHODS = ("train_step", "test_step")
+_GRADIENT_CALLS = {"gradient": "target", "minimize": "loss", "add_loss": "losses"}
+_STEP_METHODS = ("train_step", "test_step", "compute_loss")
+_LAYER_WRAPPERS = ("Lambda",)
 _MAX_ALIASES = 4
 
 
@@ -40,6 +43,16 @@ def _sinks(body: list[ast.stmt], step: bool) -> Iterator[ast.expr]:
                     yield item.value
         elif step and isinstance(node, ast.Return) and node.value is not None:
             yield node.value
+
+
+def _wrapped(body: list[ast.stmt]) -> Iterator[ast.expr]:
+    """Functions a layer computes: `Lambda(fn, ...)`."""
+    for node in _own_nodes(body):
+        if isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in _LAYER_WRAPPERS:
+                yield node.args[0]
 
 
 def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
@@ -86,8 +99,8 @@ class LoopObjectives:
     def of_module(self, module: ModuleInfo) -> set[tuple[str, str]]:
         """(file, qualified name) of every function whose result is an objective here."""
         found: set[tuple[str, str]] = set()
-        bodies: list[tuple[list[ast.stmt], ClassRef | None, bool]] = [
-            (module.tree.body, None, False)
+        bodies: list[tuple[ast.AST | None, list[ast.stmt], ClassRef | None, bool]] = [
+            (None, module.tree.body, None, False)
         ]
         for node, enclosing in module.scan.functions:
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -95,20 +108,71 @@ class LoopObjectives:
             owner = None
             if enclosing and isinstance(enclosing[-1], ast.ClassDef):
                 owner = ClassRef(module, enclosing[-1], enclosing[-1].name)
-            bodies.append((node.body, owner, owner is not None and node.name in _STEP_METHODS))
-        for body, owner, step in bodies:
+            step = owner is not None and node.name in _STEP_METHODS
+            bodies.append((node, node.body, owner, step))
+        passed: list[tuple[ast.AST, str]] = []  # (function, parameter) the loop calls
+        for function, body, owner, step in bodies:
             sinks = list(_sinks(body, step))
             if sinks:
-                found |= self._objectives(module, body, owner, sinks)
+                keys, parameters = self._objectives(module, function, body, owner, sinks)
+                found |= keys
+                passed.extend((function, p) for p in parameters if function is not None)
+            for wrapped in _wrapped(body):
+                # the wrapped function, or what a wrapped lambda calls
+                callees = [wrapped]
+                if isinstance(wrapped, ast.Lambda):
+                    callees = [c.func for c in ast.walk(wrapped.body) if isinstance(c, ast.Call)]
+                for callee in callees:
+                    ref = self._callee(module, callee, _assignments(body), owner, 0)
+                    if ref is not None:
+                        found.add((str(ref.module.path), ref.qualname))
+        if passed:
+            found |= self._passed_in(module, bodies, passed)
+        return found
+
+    def _passed_in(
+        self,
+        module: ModuleInfo,
+        bodies: list[tuple[ast.AST | None, list[ast.stmt], ClassRef | None, bool]],
+        passed: list[tuple[ast.AST, str]],
+    ) -> set[tuple[str, str]]:
+        """Functions given, in this module, as the argument a loop calls for its objective."""
+        wanted: dict[str, list[tuple[int, str]]] = {}
+        for function, parameter in passed:
+            assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+            names = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+            wanted.setdefault(function.name, []).append((names.index(parameter), parameter))
+        found: set[tuple[str, str]] = set()
+        for _function, body, owner, _step in bodies:
+            assigned = _assignments(body)
+            for node in _own_nodes(body):
+                if not isinstance(node, ast.Call):
+                    continue
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                for index, parameter in wanted.get(name, ()):
+                    given = [k.value for k in node.keywords if k.arg == parameter]
+                    if index < len(node.args):
+                        given.append(node.args[index])
+                    for expr in given:
+                        ref = self._callee(module, expr, assigned, owner, 0)
+                        if ref is not None:
+                            found.add((str(ref.module.path), ref.qualname))
         return found
 
     def _objectives(
         self,
         module: ModuleInfo,
+        function: ast.AST | None,
         body: list[ast.stmt],
         owner: ClassRef | None,
         sinks: list[ast.expr],
-    ) -> set[tuple[str, str]]:
+    ) -> tuple[set[tuple[str, str]], set[str]]:
+        """The functions whose result feeds the sinks, and the parameters (functions the
+        caller passes in) that do."""
+        parameters: set[str] = set()
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            parameters = {a.arg for a in [*function.args.posonlyargs, *function.args.args]}
         assigned = _assignments(body)
         local = _local_functions(body)
         seen: set[int] = set()
@@ -132,11 +196,16 @@ class LoopObjectives:
                 elif isinstance(sub, ast.Call):
                     calls.append(sub)
         found: set[tuple[str, str]] = set()
+        given: set[str] = set()
         for call in calls:
-            ref = self._callee(module, call.func, assigned, owner, 0)
+            func = call.func
+            if isinstance(func, ast.Name) and func.id in parameters and func.id not in assigned:
+                given.add(func.id)
+                continue
+            ref = self._callee(module, func, assigned, owner, 0)
             if ref is not None:
                 found.add((str(ref.module.path), ref.qualname))
-        return found
+        return found, given
 
     def _callee(
         self,

@@ -140,7 +140,15 @@ def _has_loss_signature(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
     return False
 
 
-_LOOP_SINKS = (".gradient(", ".minimize(", "def train_step", "def test_step")
+_LOOP_SINKS = (
+    ".gradient(",
+    ".minimize(",
+    "add_loss(",
+    "Lambda(",
+    "def train_step",
+    "def test_step",
+    "def compute_loss",
+)
 
 
 def has_loop_sink(text: str) -> bool:
