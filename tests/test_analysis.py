@@ -142,7 +142,8 @@ def test_reduction_aliases(tmp_path: Path, imports: str) -> None:
             None,
         ),
         ("x + 0.1 * tf.reduce_mean(x)", None),
-        ("x + keras.losses.BinaryCrossentropy()(y_true, y_pred)", "LL002"),
+        # a batch-level term in a per-sample loss: LL102, off by default (see test below)
+        ("x + keras.losses.BinaryCrossentropy()(y_true, y_pred)", None),
         ("tf.reduce_mean(K.flatten(x))", "LL001"),
         ("tf.reduce_sum(tf.reshape(x, [-1]))", "LL001"),
         ("tf.reduce_sum(K.batch_flatten(x), axis=-1)", None),
@@ -169,6 +170,20 @@ def test_transfer_rules(tmp_path: Path, call: str, expected: str | None) -> None
     )
     found = lint(tmp_path, {"m.py": source})
     assert [f[2] for f in found] == ([expected] if expected else [])
+
+
+def test_a_batch_level_term_is_ll102_when_selected(tmp_path: Path) -> None:
+    source = (
+        "import tensorflow as tf\nfrom tensorflow import keras\n\n"
+        "def loss(y_true, y_pred):\n"
+        "    x = tf.square(y_true - y_pred)\n"
+        "    return x + keras.losses.BinaryCrossentropy()(y_true, y_pred)\n"
+    )
+    (tmp_path / "m.py").write_text(source)
+    config = Config(root=tmp_path, extend_select=("LL102",))
+    (result,) = lint_paths([tmp_path / "m.py"], config, LintOptions())
+    assert [(d.code, d.location.row) for d in result.diagnostics] == [("LL102", 6)]
+    assert "adds a `BinaryCrossentropy` object's value" in result.diagnostics[0].message
 
 
 def test_batch_level_losses_are_reported_without_fix(tmp_path: Path) -> None:
@@ -298,7 +313,8 @@ def test_loss_objects_bound_in_init_and_module(tmp_path: Path) -> None:
     }
     found = lint(tmp_path, files)
     assert [(f[0], f[1], f[2], f[4]) for f in found] == [
-        ("m.py", 12, "LL002", "unsafe"),
+        # `self.mse(...)` is added to a per-sample term: a batch-level term (LL102, off by
+        # default), not a batch-reduced loss
         ("m.py", 15, "LL002", None),  # constructed in another module: no fix here
     ]
 

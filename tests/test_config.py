@@ -46,7 +46,7 @@ def test_rule_codes_are_the_registered_rules() -> None:
         ),
         (
             ["--select", "LL5"],
-            "unknown rule selector `LL5` in --select: it matches no rule (did you mean `LL0`?)",
+            "unknown rule selector `LL5` in --select: it matches no rule (did you mean `LL1`?)",
         ),
         (
             ["--select", "LL001,LL0001"],
@@ -83,7 +83,7 @@ def test_unknown_selector_on_the_command_line_is_exit_2(
     [
         ('select = ["LL01"]', "`select`: it matches no rule (did you mean `LL001`?)"),
         ('ignore = ["LL999"]', "`ignore`: it matches no rule"),
-        ('extend-select = ["LL5"]', "`extend-select`: it matches no rule (did you mean `LL0`?)"),
+        ('extend-select = ["LL5"]', "`extend-select`: it matches no rule (did you mean `LL1`?)"),
         ('extend-ignore = ["ll01"]', "`extend-ignore`: it matches no rule (did you mean `LL001`?)"),
         ('select = ["ll001"]', "`select`: it matches no rule (did you mean `LL001`?)"),
         (

@@ -32,6 +32,12 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "combinators.Sum.__call__",  # parts known at the construction site
         "branches.huber_like",  # robust=True only
         "custom_loop.shared_mse",  # compiled, and a loop objective
+        "arrays.psnr",  # NumPy
+        "arrays.jax_mse",  # JAX's NumPy
+        "arrays.rmse",  # scikit-learn's metric: one value for all samples
+        "arrays.per_class_iou",  # per-class scores written into an array
+        "arrays.iou.<locals>.f",  # run through tf.numpy_function; `.sum()` methods
+        "layers.MaximumEntropyMarkovModel.basic_loss",  # loss methods of a Keras layer
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -52,8 +58,28 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "custom_loop.passed_objective",  # given to a function whose loop calls it
         "custom_loop.kl_term",  # add_loss
         "custom_loop.layer_loss",  # computed by a Lambda layer
+        "arrays.per_row",
+        "layers.MaximumEntropyMarkovModel.per_token",
     ):
         assert quiet not in found
+
+
+def test_numpy_function_and_layer_losses_list_every_loss(tmp_path: Path) -> None:
+    root = copy_case("research_patterns", tmp_path)
+    found = _findings(root)
+    assert "arrays.iou" in found["arrays.iou.<locals>.f"]["losses"]
+    sparse = found["layers.MaximumEntropyMarkovModel.basic_loss"]["losses"]
+    assert "layers.MaximumEntropyMarkovModel.sparse_loss" in sparse
+
+
+def test_a_batch_level_term_is_off_by_default_and_ll102_when_selected(tmp_path: Path) -> None:
+    """`self.bce(y_true, y_pred) + dice_per_image`: the loss keeps the batch axis, one term
+    does not: not a batch-reduced loss (LL002), but LL102 when asked for."""
+    root = copy_case("keras_project", tmp_path)
+    default = run_cli(["--no-cache", "."], root).stdout
+    assert "segmentation.py:58" not in default
+    selected = run_cli(["--no-cache", "--extend-select", "LL102", "."], root).stdout
+    assert "mlproj/segmentation.py:58:16: LL102 loss `BCEDiceLoss.call` adds a" in selected
 
 
 def test_a_non_default_branch_names_its_condition(tmp_path: Path) -> None:

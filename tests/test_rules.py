@@ -22,8 +22,10 @@ def _write(tmp_path: Path, example: Example) -> Path:
     return path
 
 
-def _lint(path: Path, **options: bool):
-    return lint_paths([path], Config(root=path.parent), LintOptions(**options))[0]
+def _lint(path: Path, code: str, **options: bool):
+    """Lint with the default rules plus `code` (rules off by default are tested too)."""
+    config = Config(root=path.parent, extend_select=(code,))
+    return lint_paths([path], config, LintOptions(**options))[0]
 
 
 @pytest.mark.parametrize(
@@ -32,7 +34,7 @@ def _lint(path: Path, **options: bool):
 def test_valid_examples_have_no_findings(
     code: str, index: int, example: Example, tmp_path: Path
 ) -> None:
-    result = _lint(_write(tmp_path, example))
+    result = _lint(_write(tmp_path, example), code)
     assert [d.code for d in result.diagnostics] == []
 
 
@@ -41,18 +43,18 @@ def test_valid_examples_have_no_findings(
 )
 def test_invalid_examples(code: str, index: int, example: Example, tmp_path: Path) -> None:
     path = _write(tmp_path, example)
-    result = _lint(path)
+    result = _lint(path, code)
     assert sorted(d.code for d in result.diagnostics) == sorted(example.codes)
     assert code in example.codes
-    safe = _lint(path, fix=True)
+    safe = _lint(path, code, fix=True)
     assert safe.fixed_source == example.fixed
-    unsafe = _lint(path, fix=True, unsafe_fixes=True)
+    unsafe = _lint(path, code, fix=True, unsafe_fixes=True)
     expected_unsafe = example.unsafe_fixed if example.unsafe_fixed is not None else example.fixed
     assert unsafe.fixed_source == expected_unsafe
     if expected_unsafe is not None:
         # fixing again changes nothing
         path.write_text(expected_unsafe)
-        again = _lint(path, fix=True, unsafe_fixes=True)
+        again = _lint(path, code, fix=True, unsafe_fixes=True)
         assert again.fixed_source is None
 
 
@@ -73,4 +75,5 @@ def test_codes_unique_and_named() -> None:
         "reducing-loss-object",
         "scalar-only-op",
         "batch-reduced-metric",
+        "batch-level-term",
     ]

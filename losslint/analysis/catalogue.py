@@ -70,6 +70,7 @@ class Catalogue:
     mixing: MixingRules
     special: dict[str, str]
     duck_backends: dict[str, str]
+    tensor_methods: dict[str, str]
     operand_keywords: tuple[str, ...]
     loss_tensor_keywords: tuple[str, ...]
 
@@ -200,6 +201,7 @@ def load() -> Catalogue:
         mixing=_mixing_rules(data["batch_mixing"]),
         special=dict(data["special"]),
         duck_backends=dict(data["duck_backends"]),
+        tensor_methods=dict(data["tensor_methods"]),
         operand_keywords=tuple(data["keywords"]["operand"]),
         loss_tensor_keywords=tuple(data["keywords"]["loss-tensors"]),
     )

@@ -404,12 +404,33 @@ class Expressions:
             and func.value.func.id == "super"
         ):
             return self.ev.calls.super_call(func.attr, self.arguments(expr, scope), scope)
+        method = self._tensor_method(expr, scope)
+        if method is not None:
+            return method
         callee = self.eval(func, scope)
         call = self.arguments(expr, scope)
         duck = self._duck_backend(func, callee)
         if duck is not None:
             callee = duck
         return self.ev.calls.call_value(callee, call, scope)
+
+    def _tensor_method(self, expr: ast.Call, scope: Scope) -> Value | None:
+        """`(a * b).sum(axis)`: an array method, read as the NumPy function (the array first)."""
+        func = expr.func
+        if not isinstance(func, ast.Attribute):
+            return None
+        name = self.ev.catalogue.tensor_methods.get(func.attr)
+        if name is None:
+            return None
+        base = self.eval(func.value, scope)
+        if not isinstance(base, Batched | Flat | Reduced) and not (
+            isinstance(base, Unknown) and base.tainted
+        ):
+            return None
+        call = self.arguments(expr, scope)
+        call.args.insert(0, base)
+        call.arg_refs.insert(0, ArgRef(func.value))
+        return self.ev.calls.call_value(Symbol(name), call, scope)
 
     def arguments(self, expr: ast.Call, scope: Scope) -> CallArgs:
         call = CallArgs(expr, [], {}, [], {}, False)

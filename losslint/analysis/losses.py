@@ -71,6 +71,7 @@ class Issue:
     batch_level: bool
     candidate: Candidate
     condition: str | None = None  # reached only with a non-default argument: "robust=True"
+    mixed: bool = False  # a batch-level term added to a value that keeps the batch axis
 
     @property
     def kind(self) -> str:
@@ -288,16 +289,13 @@ class LossFinder:
     def _loss_shaped_method(
         self, owner: ClassRef, node: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> bool:
-        """Which methods with loss-named parameters are analysed as losses: `__call__` of plain
-        classes, and any method of a plain class (`class Losses: def dice(self, y_true,
-        y_pred)`); never `__call__` of a Keras Loss (reducing is its contract; `call` is found
-        as the class's own candidate), nor methods of Keras metrics, layers or models (their
-        `update_state`, `call` and loss terms have other contracts)."""
-        names = self.ev.names
-        is_loss, is_metric = names.class_kind(owner)
-        if is_loss or is_metric:
-            return False
-        return not names.framework_class(owner)
+        """Which methods with loss-named parameters are analysed as losses: any method of a
+        plain class (`class Losses: def dice(self, y_true, y_pred)`) or of a Keras layer or
+        model (a CRF layer's `sparse_loss`, a model's `dice_coef`); never a method of a Keras
+        Loss (`__call__` reduces by contract, and `call` is found as the class's own candidate)
+        nor of a Keras Metric (`update_state`)."""
+        is_loss, is_metric = self.ev.names.class_kind(owner)
+        return not (is_loss or is_metric)
 
     def _ref_for(
         self,
@@ -416,7 +414,9 @@ class LossFinder:
                 # regularisers)
                 for origin in sorted(value.mixed, key=_origin_key):
                     if origin.kind in ("loss_object", "scalar_op") or origin.op == "metric":
-                        found.append(Issue((origin,), False, analysis.batch_level, candidate))
+                        found.append(
+                            Issue((origin,), False, analysis.batch_level, candidate, mixed=True)
+                        )
         return found
 
 

@@ -10,11 +10,14 @@ from losslint.analysis.expressions import is_const
 from losslint.analysis.values import (
     NO_LITERAL,
     Alternatives,
+    Batched,
     ClassRef,
     Const,
+    Flat,
     FunctionRef,
     Mapping,
     Parts,
+    Reduced,
     Seq,
     Unknown,
     Value,
@@ -272,6 +275,9 @@ class Statements:
                 scope.env[name] = Parts(value if known is None else join(known, value))
             elif isinstance(current, Mapping):
                 scope.env[name] = Mapping((*current.items, value))
+            elif isinstance(current, Const | Batched | Flat | Reduced) and tainted(value):
+                # `scores[c] = dice_c` into an array: it now holds that value too
+                scope.env[name] = combine(current, value, linear=True)
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
             if target.value.id == "self":
                 scope.env[f"self.{target.attr}"] = value
@@ -291,6 +297,8 @@ class Statements:
                 item = Unknown(tainted=tainted(value))
                 if isinstance(value, Const):
                     item = Const()
+                elif isinstance(value, Reduced):
+                    item = value  # the parts of a batch-free value are batch-free
                 for element in parts:
                     self.assign(element, item, scope)
         elif isinstance(target, ast.Starred):

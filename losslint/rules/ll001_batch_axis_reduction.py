@@ -286,7 +286,7 @@ class BatchAxisReduction(Rule):
     )
 
     def claims(self, issue: Issue) -> bool:
-        return issue.candidate.role == "loss" and issue.kind == "reduction"
+        return issue.candidate.role == "loss" and issue.kind == "reduction" and not issue.mixed
 
     def message(self, issue: Issue) -> str:
         return (

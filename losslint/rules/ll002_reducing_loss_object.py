@@ -93,7 +93,7 @@ class ReducingLossObject(Rule):
     )
 
     def claims(self, issue: Issue) -> bool:
-        return issue.candidate.role == "loss" and issue.kind == "loss_object"
+        return issue.candidate.role == "loss" and issue.kind == "loss_object" and not issue.mixed
 
     def message(self, issue: Issue) -> str:
         origin = issue.origins[0]

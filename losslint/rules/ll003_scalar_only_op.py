@@ -80,7 +80,7 @@ class ScalarOnlyOp(Rule):
     )
 
     def claims(self, issue: Issue) -> bool:
-        return issue.candidate.role == "loss" and issue.kind == "scalar_op"
+        return issue.candidate.role == "loss" and issue.kind == "scalar_op" and not issue.mixed
 
     def message(self, issue: Issue) -> str:
         origin = issue.origins[0]

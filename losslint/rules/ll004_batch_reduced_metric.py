@@ -78,7 +78,7 @@ class BatchReducedMetric(Rule):
     )
 
     def claims(self, issue: Issue) -> bool:
-        return issue.candidate.role == "metric"
+        return issue.candidate.role == "metric" and not issue.mixed
 
     def message(self, issue: Issue) -> str:
         return (

@@ -55,6 +55,7 @@ SPECIAL: dict[str, Any] = {
     "sequence": builtins.sequence,
     "partial": builtins.partial,
     "total": builtins.total,
+    "foreign": builtins.foreign,
     "constant": builtins.constant,
     "map": builtins.map_fn,
 }

@@ -85,6 +85,15 @@ def partial(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
     return Unknown()
 
 
+def foreign(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    """`tf.numpy_function(f, [y_true, y_pred], tf.float32)` (and `py_function`): f's value."""
+    func, _ = call.get(0, "func")
+    inputs, _ = call.get(1, "inp")
+    if not isinstance(func, FunctionRef) or not isinstance(inputs, Seq):
+        return ev.calls.opaque(call)
+    return ev.calls.call_function(func, list(inputs.items), {}, scope, call.node)
+
+
 def constant(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
     return Const()
 

@@ -47,8 +47,12 @@ def rank(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scop
 
 
 def constant(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
-    if qualname in ev.catalogue.casts and call.args and isinstance(call.args[0], Const):
-        return Const(literal=call.args[0].literal, batch_size=call.args[0].batch_size)
+    if qualname in ev.catalogue.casts and call.args:
+        value = call.args[0]
+        if isinstance(value, Const):
+            return Const(literal=value.literal, batch_size=value.batch_size)
+        if isinstance(value, Reduced):
+            return value  # `float(intersection)` of a batch-reduced sum is still that value
     return Const()
 
 
