@@ -127,17 +127,17 @@ def test_ll1_is_accepted_exactly_when_a_rule_starts_with_it(project: Path) -> No
 
 @pytest.mark.slow
 def test_a_new_rule_module_is_a_valid_selector_at_once(tmp_path: Path) -> None:
-    """`LL1` becomes valid as soon as `rules/ll101_*.py` exists (a copy of the package)."""
+    """`LL2` becomes valid as soon as `rules/ll201_*.py` exists (a copy of the package)."""
     shutil.copytree(
         REPO / "losslint", tmp_path / "losslint", ignore=shutil.ignore_patterns("*.pyc")
     )
     check = (
         "from losslint.codes import is_valid_selector, rule_codes;"
-        "print(rule_codes()[-1], is_valid_selector('LL1'), is_valid_selector('LL10'),"
-        " is_valid_selector('LL102'))"
+        "print(rule_codes()[-1], is_valid_selector('LL2'), is_valid_selector('LL20'),"
+        " is_valid_selector('LL202'))"
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    (tmp_path / "losslint" / "rules" / "ll101_dropped_sample_weight.py").write_text("")
+    (tmp_path / "losslint" / "rules" / "ll201_example_rule.py").write_text("")
     proc = subprocess.run(
         [sys.executable, "-c", check],
         cwd=tmp_path,
@@ -146,7 +146,7 @@ def test_a_new_rule_module_is_a_valid_selector_at_once(tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert proc.stdout == "LL101 True True False\n", proc.stderr
+    assert proc.stdout == "LL201 True True False\n", proc.stderr
 
 
 def test_extend_ignore_adds_to_the_ignored_rules(project: Path) -> None:

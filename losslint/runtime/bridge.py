@@ -64,7 +64,7 @@ _SHAPE_ERROR = re.compile(
     r"InvalidArgumentError|Incompatible shapes|shape|Shape|dimension|rank|IndexError|"
     r"size-incompatible|broadcast|ConcatOp|Dimensions must"
 )
-RUNTIME_CODES = frozenset({"LL001", "LL002", "LL003", "LL004"})
+RUNTIME_CODES = frozenset({"LL001", "LL002", "LL003", "LL004", "LL102"})
 MEAN_RTOL = 1e-5
 FEW = 3  # up to this many losses: one line each; more on a terminal: a progress bar
 
