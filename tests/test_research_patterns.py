@@ -35,6 +35,7 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "arrays.psnr",  # NumPy
         "arrays.jax_mse",  # JAX's NumPy
         "arrays.rmse",  # scikit-learn's metric: one value for all samples
+        "fallbacks.root_mean_squared_error",  # defined in an `except ImportError:` fallback
         "arrays.per_class_iou",  # per-class scores written into an array
         "arrays.iou.<locals>.f",  # run through tf.numpy_function; `.sum()` methods
         "layers.MaximumEntropyMarkovModel.basic_loss",  # loss methods of a Keras layer
@@ -48,6 +49,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
     found = _findings(root)
     for quiet in (
         "loss_call.ScaledMSE.__call__",  # reducing is Loss.__call__'s contract
+        "loss_call.SourceSum.__call__",  # the base spelled `keras.src.losses.loss.Loss`
         "plain_class.SegmentationLosses.per_pixel",
         "spellings.hat_loss",
         "collected.per_sample_channels",
@@ -62,6 +64,36 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "layers.MaximumEntropyMarkovModel.per_token",
     ):
         assert quiet not in found
+
+
+def test_loss_call_of_a_subclass_of_keras_own_loss_class_when_keras_is_linted(
+    tmp_path: Path,
+) -> None:
+    """Linting Keras' sources: `keras.src.losses.loss.Loss` is the Loss base, whose `__call__` may reduce."""
+    package = tmp_path / "keras" / "src" / "losses"
+    package.mkdir(parents=True)
+    for folder in (tmp_path / "keras", tmp_path / "keras" / "src", package):
+        (folder / "__init__.py").write_text("")
+    (package / "loss.py").write_text(
+        "class Loss:\n"
+        "    def __call__(self, y_true, y_pred, sample_weight=None):\n"
+        "        return self.call(y_true, y_pred)\n"
+    )
+    (tmp_path / "keras" / "src" / "helper.py").write_text(
+        "from keras.src import ops\n"
+        "from keras.src.losses.loss import Loss\n\n\n"
+        "class SumLoss(Loss):\n"
+        "    def __call__(self, y_true, y_pred, sample_weight=None):\n"
+        "        return ops.sum(y_pred)\n\n\n"
+        "class Plain:\n"
+        "    def __call__(self, y_true, y_pred):\n"
+        "        return ops.sum(y_pred)\n\n\n"
+        "def train(model):\n"
+        "    model.compile(loss=SumLoss())\n"
+        "    model.compile(loss=Plain())\n"
+    )
+    found = _findings(tmp_path)
+    assert set(found) == {"keras.src.helper.Plain.__call__"}
 
 
 def test_numpy_function_and_layer_losses_list_every_loss(tmp_path: Path) -> None:

@@ -318,6 +318,12 @@ def collect_bindings(
                 for handler in stmt.handlers:
                     if not _catches_import_error(handler):
                         visit(handler.body)
+                        continue
+                    # a fallback binds what the `try` did under other names: keep the first,
+                    # and add what only the fallback binds (its own imports and definitions)
+                    kept = dict(bindings)
+                    visit(handler.body)
+                    bindings.update(kept)
                 visit(stmt.orelse)
             elif isinstance(stmt, ast.With | ast.AsyncWith):
                 visit(stmt.body)
@@ -330,7 +336,7 @@ _TRY_STAR: type = getattr(ast, "TryStar", ast.Try)
 
 
 def _catches_import_error(handler: ast.excepthandler) -> bool:
-    """`except ImportError:` fallbacks import the same API under another name: keep the first."""
+    """Whether a handler is an `except ImportError:` fallback for the imports of its `try`."""
     assert isinstance(handler, ast.ExceptHandler)
     names = dotted(handler.type) if handler.type is not None else ""
     return names in {"ImportError", "ModuleNotFoundError"}
