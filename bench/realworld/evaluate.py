@@ -7,6 +7,7 @@
     python bench/realworld/evaluate.py --corpus all --split all
     python bench/realworld/evaluate.py --corpus github --naive # also score the naive matcher
     python bench/realworld/evaluate.py --runtime               # also run --runtime, count verdicts
+    python bench/realworld/evaluate.py --verdicts v.tsv        # also write each row's verdict
 
 A labelled function counts as flagged when losslint reports any LL001-LL004 finding whose
 `function`, or one of whose `losses`, is that function (`<module>.<function>`). Positives are
@@ -225,7 +226,9 @@ def losslint_origin(cwd: Path) -> str:
     return str(Path(proc.stdout.strip()).parent)
 
 
-def evaluate(groups: list[Group], runtime: bool, naive: bool) -> int:
+def evaluate(
+    groups: list[Group], runtime: bool, naive: bool, verdicts_path: Path | None = None
+) -> int:
     if groups:
         print(f"losslint from {losslint_origin(groups[0].root)}\n")
     header = f"{'group':56} {'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4}   prec.  recall"
@@ -233,6 +236,7 @@ def evaluate(groups: list[Group], runtime: bool, naive: bool) -> int:
     lines, naive_lines, disagreements, naive_disagreements = [], [], [], []
     verdicts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
+    table: list[str] = []  # --verdicts: one line per labelled row
     for group in groups:
         findings = run_losslint(group, runtime)
         flagged: dict[str, list[dict]] = defaultdict(list)
@@ -249,6 +253,10 @@ def evaluate(groups: list[Group], runtime: bool, naive: bool) -> int:
             dotted = f"{module_name(group.root / row['path'])}.{row['function']}"
             hits = flagged.get(dotted, [])
             outcome = score.add(row["expected"], bool(hits))
+            codes = ",".join(sorted({hit["code"] for hit in hits})) or "-"
+            table.append(
+                f"{group.name}\t{row['path']}\t{row['function']}\t{row['expected']}\t{codes}"
+            )
             where = f"{row_name(row)} {row['path']} {row['function']}"
             if outcome == "FN":
                 disagreements.append(f"FN {where}: {row['reason']}")
@@ -277,6 +285,10 @@ def evaluate(groups: list[Group], runtime: bool, naive: bool) -> int:
         lines.append(score.line(group.name))
         naive_lines.append(naive_score.line(group.name))
 
+    if verdicts_path is not None:
+        verdicts_path.write_text(
+            "group\tpath\tfunction\tlabel\tcodes\n" + "".join(f"{line}\n" for line in table)
+        )
     scored = total.tp + total.fp + total.fn + total.tn
     print(header)
     print("\n".join(lines))
@@ -313,13 +325,16 @@ def main() -> int:
     parser.add_argument("--naive", action="store_true", help="also score the naive matcher")
     parser.add_argument("--package", action="append", help="only these PyPI packages")
     parser.add_argument("--repo", action="append", help="only these GitHub repositories")
+    parser.add_argument(
+        "--verdicts", type=Path, help="write every scored row's verdict (the codes found) here"
+    )
     options = parser.parse_args()
     groups: list[Group] = []
     if options.corpus in ("pypi", "all"):
         groups += pypi_groups(options.package)
     if options.corpus in ("github", "all"):
         groups += github_groups(options.split, options.repo)
-    return evaluate(groups, options.runtime, options.naive)
+    return evaluate(groups, options.runtime, options.naive, options.verdicts)
 
 
 if __name__ == "__main__":
