@@ -62,11 +62,13 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "custom_loop.layer_loss",  # computed by a Lambda layer
         "arrays.per_row",
         "layers.MaximumEntropyMarkovModel.per_token",
+        "torch_losses.Dice.loss",  # a PyTorch module's losses are scalars by contract
+        "torch_losses.mse",
     ):
         assert quiet not in found
 
 
-def test_loss_call_of_a_subclass_of_keras_own_loss_class_when_keras_is_linted(
+def test_keras_own_base_classes_when_keras_or_tf_keras_sources_are_linted(
     tmp_path: Path,
 ) -> None:
     """Linting Keras' sources: `keras.src.losses.loss.Loss` is the Loss base, whose `__call__` may reduce."""
@@ -91,6 +93,19 @@ def test_loss_call_of_a_subclass_of_keras_own_loss_class_when_keras_is_linted(
         "def train(model):\n"
         "    model.compile(loss=SumLoss())\n"
         "    model.compile(loss=Plain())\n"
+    )
+    # tf_keras' sources: Metric subclasses defined there, whose `update_state` is never a loss
+    metrics = tmp_path / "tf_keras" / "src" / "metrics"
+    metrics.mkdir(parents=True)
+    for folder in (tmp_path / "tf_keras", tmp_path / "tf_keras" / "src", metrics):
+        (folder / "__init__.py").write_text("")
+    (metrics / "base_metric.py").write_text(
+        "import tensorflow as tf\n\n\n"
+        "class Metric:\n"
+        "    pass\n\n\n"
+        "class Mean(Metric):\n"
+        "    def update_state(self, y_true, y_pred, sample_weight=None):\n"
+        "        return tf.reduce_sum(y_true - y_pred)\n"
     )
     found = _findings(tmp_path)
     assert set(found) == {"keras.src.helper.Plain.__call__"}

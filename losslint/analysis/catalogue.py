@@ -56,6 +56,7 @@ class MixingRules:
 @dataclass(frozen=True)
 class Catalogue:
     frameworks: frozenset[str]
+    other_frameworks: frozenset[str]
     aliases: tuple[tuple[str, str], ...]
     entries: dict[str, Entry]
     loss_bases: frozenset[str]
@@ -75,10 +76,15 @@ class Catalogue:
     loss_tensor_keywords: tuple[str, ...]
 
     def canonical(self, qualname: str) -> str:
-        """Rewrite known aliases (`tensorflow.keras.x` -> `keras.x`, ...)."""
-        for prefix, replacement in self.aliases:
-            if qualname == prefix or qualname.startswith(prefix + "."):
-                return replacement + qualname[len(prefix) :]
+        """Rewrite known aliases (`tensorflow.keras.x` -> `keras.x`, ...), one after another
+        (`tf_keras.src.losses.loss.Loss` -> `keras.src.losses.loss.Loss` -> `keras.losses.Loss`)."""
+        for _ in range(4):  # a rewrite chain is short; the bound guards against a cycle
+            for prefix, replacement in self.aliases:
+                if qualname == prefix or qualname.startswith(prefix + "."):
+                    qualname = replacement + qualname[len(prefix) :]
+                    break
+            else:
+                return qualname
         return qualname
 
     def lookup(self, qualname: str) -> Entry | None:
@@ -187,6 +193,7 @@ def load() -> Catalogue:
     elementwise = data["elementwise"]
     return Catalogue(
         frameworks=frozenset(data["frameworks"]),
+        other_frameworks=frozenset(data["other-frameworks"]),
         aliases=tuple(aliases),
         entries=entries,
         loss_bases=frozenset(data["loss_class"]["base"]),

@@ -259,6 +259,8 @@ class LossFinder:
                     )
 
     def _named_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
+        if self._other_framework_module(module):
+            return
         for node, owner, enclosing in _functions(module):
             params = _positional(node)
             if owner is not None:
@@ -285,6 +287,18 @@ class LossFinder:
                 priority=PRIORITY_NAMED,
                 target=self._target(ref, kind, module, None, None),
             )
+
+    def _other_framework_module(self, module: ModuleInfo) -> bool:
+        """Whether a module is written for another framework (PyTorch, ...): it imports one
+        and imports neither TensorFlow nor Keras, so its losses return a scalar by contract."""
+        catalogue = self.ev.catalogue
+        roots = {
+            binding.target.split(".", 1)[0]
+            for binding in module.bindings.values()
+            if binding.kind in ("import", "from") and not binding.level
+        }
+        roots.update(target.split(".", 1)[0] for target, level in module.star_imports if not level)
+        return bool(roots & catalogue.other_frameworks) and not roots & catalogue.frameworks
 
     def _loss_shaped_method(
         self, owner: ClassRef, node: ast.FunctionDef | ast.AsyncFunctionDef

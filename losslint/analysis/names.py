@@ -132,8 +132,11 @@ class Names:
         if key in self._class_kinds:
             return self._class_kinds[key]
         self._class_kinds[key] = (False, False)
-        is_loss = is_metric = False
         catalogue = self.catalogue
+        # Keras' own base classes, when Keras' (or tf_keras') sources are the linted project
+        own = catalogue.canonical(f"{cls.module.name}.{cls.qualname}")
+        is_loss = own in catalogue.loss_bases
+        is_metric = own in catalogue.metric_bases
         for base in self.class_bases(cls):
             if isinstance(base, Symbol):
                 name = catalogue.canonical(base.qualname)
