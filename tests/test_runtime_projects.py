@@ -171,3 +171,31 @@ def test_summary_lists_inconclusive_reasons(run: dict[str, Any]) -> None:
     assert lines[index + 1].split()[:2] == ["1", "later-call"]
     assert any(line.startswith("runtime probe [1/") for line in lines)
     assert any(line.startswith("runtime fix [1/") for line in lines)
+
+
+def test_loss_methods_of_a_layer_run_on_the_built_layer(run: dict[str, Any]) -> None:
+    """`tagger.sparse_loss` reads the weights `TransitionTagger.build` creates."""
+    runtime = _confirmed(run, "tagger.TransitionTagger.sparse_loss")
+    assert "layer `TransitionTagger.build((5, 7))` run first" in runtime["arguments"], runtime
+    assert runtime["output_shape"] == []
+
+
+def test_an_error_raised_while_handling_a_shape_error_does_not_end_the_search(
+    run: dict[str, Any],
+) -> None:
+    """On rank 2 the loss's fallback raises AttributeError: rank 3 is still tried."""
+    runtime = _confirmed(run, "pairs.pair_loss")
+    assert runtime["input_shape"] == [5, 6, 7]
+
+
+def test_tensorflow1_names_come_from_tf_compat_v1(run: dict[str, Any]) -> None:
+    """`tf.to_float` runs as `tf.compat.v1.to_float` in the compatibility layer."""
+    runtime = _confirmed(run, "old_losses.log_mse")
+    assert runtime["keras"] == "compat"
+    assert runtime["fix_verified"] is True, runtime["detail"]
+
+
+def test_last_axis_size_is_derived_from_the_loss_constant_slices(run: dict[str, Any]) -> None:
+    """`tf.split(y_pred, [4, 5])` needs 9 channels; `y_true[..., 4:9]` says so."""
+    runtime = _confirmed(run, "rotated.rotated_box_loss")
+    assert runtime["input_shape"][-1] == 9

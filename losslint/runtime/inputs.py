@@ -7,7 +7,9 @@ axis has lost the batch axis.
 
 from __future__ import annotations
 
+import ast
 import re
+import textwrap
 from typing import Any
 
 # ranks 2 to 5, odd and even last dimensions, one channel, boxes (N, 4)
@@ -81,7 +83,10 @@ def attempts(
     else the configured shapes (or the defaults), the simplest first, each with every label
     kind (the likeliest first)."""
     order = label_order(source)
-    candidates = [declared] if declared is not None else shapes
+    if declared is not None:
+        candidates = [declared]
+    else:
+        candidates = [*shapes, *(s for s in derived_shapes(source) if s not in shapes)]
     return [(shape, labels) for shape in candidates for labels in order if _fits(shape, labels)]
 
 
@@ -131,3 +136,54 @@ def perturb(array: Any, index: int, labels: str | None, classes: int) -> Any:
     else:  # floats in (0.05, 0.95) and 0/1 labels: 1 - x changes every value
         changed[index] = 1.0 - changed[index]
     return changed
+
+
+MAX_DERIVED_CHANNELS = 64
+
+
+def last_axis_size(source: str) -> int | None:
+    """The smallest last-axis size that every constant index and slice of the last axis in
+    `source` fits (`y[..., :4]`, `y[..., 4:9]`, `y[..., 8]` -> 9), when it exceeds 2."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except (SyntaxError, ValueError):
+        return None
+    needed = 0
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Tuple)):
+            continue
+        items = node.slice.elts
+        if len(items) < 2:
+            continue
+        last = items[-1]
+        if _is_int(last):
+            needed = max(needed, last.value + 1)  # type: ignore[attr-defined]
+        elif isinstance(last, ast.Slice):
+            for bound, extra in ((last.lower, 1), (last.upper, 0)):
+                if bound is not None and _is_int(bound):
+                    needed = max(needed, bound.value + extra)  # type: ignore[attr-defined]
+    return needed if 2 < needed <= MAX_DERIVED_CHANNELS else None
+
+
+def _is_int(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int)
+        and not isinstance(node.value, bool)
+        and node.value >= 0
+    )
+
+
+def derived_shapes(source: str) -> list[tuple[int, ...]]:
+    """Shapes of ranks 2 to 4 whose last axis fits the loss's own constant indices (tried
+    after the default shapes: boxes with 9 channels, `y[..., 4:9]`)."""
+    channels = last_axis_size(source)
+    if channels is None:
+        return []
+    shapes = []
+    for inner in ((), (6,), (8, 8)):
+        batch = 5
+        while batch in (*inner, channels):
+            batch += 1
+        shapes.append((batch, *inner, channels))
+    return shapes

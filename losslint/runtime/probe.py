@@ -40,6 +40,7 @@ from losslint.runtime.arguments import (
     required_parameters,
     wants_framework,
 )
+from losslint.runtime.compat import TF1_ERROR, CompatLayer
 from losslint.runtime.importer import ProjectImporter
 from losslint.runtime.inputs import attempts, make_inputs, parse_shape_comment, perturb
 from losslint.runtime.rebuild import DENIED_CALL
@@ -94,10 +95,28 @@ def _missing_argument(exc: BaseException) -> bool:
     return isinstance(exc, TypeError) and "required positional argument" in str(exc)
 
 
+def _input_independent(exc: BaseException) -> bool:
+    """Whether an error would be the same on every input: a missing name or argument, unless
+    it was raised while handling another error (a fallback that failed on what the first
+    error was about, such as an input of the wrong shape)."""
+    if _missing_argument(exc):
+        return True
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        if not isinstance(error, _INPUT_INDEPENDENT):
+            return False
+        seen.add(id(error))
+        error = error.__context__
+    return True
+
+
 def _keras2_failure(result: dict[str, Any]) -> bool:
+    """Whether Keras 2 or TensorFlow 1 code failed (worth another try with the compatibility
+    layer, or under tf_keras)."""
     texts = [str(result.get("error") or "")]
     texts += [str(t.get("error") or "") for t in result.get("tried") or []]
-    return any(_KERAS2_ERROR.search(text) for text in texts)
+    return any(_KERAS2_ERROR.search(text) or TF1_ERROR.search(text) for text in texts)
 
 
 class _NoMoreArguments(Exception):
@@ -126,8 +145,10 @@ class Prober:
             tf.errors.ResourceExhaustedError,
         )
         self._loss_bases = self._keras_loss_bases()
+        self._layer_bases = self._keras_layer_bases()
+        self._built_layers: dict[int, tuple[Any, tuple[int, ...]]] = {}
         self.mode = "tf_keras" if legacy else "3"
-        self._compat_added: list[str] = []
+        self._compat = CompatLayer(tf, keras)
         self._arg_attempt = 0
         self._searched = False
         self._arguments: list[str] = []
@@ -139,6 +160,13 @@ class Prober:
         tf_keras = sys.modules.get("tf_keras")
         if tf_keras is not None:
             bases.append(tf_keras.losses.Loss)
+        return tuple(bases)
+
+    def _keras_layer_bases(self) -> tuple[type, ...]:
+        bases: list[type] = [self.keras.layers.Layer]
+        tf_keras = sys.modules.get("tf_keras")
+        if tf_keras is not None:
+            bases.append(tf_keras.layers.Layer)
         return tuple(bases)
 
     # -- jobs --
@@ -187,18 +215,10 @@ class Prober:
             return
         assert self.importer is not None
         self.importer.forget()
-        backend = self.keras.backend
         if mode == "compat":
-            legacy = self.tf.keras.backend  # Keras 3's TensorFlow versions of Keras 2's functions
-            for name in dir(legacy):
-                if not name.startswith("_") and not hasattr(backend, name):
-                    setattr(backend, name, getattr(legacy, name))
-                    self._compat_added.append(name)
+            self._compat.add()
         else:
-            for name in self._compat_added:
-                with contextlib.suppress(AttributeError):
-                    delattr(backend, name)
-            self._compat_added = []
+            self._compat.remove()
         self.mode = mode
 
     def _attempt(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +232,7 @@ class Prober:
         tried = 0
         for attempt in range(start, start + 1 if fix else MAX_ARGUMENT_SETS):
             self._arg_attempt, self._searched, self._arguments = attempt, False, []
+            self._built_layers = {}
             try:
                 fn = self.resolve(target)
             except self.memory_errors:
@@ -648,6 +669,7 @@ class Prober:
         for shape, labels in attempts:
             y_true, y_pred = make_inputs(shape, labels)
             try:
+                self._build_layer(fn, tuple(y_pred.shape))
                 out = self._call(fn, y_true, y_pred)
             except self.memory_errors:
                 raise
@@ -662,11 +684,40 @@ class Prober:
                 tried.append(
                     {"input_shape": list(shape), "labels": labels, "error": self._explain(exc)}
                 )
-                if isinstance(exc, _INPUT_INDEPENDENT) or _missing_argument(exc):
+                if _input_independent(exc):
                     break  # the same on every input
                 continue
             return self._facts(fn, out, y_true, y_pred, shape, labels, tried)
         return {"status": "call_error", "tried": tried}
+
+    def _build_layer(self, fn: Callable[..., Any], shape: tuple[int, ...]) -> None:
+        """A loss method of a project's Keras layer (a CRF's `sparse_loss`) reads the weights
+        its `build` creates, and is called on that layer's output: build the layer for
+        `y_pred`'s shape (again when the shape changes)."""
+        inner = fn.func if isinstance(fn, functools.partial) else fn
+        owner = getattr(inner, "__self__", None)
+        if owner is None or not isinstance(owner, self._layer_bases):
+            return
+        assert self.importer is not None
+        build = None
+        for klass in type(owner).__mro__:
+            if klass.__module__ not in self.importer.loaded:
+                break
+            if "build" in vars(klass):
+                build = vars(klass)["build"]
+                break
+        built = self._built_layers.get(id(owner))
+        if build is None or (built is None and getattr(owner, "built", False)):
+            return  # nothing of the project's to build, or built by the project itself
+        if built is not None and built[1] == shape:
+            return
+        build(owner, shape)  # the class's own `build`: Keras' wrapper would lock the layer
+        self._built_layers[id(owner)] = (owner, shape)
+        note = f"layer `{type(owner).__name__}.build({shape})` run first"
+        self._arguments[:] = [
+            a for a in self._arguments if not a.startswith(f"layer `{type(owner).__name__}.build(")
+        ]
+        self._arguments.append(note)
 
     def _facts(
         self,
