@@ -217,7 +217,9 @@ def client(project: Path) -> Iterator[LspClient]:
         assert lsp.close() == 0
 
 
-def test_notebook_sync_is_advertised(project: Path, client: LspClient) -> None:
+def test_notebook_sync_is_advertised_to_clients_with_notebook_support(
+    project: Path, client: LspClient
+) -> None:
     caps = client.initialize(project, capabilities())["capabilities"]
     assert caps["notebookDocumentSync"] == {
         "notebookSelector": [{"notebook": "jupyter-notebook", "cells": [{"language": "python"}]}],
@@ -315,3 +317,96 @@ def test_fix_all_edits_every_cell(project: Path, client: LspClient) -> None:
         uri = nb.cells[number - 1]["uri"]
         edits = workspace_edits(resolved["edit"], uri)
         assert apply_edits(nb.cells[number - 1]["text"], edits) == expected[number - 1]
+
+
+def test_moved_cells_keep_their_text_and_findings_follow(project: Path, client: LspClient) -> None:
+    client.initialize(project, capabilities())
+    nb = Notebook(client, project / "train.ipynb", [(CODE, LOSS), (MARKUP, NOTES), (CODE, COMPILE)])
+    nb.open()
+    [before] = nb.diagnostics(1)
+    # one structure change that reorders cells: [loss, notes, compile] -> [notes, loss, compile]
+    loss, notes = nb.cells[0], nb.cells[1]
+    nb.cells[0:2] = [notes, loss]
+    nb.change(
+        {
+            "cells": {
+                "structure": {
+                    "array": {
+                        "start": 0,
+                        "deleteCount": 2,
+                        "cells": [
+                            {"kind": MARKUP, "document": notes["uri"]},
+                            {"kind": CODE, "document": loss["uri"]},
+                        ],
+                    }
+                }
+            }
+        }
+    )
+    [moved] = nb.diagnostics(2)
+    assert moved["range"] == before["range"]
+    [cli] = cli_findings(project, nb.save_as_ipynb())
+    assert cli["cell"] == 2
+    assert moved["data"] == cli
+    # a move sent as a deletion, then an insertion (no didClose, no didOpen): the text is kept
+    nb.cells.pop(1)
+    nb.change({"cells": {"structure": {"array": {"start": 1, "deleteCount": 1}}}})
+    nb.cells.append(loss)
+    nb.change(
+        {
+            "cells": {
+                "structure": {
+                    "array": {
+                        "start": 2,
+                        "deleteCount": 0,
+                        "cells": [{"kind": CODE, "document": loss["uri"]}],
+                    }
+                }
+            }
+        }
+    )
+    [last] = nb.diagnostics(3)
+    assert last["range"] == before["range"]
+    [cli] = cli_findings(project, nb.save_as_ipynb())
+    assert last["data"] == cli
+
+
+def test_a_code_cell_turned_markdown_loses_its_findings(project: Path, client: LspClient) -> None:
+    client.initialize(project, capabilities())
+    nb = Notebook(client, project / "train.ipynb", [(CODE, LOSS), (CODE, COMPILE)])
+    nb.open()
+    assert len(nb.diagnostics(1)) == 1
+    nb.cells[0]["kind"] = MARKUP
+    nb.change({"cells": {"data": [{"kind": MARKUP, "document": nb.cells[0]["uri"]}]}})
+    while True:
+        params = client.wait_for(PUBLISH, nb.cells[0]["uri"])[1]
+        if params["diagnostics"] == []:
+            break
+
+
+def test_save_checks_again_and_close_clears(project: Path, client: LspClient) -> None:
+    """A loss imported from a module on disk: reported at the notebook's compile site; saving
+    the notebook re-checks it against the files on disk."""
+    helpers = project / "helpers.py"
+    good = LOSS.replace("tf.square(y_true - y_pred))", "tf.square(y_true - y_pred), axis=-1)")
+    helpers.write_text(good + "\n")
+    client.initialize(project, capabilities())
+    imports = "import tensorflow as tf\nfrom helpers import mse"
+    nb = Notebook(client, project / "train.ipynb", [(CODE, imports), (CODE, COMPILE)])
+    nb.open()
+    assert nb.diagnostics(2) == []
+    helpers.write_text(LOSS + "\n")
+    client.notify("notebookDocument/didSave", {"notebookDocument": {"uri": nb.uri}})
+    [diagnostic] = nb.diagnostics(2)
+    line = COMPILE.split("\n")[1]
+    assert diagnostic["range"]["start"] == {"line": 1, "character": line.index("mse")}
+    [cli] = cli_findings(project, nb.save_as_ipynb())
+    assert diagnostic["data"] == cli
+    client.notify(
+        "notebookDocument/didClose",
+        {
+            "notebookDocument": {"uri": nb.uri},
+            "cellTextDocuments": [{"uri": c["uri"]} for c in nb.cells],
+        },
+    )
+    assert client.wait_for(PUBLISH, nb.cells[1]["uri"])[1]["diagnostics"] == []
