@@ -11,6 +11,8 @@ their projects again. Code actions: one quick fix per fixable finding (its `fix.
 unsafe ones say so), a `# noqa: LLxxx` suppression, and `source.fixAll.losslint`, which
 applies the safe fixes the way `losslint --fix` does, and, with TensorFlow installed,
 "confirm under TensorFlow" (`losslint --runtime` for one finding).
+Notebooks (LSP 3.17 notebook synchronisation, `lsp_notebook`) are linted as their virtual
+module, like the CLI lints an .ipynb file, and their findings published on each cell's URI.
 Linting runs in one worker thread and the runtime in another, so the protocol stays
 responsive.
 """
