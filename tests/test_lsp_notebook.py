@@ -410,3 +410,37 @@ def test_save_checks_again_and_close_clears(project: Path, client: LspClient) ->
         },
     )
     assert client.wait_for(PUBLISH, nb.cells[1]["uri"])[1]["diagnostics"] == []
+
+
+def test_no_notebook_sync_for_clients_without_notebook_support(
+    project: Path, client: LspClient
+) -> None:
+    caps = client.initialize(project, {})["capabilities"]
+    assert "notebookDocumentSync" not in caps
+    assert caps["textDocumentSync"]["change"] == 2  # text documents as before
+
+
+def test_indented_cell_quick_fix_and_noqa(project: Path, client: LspClient) -> None:
+    """A cell indented as a whole (IPython removes the common indent): positions, the fix and
+    the noqa comment refer to the cell as written."""
+    indented = "\n".join("  " + line if line else line for line in LOSS.split("\n"))
+    client.initialize(project, capabilities())
+    nb = Notebook(client, project / "train.ipynb", [(CODE, indented), (CODE, COMPILE)])
+    nb.open()
+    [diagnostic] = nb.diagnostics(1)
+    line = indented.split("\n")[4]
+    assert diagnostic["range"]["start"] == {
+        "line": 4,
+        "character": utf16(line[: line.index("tf.reduce_mean")]),
+    }
+    [cli] = cli_findings(project, nb.save_as_ipynb())
+    assert diagnostic["data"] == cli
+    actions = nb.code_actions(1, diagnostic["range"])
+    [fix] = [a for a in actions if a["title"] == "losslint (LL001): Add `axis=-1`"]
+    [noqa] = [a for a in actions if "noqa" in a["title"]]
+    uri = nb.cells[0]["uri"]
+    fixed = apply_edits(indented, workspace_edits(fix["edit"], uri))
+    assert fixed == cli_fixed_cells(project, nb.path)[0]
+    nb.edit(1, workspace_edits(noqa["edit"], uri))
+    assert nb.cells[0]["text"] == indented.replace(line, line + "  # noqa: LL001")
+    assert nb.diagnostics(1) == []
