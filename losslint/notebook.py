@@ -79,6 +79,15 @@ def is_notebook(path: Path | str) -> bool:
 
 
 @dataclass(frozen=True)
+class Cell:
+    """A cell as read from a notebook file or held by an editor."""
+
+    kind: str  # "code", "markdown" or "raw"
+    source: str
+    language: str | None = None  # the cell's own language, when it names one
+
+
+@dataclass(frozen=True)
 class CodeCell:
     """A code cell that is part of the virtual module."""
 
@@ -159,21 +168,40 @@ class Notebook:
         if not isinstance(cells, list):
             raise NotebookError("not a notebook: no `cells` list", *_key_position(text, "cells"))
         language = _language(doc.get("metadata"))
+        sources = [_cell_source(text, cell, index) for index, cell in enumerate(cells, start=1)]
+        return cls.from_cells(
+            [
+                Cell(cell["cell_type"], source, _cell_language(cell))
+                for cell, source in zip(cells, sources, strict=True)
+            ],
+            language,
+            text,
+            bom,
+        )
+
+    @classmethod
+    def from_cells(
+        cls, cells: Sequence[Cell], language: str | None = None, text: str = "", bom: bool = False
+    ) -> Notebook:
+        """The notebook made of `cells` (in order; `language`: the notebook's kernel language).
+
+        Editors hold cells in memory: such a notebook has no JSON `text` (positions, cell
+        mapping and `fixed_cells` work; JSON write-back needs `from_text`).
+        """
         code: list[CodeCell] = []
         skipped: list[SkippedCell] = []
         row, offset = 1, 0
         for index, cell in enumerate(cells, start=1):
-            source = _cell_source(text, cell, index)
-            if cell["cell_type"] != "code":
+            if cell.kind != "code":
                 continue
-            reason = _skip_reason(cell, language)
-            dedented, shifts = _dedent(source)
+            reason = _skip_reason(cell.language, language)
+            dedented, shifts = _dedent(cell.source)
             masked = None if reason else mask_cell(dedented)
             if masked is None:
                 skipped.append(SkippedCell(index, reason or f"cell magic {_cell_magic(dedented)}"))
                 continue
             masked_text, masked_rows = masked
-            code.append(CodeCell(index, row, offset, source, masked_text, masked_rows, shifts))
+            code.append(CodeCell(index, row, offset, cell.source, masked_text, masked_rows, shifts))
             row += code[-1].rows
             offset += len(masked_text) + 1
         code = _mask_coding_cookie(code)
@@ -242,12 +270,20 @@ class Notebook:
             return self.text
         return self._apply(_text_edits(self.virtual, fixed))
 
+    def fixed_cells(self, fixed: str) -> dict[int, str]:
+        """The new source of each cell a changed virtual module changes, by cell index;
+        raises NotebookError when a change touches masked IPython syntax or crosses cells."""
+        return self._cell_texts(_text_edits(self.virtual, fixed)) if fixed != self.virtual else {}
+
     def encode(self, text: str) -> bytes:
         """JSON text as file bytes (with the BOM the file had)."""
         data = text.encode("utf-8")
         return b"\xef\xbb\xbf" + data if self.bom else data
 
     def _apply(self, spans: list[tuple[int, int, str]]) -> str:
+        return replace_sources(self.text, self._cell_texts(spans))
+
+    def _cell_texts(self, spans: list[tuple[int, int, str]]) -> dict[int, str]:
         by_cell: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
         for start, end, content in spans:
             code = self._code_cell_spanning(start, end)
@@ -272,7 +308,7 @@ class Notebook:
                 previous_start = start
             if new != code.text:
                 texts[code.cell] = new
-        return replace_sources(self.text, texts)
+        return texts
 
     def _code_cell_spanning(self, start: int, end: int) -> CodeCell:
         for code in self.code_cells:
@@ -499,14 +535,19 @@ def _language(metadata: object) -> str | None:
     return None
 
 
-def _skip_reason(cell: dict[str, object], language: str | None) -> str | None:
-    if language is not None and language.lower() not in PYTHON_LANGUAGES:
-        return f"the notebook's language is {language}"
+def _cell_language(cell: dict[str, object]) -> str | None:
+    """The language VS Code records for a cell (`metadata.vscode.languageId`), if any."""
     metadata = cell.get("metadata")
     vscode = metadata.get("vscode") if isinstance(metadata, dict) else None
     language_id = vscode.get("languageId") if isinstance(vscode, dict) else None
-    if isinstance(language_id, str) and language_id.lower() not in PYTHON_LANGUAGES:
-        return f"the cell's language is {language_id}"
+    return language_id if isinstance(language_id, str) else None
+
+
+def _skip_reason(cell_language: str | None, language: str | None) -> str | None:
+    if language is not None and language.lower() not in PYTHON_LANGUAGES:
+        return f"the notebook's language is {language}"
+    if cell_language is not None and cell_language.lower() not in PYTHON_LANGUAGES:
+        return f"the cell's language is {cell_language}"
     return None
 
 

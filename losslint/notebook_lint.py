@@ -74,15 +74,7 @@ class NotebookSet:
             final[real_path(result.path)] = fixed
             mapped.append(result)
         names = _Names(final, self.config.root)
-        out = []
-        for result in mapped:
-            notebook = final.get(real_path(result.path))
-            diagnostics = [
-                names.rewrite(_to_cells(d, notebook), notebook) for d in result.diagnostics
-            ]
-            out.append(
-                replace(result, diagnostics=tuple(sorted(diagnostics, key=Diagnostic.sort_key)))
-            )
+        out = [_in_cells(r, final.get(real_path(r.path)), names) for r in mapped]
         return out + self.errors
 
     def _write_back(self, result: FileResult, notebook: Notebook) -> tuple[FileResult, Notebook]:
@@ -117,6 +109,20 @@ def lint_notebook_source(
     session.set_overlay(path, notebook.virtual_bytes)
     result = session.lint([path], options, explicit=[path])[0]
     return found.finish([result])[0], found.warnings
+
+
+def map_to_cells(result: FileResult, notebook: Notebook, root: Path) -> FileResult:
+    """A notebook's result (its virtual module's) with findings, fixes and names in cells.
+
+    For notebooks held in memory (editors): no JSON is written back; `notebook.fixed_cells`
+    turns a fixed virtual module into cell sources.
+    """
+    return _in_cells(result, notebook, _Names({real_path(result.path): notebook}, root))
+
+
+def _in_cells(result: FileResult, notebook: Notebook | None, names: _Names) -> FileResult:
+    diagnostics = [names.rewrite(_to_cells(d, notebook), notebook) for d in result.diagnostics]
+    return replace(result, diagnostics=tuple(sorted(diagnostics, key=Diagnostic.sort_key)))
 
 
 def _unreadable(
@@ -224,4 +230,4 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-__all__ = ["NotebookSet", "lint_notebook_source"]
+__all__ = ["NotebookSet", "lint_notebook_source", "map_to_cells"]

@@ -1,7 +1,9 @@
 """A minimal LSP client over stdio, as an editor drives a server: JSON-RPC with
-Content-Length framing, requests, notifications and the server's notifications.
+Content-Length framing, requests, notifications and the server's notifications; an open
+notebook as an editor syncs it (`NotebookEditor`).
 
-Used by tests/test_lsp.py and bench/lsp_bench.py against the real `losslint-lsp` process.
+Used by tests/test_lsp.py, tests/test_lsp_notebook.py and the LSP benchmarks (bench/) against
+the real `losslint-lsp` process.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+PUBLISH = "textDocument/publishDiagnostics"
+CODE, MARKUP = 2, 1  # NotebookCellKind
 TIMEOUT = 120.0  # seconds: generous, so a loaded 2-core machine never fails a test
 
 
@@ -198,3 +202,146 @@ def workspace_edits(edit: dict[str, Any], uri: str) -> list[dict[str, Any]]:
             for e in change["edits"]
         ]
     return list(edit.get("changes", {}).get(uri, []))
+
+
+def notebook_capabilities() -> dict[str, Any]:
+    """What an editor with notebook support announces (VS Code does)."""
+    return {
+        "workspace": {"workspaceEdit": {"documentChanges": True}},
+        "textDocument": {
+            "codeAction": {
+                "codeActionLiteralSupport": {
+                    "codeActionKind": {"valueSet": ["quickfix", "source", "source.fixAll"]}
+                },
+                "resolveSupport": {"properties": ["edit"]},
+            },
+            "publishDiagnostics": {"versionSupport": True},
+        },
+        "notebookDocument": {"synchronization": {"executionSummarySupport": False}},
+    }
+
+
+class NotebookEditor:
+    """An editor's open notebook (LSP notebook synchronisation as VS Code sends it): cells
+    with URIs, kinds, texts and versions, and the notifications that change them."""
+
+    def __init__(self, client: LspClient, path: Path, cells: list[tuple[int, str]]) -> None:
+        self.client = client
+        self.path = path
+        self.uri = path.as_uri()
+        self.version = 1
+        self.cells = [self._cell(kind, text, n) for n, (kind, text) in enumerate(cells)]
+        self.counter = len(cells)
+
+    def _cell(self, kind: int, text: str, number: int) -> dict[str, Any]:
+        # a VS Code cell URI: the notebook's path, a fragment per cell
+        uri = f"vscode-notebook-cell:{self.path.as_posix()}#W{number}sZmlsZQ%3D%3D"
+        return {"uri": uri, "kind": kind, "text": text, "version": 1}
+
+    def item(self, cell: dict[str, Any]) -> dict[str, Any]:
+        language = "python" if cell["kind"] == CODE else "markdown"
+        return {
+            "uri": cell["uri"],
+            "languageId": language,
+            "version": cell["version"],
+            "text": cell["text"],
+        }
+
+    def open(self) -> None:
+        self.client.notify(
+            "notebookDocument/didOpen",
+            {
+                "notebookDocument": {
+                    "uri": self.uri,
+                    "notebookType": "jupyter-notebook",
+                    "version": self.version,
+                    "cells": [{"kind": c["kind"], "document": c["uri"]} for c in self.cells],
+                },
+                "cellTextDocuments": [self.item(c) for c in self.cells],
+            },
+        )
+
+    def change(self, change: dict[str, Any]) -> None:
+        self.version += 1
+        self.client.notify(
+            "notebookDocument/didChange",
+            {"notebookDocument": {"uri": self.uri, "version": self.version}, "change": change},
+        )
+
+    def edit(self, number: int, edits: list[dict[str, Any]]) -> None:
+        """Apply TextEdits to a cell (1-based) as the editor does, and send them."""
+        cell = self.cells[number - 1]
+        cell["text"] = apply_edits(cell["text"], edits)
+        cell["version"] += 1
+        ordered = sorted(
+            edits,
+            key=lambda e: (e["range"]["start"]["line"], e["range"]["start"]["character"]),
+            reverse=True,
+        )
+        self.change(
+            {
+                "cells": {
+                    "textContent": [
+                        {
+                            "document": {"uri": cell["uri"], "version": cell["version"]},
+                            "changes": [
+                                {"range": e["range"], "text": e["newText"]} for e in ordered
+                            ],
+                        }
+                    ]
+                }
+            }
+        )
+
+    def insert(self, at: int, kind: int, text: str) -> dict[str, Any]:
+        """Insert a cell before 0-based position `at` (a structure change)."""
+        cell = self._cell(kind, text, self.counter)
+        self.counter += 1
+        self.cells.insert(at, cell)
+        self.change(
+            {
+                "cells": {
+                    "structure": {
+                        "array": {
+                            "start": at,
+                            "deleteCount": 0,
+                            "cells": [{"kind": kind, "document": cell["uri"]}],
+                        },
+                        "didOpen": [self.item(cell)],
+                    }
+                }
+            }
+        )
+        return cell
+
+    def delete(self, at: int) -> dict[str, Any]:
+        cell = self.cells.pop(at)
+        self.change(
+            {
+                "cells": {
+                    "structure": {
+                        "array": {"start": at, "deleteCount": 1},
+                        "didClose": [{"uri": cell["uri"]}],
+                    }
+                }
+            }
+        )
+        return cell
+
+    def diagnostics(self, number: int) -> list[dict[str, Any]]:
+        """The diagnostics published next for cell `number` (1-based) at its current version."""
+        cell = self.cells[number - 1]
+        while True:
+            params = self.client.wait_for(PUBLISH, cell["uri"])[1]
+            if params.get("version") == cell["version"]:
+                return params["diagnostics"]
+
+    def code_actions(self, number: int, rng: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.client.request(
+            "textDocument/codeAction",
+            {
+                "textDocument": {"uri": self.cells[number - 1]["uri"]},
+                "range": rng,
+                "context": {"diagnostics": []},
+            },
+        )

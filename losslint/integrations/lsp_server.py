@@ -11,6 +11,8 @@ their projects again. Code actions: one quick fix per fixable finding (its `fix.
 unsafe ones say so), a `# noqa: LLxxx` suppression, and `source.fixAll.losslint`, which
 applies the safe fixes the way `losslint --fix` does, and, with TensorFlow installed,
 "confirm under TensorFlow" (`losslint --runtime` for one finding).
+Notebooks (LSP 3.17 notebook synchronisation, `lsp_notebook`) are linted as their virtual
+module, like the CLI lints an .ipynb file, and their findings published on each cell's URI.
 Linting runs in one worker thread and the runtime in another, so the protocol stays
 responsive.
 """
@@ -42,6 +44,8 @@ from losslint import __version__
 from losslint.config import Config, ConfigError, load_config
 from losslint.discovery import is_excluded
 from losslint.engine import LintOptions, Session
+from losslint.integrations.lsp_notebook import SYNC_OPTIONS as NOTEBOOK_SYNC
+from losslint.integrations.lsp_notebook import NotebookCells, noqa_in_cell
 from losslint.integrations.noqa import noqa_edit
 from losslint.integrations.text import (
     UTF16,
@@ -52,7 +56,9 @@ from losslint.integrations.text import (
     saved_text,
     source_bytes,
 )
-from losslint.model import Applicability, Diagnostic, FileResult
+from losslint.model import Applicability, Diagnostic, Edit, FileResult
+from losslint.notebook import Notebook, NotebookError, is_notebook
+from losslint.notebook_lint import map_to_cells
 from losslint.reporters.json_format import to_dict
 from losslint.runtime import tensorflow_available
 from losslint.source import forget_paths
@@ -74,26 +80,41 @@ SEVERITIES = {
 logger = logging.getLogger("losslint.lsp")
 T = TypeVar("T")
 Span = tuple[int, int, str]  # start and end offsets (code points) and the new text
+Target = tuple[str, int | None, LineIndex]  # a document's URI, version and text's line index
 
 
 @dataclass(frozen=True)
 class Document:
-    """An open buffer: the text the editor holds, and the file it is linted as."""
+    """An open buffer: the text the editor holds (or a notebook's cells), and the file it is
+    linted as."""
 
     uri: str
     path: Path
     text: str
     version: int | None
+    cells: NotebookCells | None = None
+
+    @property
+    def state(self) -> object:
+        """What the editor holds: any change to it is an edit (a notebook: its cells)."""
+        return self.text if self.cells is None else self.cells.cells
+
+    @property
+    def data(self) -> bytes:
+        """The buffer as the engine reads the file (a notebook: its virtual module)."""
+        return source_bytes(self.text) if self.cells is None else self.cells.notebook.virtual_bytes
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """Linting one text: findings, or the problem that kept it from being linted."""
+    """Linting one document: findings (a notebook's in its cells), or the problem that kept
+    it from being linted."""
 
-    text: str
+    state: object
     diagnostics: tuple[Diagnostic, ...] = ()
     problem: str | None = None
     fixed_text: str | None = None
+    fixed_cells: dict[int, str] | None = None  # a notebook's fixed cells, by cell index
 
 
 class Sessions:
@@ -104,22 +125,29 @@ class Sessions:
         self.sessions: dict[Config, Session] = {}
 
     def lint(
-        self, path: Path, text: str, overlays: dict[Path, bytes], fix: bool = False
+        self,
+        path: Path,
+        state: object,
+        overlays: dict[Path, bytes],
+        fix: bool = False,
+        notebook: Notebook | None = None,
     ) -> Outcome:
         """Lint one buffer with its project's configuration (runs in the lint thread).
 
-        A broken configuration or an internal error is returned as a problem to show, never
-        as a clean result; a file the configuration excludes gets no findings (like
+        `state` is what the editor holds (returned in the outcome); a notebook's virtual
+        module is in `overlays` and `notebook` maps its results to cells. A broken
+        configuration or an internal error is returned as a problem to show, never as a clean
+        result; a file the configuration excludes gets no findings (like
         `losslint --force-exclude`, which editors and pre-commit use).
         """
         try:
             config = load_config(path)
         except ConfigError as exc:
-            return Outcome(text, problem=f"invalid configuration: {exc}")
+            return Outcome(state, problem=f"invalid configuration: {exc}")
         try:
             if is_excluded(path, config):
                 logger.info("%s is excluded by the configuration", path)
-                return Outcome(text)
+                return Outcome(state)
             session = self.sessions.get(config)
             if session is None:  # a new project, or its configuration changed
                 session = self.sessions[config] = Session(config)
@@ -129,16 +157,33 @@ class Sessions:
                 session.set_overlay(buffer, data)
             result = session.lint([path], LintOptions(fix=fix))[0]
             session.internal_errors.clear()  # this file's own are in its diagnostics
+            if notebook is not None:
+                return _notebook_outcome(state, result, notebook, config)
         except Exception as exc:
             logger.exception("linting %s failed", path)
-            return Outcome(text, problem=f"internal error: {type(exc).__name__}: {exc}")
-        return Outcome(text, result.diagnostics, fixed_text=result.fixed_source)
+            return Outcome(state, problem=f"internal error: {type(exc).__name__}: {exc}")
+        return Outcome(state, result.diagnostics, fixed_text=result.fixed_source)
 
     def files_changed(self) -> None:
         """Files were created, deleted or renamed: walk the projects and resolve paths again."""
         forget_paths()
         for session in self.sessions.values():
             session.forget_project_files()
+
+
+def _notebook_outcome(
+    state: object, result: FileResult, notebook: Notebook, config: Config
+) -> Outcome:
+    """A notebook's outcome: findings in cells, and the fixed cells (none when a fix cannot
+    be written back to the cells, as `losslint --fix` leaves such a notebook unfixed)."""
+    fixed_cells = None
+    if result.fixed_source is not None:
+        try:
+            fixed_cells = notebook.fixed_cells(result.fixed_source)
+        except NotebookError as exc:
+            logger.info("%s: not fixed: %s", result.path, exc.message)
+    mapped = map_to_cells(result, notebook, config.root)
+    return Outcome(state, mapped.diagnostics, fixed_cells=fixed_cells)
 
 
 def confirm_under_tensorflow(path: Path, text: str, diagnostic: Diagnostic) -> dict[str, Any]:
@@ -194,12 +239,22 @@ class LosslintProtocol(LanguageServerProtocol):
 
     pygls applies incremental changes to lines split by `str.splitlines`, which also breaks
     at form feeds and U+2028 (LSP breaks only at CR, LF and CRLF), and it rewrites a change's
-    position in place when that split disagrees; `LosslintServer` applies changes itself.
+    position in place when that split disagrees; `LosslintServer` applies changes itself, to
+    text documents and to notebook cells alike.
     """
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
         handler = self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)
+        if handler is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def lsp_notebook_document__did_change(
+        self, params: types.DidChangeNotebookDocumentParams
+    ) -> Any:
+        """Notebook cells' text edits too (`lsp_notebook.NotebookCells.changed`)."""
+        handler = self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
         if handler is not None:
             yield handler, (params,), None
 
@@ -212,13 +267,16 @@ class LosslintServer:
             "losslint",
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            notebook_document_sync=NOTEBOOK_SYNC,
             protocol_cls=LosslintProtocol,
         )
-        self.documents: dict[str, Document] = {}
+        self.documents: dict[str, Document] = {}  # by URI: text documents and notebooks
+        self.cell_notebooks: dict[str, str] = {}  # cell URI -> its notebook's URI
+        self.published_cells: dict[str, set[str]] = {}  # notebook URI -> cells with findings
         self.outcomes: dict[str, Outcome] = {}
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.tasks: set[asyncio.Future[Any]] = set()
-        self.running: dict[str, tuple[str, asyncio.Future[Outcome | None]]] = {}
+        self.running: dict[str, tuple[object, asyncio.Future[Outcome | None]]] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losslint-lint")
         self.sessions = Sessions()
         self.debounce = DEFAULT_DEBOUNCE_MS / 1000
@@ -237,6 +295,10 @@ class LosslintServer:
             (types.TEXT_DOCUMENT_DID_CHANGE, self.did_change, None),
             (types.TEXT_DOCUMENT_DID_SAVE, self.did_save, None),
             (types.TEXT_DOCUMENT_DID_CLOSE, self.did_close, None),
+            (types.NOTEBOOK_DOCUMENT_DID_OPEN, self.did_open_notebook, None),
+            (types.NOTEBOOK_DOCUMENT_DID_CHANGE, self.did_change_notebook, None),
+            (types.NOTEBOOK_DOCUMENT_DID_SAVE, self.did_save, None),
+            (types.NOTEBOOK_DOCUMENT_DID_CLOSE, self.did_close_notebook, None),
             (types.WORKSPACE_DID_CHANGE_WATCHED_FILES, self.did_change_watched_files, None),
             (
                 types.TEXT_DOCUMENT_CODE_ACTION,
@@ -316,6 +378,48 @@ class LosslintServer:
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
             )
 
+    async def did_open_notebook(self, params: types.DidOpenNotebookDocumentParams) -> None:
+        item = params.notebook_document
+        path = self._notebook_path(item.uri)
+        if path is None:
+            return
+        cells = NotebookCells.opened(params)
+        self.documents[item.uri] = Document(item.uri, path, "", item.version, cells)
+        self._track_cells(item.uri, cells)
+        self.outcomes.pop(item.uri, None)
+        await self._lint(item.uri)
+
+    async def did_change_notebook(self, params: types.DidChangeNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        doc = self.documents.get(uri)
+        if doc is None or doc.cells is None:
+            return
+        cells = doc.cells.changed(params.change, self.encoding)
+        self.documents[uri] = replace(doc, cells=cells, version=params.notebook_document.version)
+        self._track_cells(uri, cells)
+        self._schedule(uri, self.debounce)
+
+    async def did_close_notebook(self, params: types.DidCloseNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        timer = self.timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        self.outcomes.pop(uri, None)
+        if self.documents.pop(uri, None) is not None:
+            self._track_cells(uri, None)
+            for cell in sorted(self.published_cells.pop(uri, set())):
+                self.server.text_document_publish_diagnostics(
+                    types.PublishDiagnosticsParams(uri=cell, diagnostics=[])
+                )
+
+    def _track_cells(self, uri: str, cells: NotebookCells | None) -> None:
+        """Which notebook each cell URI belongs to (code actions arrive for cells)."""
+        for cell, notebook in list(self.cell_notebooks.items()):
+            if notebook == uri:
+                del self.cell_notebooks[cell]
+        for cell in cells.cells if cells is not None else ():
+            self.cell_notebooks[cell.uri] = uri
+
     async def did_change_watched_files(self, params: types.DidChangeWatchedFilesParams) -> None:
         if any(change.type != types.FileChangeType.Changed for change in params.changes):
             await self._run(self.sessions.files_changed)  # in the lint thread, between lints
@@ -323,24 +427,79 @@ class LosslintServer:
 
     async def code_action(self, params: types.CodeActionParams) -> list[types.CodeAction] | None:
         uri = params.text_document.uri
+        if uri in self.cell_notebooks:
+            return await self._cell_code_actions(params)
         if uri not in self.documents:
             return None
         outcome = await self._lint(uri)
         doc = self.documents.get(uri)
-        if outcome is None or doc is None or doc.text != outcome.text:
+        if outcome is None or doc is None or doc.state != outcome.state:
             return None
         only = params.context.only
         index = LineIndex(doc.text)
         start, end = params.range.start, params.range.end
         lo = index.from_lsp(start.line, start.character, self.encoding)
         hi = index.from_lsp(end.line, end.character, self.encoding)
+        target = (doc.uri, doc.version, index)
+        fixes, suppressions = self._finding_actions(
+            target, outcome.diagnostics, lo, hi, only, self._verdicts(doc)
+        )
+        actions = fixes + suppressions + self._confirm_actions(doc, outcome, index, lo, hi, only)
+        return actions + await self._fix_all_action(doc, outcome, only)
+
+    async def _cell_code_actions(
+        self, params: types.CodeActionParams
+    ) -> list[types.CodeAction] | None:
+        """A notebook cell's actions: its findings' quick fixes and suppressions (edits in the
+        cell), and `source.fixAll.losslint` for the whole notebook."""
+        uri = params.text_document.uri
+        notebook_uri = self.cell_notebooks[uri]
+        outcome = await self._lint(notebook_uri)
+        doc = self.documents.get(notebook_uri)
+        if outcome is None or doc is None or doc.cells is None or doc.state != outcome.state:
+            return None
+        found = doc.cells.cell(uri)
+        if found is None or found[1].text is None:
+            return None
+        number, cell = found
+        code = next((c for c in doc.cells.notebook.code_cells if c.cell == number), None)
+        if code is None:
+            return None
+        only = params.context.only
+        index = LineIndex(cell.text)
+        start, end = params.range.start, params.range.end
+        lo = index.from_lsp(start.line, start.character, self.encoding)
+        hi = index.from_lsp(end.line, end.character, self.encoding)
+        fixes, suppressions = self._finding_actions(
+            (cell.uri, cell.version, index),
+            [d for d in outcome.diagnostics if d.cell == number],
+            lo,
+            hi,
+            only,
+            noqa=functools.partial(noqa_in_cell, code),
+        )
+        return fixes + suppressions + await self._fix_all_action(doc, outcome, only)
+
+    def _finding_actions(
+        self,
+        target: Target,
+        diagnostics: Iterable[Diagnostic],
+        lo: int,
+        hi: int,
+        only: Sequence[str] | None,
+        verdicts: dict[tuple[Any, ...], dict[str, Any]] | None = None,
+        noqa: Callable[[int, str], Edit | None] | None = None,
+    ) -> tuple[list[types.CodeAction], list[types.CodeAction]]:
+        """Quick fixes and `# noqa` suppressions of the findings between offsets `lo` and
+        `hi` of the target's text (`noqa`: the suppression edit of a row and a code)."""
+        uri, version, index = target
         fixes: list[types.CodeAction] = []
         suppressions: list[types.CodeAction] = []
-        for diagnostic in outcome.diagnostics:
+        for diagnostic in diagnostics:
             first, last = index.offset(diagnostic.location), index.offset(diagnostic.end_location)
             if first > hi or last < lo or not wanted(QUICK_FIX, only):
                 continue
-            lsp_diagnostic = self._diagnostic(diagnostic, index, self._verdicts(doc))
+            lsp_diagnostic = self._diagnostic(diagnostic, index, verdicts)
             fix = diagnostic.fix
             if fix is not None:
                 safe = fix.applicability is Applicability.SAFE
@@ -354,37 +513,45 @@ class LosslintServer:
                         + ("" if safe else " (unsafe fix)"),
                         kind=types.CodeActionKind.QuickFix,
                         diagnostics=[lsp_diagnostic],
-                        edit=self._edit(doc, index, spans),
+                        edit=self._edit([(uri, version, index, spans)]),
                         is_preferred=safe,
                     )
                 )
-            noqa = noqa_edit(doc.text, diagnostic.noqa_row, diagnostic.code)
-            if noqa is not None and diagnostic.code != "LL000":
-                span = (index.offset(noqa.location), index.offset(noqa.end_location), noqa.content)
+            if noqa is not None:
+                edit = noqa(diagnostic.noqa_row, diagnostic.code)
+            else:
+                edit = noqa_edit(index.text, diagnostic.noqa_row, diagnostic.code)
+            if edit is not None and diagnostic.code != "LL000":
+                span = (index.offset(edit.location), index.offset(edit.end_location), edit.content)
                 suppressions.append(
                     types.CodeAction(
                         title=f"losslint ({diagnostic.code}): Suppress with "
                         f"`# noqa: {diagnostic.code}`",
                         kind=types.CodeActionKind.QuickFix,
                         diagnostics=[lsp_diagnostic],
-                        edit=self._edit(doc, index, [span]),
+                        edit=self._edit([(uri, version, index, [span])]),
                     )
                 )
-        actions = fixes + suppressions + self._confirm_actions(doc, outcome, index, lo, hi, only)
-        if wanted(FIX_ALL_KIND, only) and any(
+        return fixes, suppressions
+
+    async def _fix_all_action(
+        self, doc: Document, outcome: Outcome, only: Sequence[str] | None
+    ) -> list[types.CodeAction]:
+        """`source.fixAll.losslint` when the document has a safe fix (edit resolved lazily
+        when the client can resolve it)."""
+        if not wanted(FIX_ALL_KIND, only) or not any(
             d.fix is not None and d.fix.applicability is Applicability.SAFE
             for d in outcome.diagnostics
         ):
-            fix_all = types.CodeAction(
-                title="losslint: Fix all safe fixes",
-                kind=FIX_ALL_KIND,
-                data={"uri": uri, "version": doc.version},
-            )
-            if not self.resolve_edits:
-                fix_all = await self.resolve_code_action(fix_all)
-            if self.resolve_edits or fix_all.edit is not None:
-                actions.append(fix_all)
-        return actions
+            return []
+        fix_all = types.CodeAction(
+            title="losslint: Fix all safe fixes",
+            kind=FIX_ALL_KIND,
+            data={"uri": doc.uri, "version": doc.version},
+        )
+        if not self.resolve_edits:
+            fix_all = await self.resolve_code_action(fix_all)
+        return [fix_all] if self.resolve_edits or fix_all.edit is not None else []
 
     def _confirm_actions(
         self,
@@ -434,7 +601,7 @@ class LosslintServer:
         request = arguments[0] if arguments and isinstance(arguments[0], dict) else {}
         doc = self.documents.get(request.get("uri", ""))
         outcome = self.outcomes.get(doc.uri) if doc is not None else None
-        if doc is None or outcome is None or outcome.text != doc.text:
+        if doc is None or outcome is None or outcome.state != doc.state:
             self._show("the file changed since that action was offered: ask again", info=True)
             return None
         key = tuple(request.get("key", ()))
@@ -453,7 +620,7 @@ class LosslintServer:
         verdicts[key] = runtime
         self.verdicts[doc.uri] = (doc.text, verdicts)
         known = self.outcomes.get(doc.uri)
-        if known is not None and known.text == current.text:
+        if known is not None and known.state == current.state:
             self._publish(current, known)
         return runtime
 
@@ -468,13 +635,25 @@ class LosslintServer:
         doc = self.documents.get(data.get("uri", ""))
         if action.kind != FIX_ALL_KIND or doc is None or doc.version != data.get("version"):
             return action
+        notebook = doc.cells.notebook if doc.cells is not None else None
         outcome = await self._run(
-            self.sessions.lint, doc.path, doc.text, self._overlays(), fix=True
+            self.sessions.lint, doc.path, doc.state, self._overlays(), fix=True, notebook=notebook
         )
-        if self.documents.get(doc.uri) != doc or outcome.fixed_text is None:
+        if self.documents.get(doc.uri) != doc:
             return action
-        index = LineIndex(doc.text)
-        action.edit = self._edit(doc, index, [minimal_edit(doc.text, outcome.fixed_text)])
+        if doc.cells is not None and outcome.fixed_cells:
+            changes = []
+            for number, fixed in sorted(outcome.fixed_cells.items()):
+                cell = doc.cells.cells[number - 1]
+                text = cell.text or ""
+                changes.append(
+                    (cell.uri, cell.version, LineIndex(text), [minimal_edit(text, fixed)])
+                )
+            action.edit = self._edit(changes)
+        elif doc.cells is None and outcome.fixed_text is not None:
+            index = LineIndex(doc.text)
+            edit = [minimal_edit(doc.text, outcome.fixed_text)]
+            action.edit = self._edit([(doc.uri, doc.version, index, edit)])
         return action
 
     # -- linting ---------------------------------------------------------------------------
@@ -503,8 +682,23 @@ class LosslintServer:
             return None
         return resolved(path)
 
+    def _notebook_path(self, uri: str) -> Path | None:
+        """The .ipynb file a notebook is linted as, or None for notebooks losslint skips."""
+        parsed = urlparse(uri)
+        if parsed.scheme not in SCHEMES:
+            return None
+        if parsed.scheme == "file":
+            fs_path = to_fs_path(uri)
+            path = Path(fs_path) if fs_path else None
+        else:  # an unsaved new notebook: lint it as a notebook in the workspace
+            name = Path(parsed.path).name or "untitled"
+            path = (self.root or Path(os.getcwd())) / name
+        if path is None:
+            return None
+        return resolved(path if is_notebook(path) else path.with_name(path.name + ".ipynb"))
+
     def _overlays(self) -> dict[Path, bytes]:
-        return {doc.path: source_bytes(doc.text) for doc in self.documents.values()}
+        return {doc.path: doc.data for doc in self.documents.values()}
 
     async def _run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -543,20 +737,20 @@ class LosslintServer:
             if doc is None:
                 return None
             known = self.outcomes.get(uri)
-            if known is not None and known.text == doc.text and not force:
+            if known is not None and known.state == doc.state and not force:
                 return known
             running = self.running.get(uri)
             if running is None:
                 break
-            text, future = running
+            state, future = running
             if future.done():
                 self._finished(uri, future)
-            elif text == doc.text and not force:
+            elif state == doc.state and not force:
                 return await asyncio.shield(future)
             else:
                 await asyncio.wait([future])
         future = asyncio.ensure_future(self._lint_once(doc))
-        self.running[uri] = (doc.text, future)
+        self.running[uri] = (doc.state, future)
         future.add_done_callback(functools.partial(self._finished, uri))
         return await asyncio.shield(future)
 
@@ -567,10 +761,13 @@ class LosslintServer:
 
     async def _lint_once(self, doc: Document) -> Outcome | None:
         started = time.perf_counter()
-        outcome = await self._run(self.sessions.lint, doc.path, doc.text, self._overlays())
+        notebook = doc.cells.notebook if doc.cells is not None else None
+        outcome = await self._run(
+            self.sessions.lint, doc.path, doc.state, self._overlays(), notebook=notebook
+        )
         linted = time.perf_counter()
         current = self.documents.get(doc.uri)
-        if current is None or current.text != outcome.text:
+        if current is None or current.state != outcome.state:
             return None  # edited meanwhile: the new text has its own lint scheduled
         self.outcomes[doc.uri] = outcome
         self._publish(current, outcome)
@@ -585,24 +782,53 @@ class LosslintServer:
     # -- conversions -----------------------------------------------------------------------
 
     def _publish(self, doc: Document, outcome: Outcome) -> None:
+        if doc.cells is not None:
+            self._publish_cells(doc, doc.cells, outcome)
+            return
         index = LineIndex(doc.text)
         known = self._verdicts(doc)
         diagnostics = [self._diagnostic(d, index, known) for d in outcome.diagnostics]
         if outcome.problem is not None:
-            self._show(outcome.problem)
-            diagnostics.insert(
-                0,
-                types.Diagnostic(
-                    range=types.Range(types.Position(0, 0), types.Position(0, 0)),
-                    message=f"losslint could not check this file: {outcome.problem}",
-                    severity=types.DiagnosticSeverity.Error,
-                    source="losslint",
-                ),
-            )
+            diagnostics.insert(0, self._problem(outcome.problem))
         self.server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
                 uri=doc.uri, diagnostics=diagnostics, version=doc.version
             )
+        )
+
+    def _publish_cells(self, doc: Document, cells: NotebookCells, outcome: Outcome) -> None:
+        """A notebook's findings on its cells' URIs, in cell positions; an empty list for
+        every other code cell, and for cells that had findings and left the notebook."""
+        by_cell: dict[str, list[types.Diagnostic]] = {uri: [] for uri in cells.code_uris}
+        for diagnostic in outcome.diagnostics:
+            if diagnostic.cell is None or not 1 <= diagnostic.cell <= len(cells.cells):
+                continue  # a notebook without code cells
+            cell = cells.cells[diagnostic.cell - 1]
+            index = LineIndex(cell.text or "")
+            by_cell.setdefault(cell.uri, []).append(self._diagnostic(diagnostic, index))
+        if outcome.problem is not None and cells.code_uris:
+            by_cell[cells.code_uris[0]].insert(0, self._problem(outcome.problem))
+        versions = {cell.uri: cell.version for cell in cells.cells}
+        for uri in sorted(self.published_cells.get(doc.uri, set()) - set(by_cell)):
+            self.server.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+            )
+        for uri, diagnostics in by_cell.items():
+            self.server.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(
+                    uri=uri, diagnostics=diagnostics, version=versions.get(uri)
+                )
+            )
+        self.published_cells[doc.uri] = {uri for uri, found in by_cell.items() if found}
+
+    def _problem(self, problem: str) -> types.Diagnostic:
+        """The diagnostic that says a document could not be checked (also shown, once)."""
+        self._show(problem)
+        return types.Diagnostic(
+            range=types.Range(types.Position(0, 0), types.Position(0, 0)),
+            message=f"losslint could not check this file: {problem}",
+            severity=types.DiagnosticSeverity.Error,
+            source="losslint",
         )
 
     def _diagnostic(
@@ -631,29 +857,39 @@ class LosslintServer:
             data=data,
         )
 
-    def _edit(self, doc: Document, index: LineIndex, spans: Iterable[Span]) -> types.WorkspaceEdit:
-        edits = [
-            types.TextEdit(
-                range=types.Range(
-                    types.Position(*index.to_lsp(lo, self.encoding)),
-                    types.Position(*index.to_lsp(hi, self.encoding)),
-                ),
-                new_text=content,
+    def _edit(
+        self, changes: Iterable[tuple[str, int | None, LineIndex, Iterable[Span]]]
+    ) -> types.WorkspaceEdit:
+        """A workspace edit of (uri, version, line index of its text, spans) per document."""
+        by_uri = {
+            uri: (
+                version,
+                [
+                    types.TextEdit(
+                        range=types.Range(
+                            types.Position(*index.to_lsp(lo, self.encoding)),
+                            types.Position(*index.to_lsp(hi, self.encoding)),
+                        ),
+                        new_text=content,
+                    )
+                    for lo, hi, content in spans
+                ],
             )
-            for lo, hi, content in spans
-        ]
+            for uri, version, index, spans in changes
+        }
         if self.document_changes:
             return types.WorkspaceEdit(
                 document_changes=[
                     types.TextDocumentEdit(
                         text_document=types.OptionalVersionedTextDocumentIdentifier(
-                            uri=doc.uri, version=doc.version
+                            uri=uri, version=version
                         ),
                         edits=list(edits),
                     )
+                    for uri, (version, edits) in by_uri.items()
                 ]
             )
-        return types.WorkspaceEdit(changes={doc.uri: list(edits)})
+        return types.WorkspaceEdit(changes={uri: edits for uri, (_, edits) in by_uri.items()})
 
     def _show(self, message: str, info: bool = False) -> None:
         """Tell the user about a problem, once (it also stays in the file's diagnostics)."""
