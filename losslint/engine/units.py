@@ -240,9 +240,8 @@ class UnitAnalyser:
             site_module, site_expr, keyword = candidate.site
             site = _span(site_module, site_expr)
             code = f"compile({keyword}={' '.join(site_module.code_for(site_expr).split())})"
-            site_text = (
-                f"`{code}` at {self._rel(site_module.path)}:{site_module.line_of(site_expr)}"
-            )
+            line = candidate.target.site_line or site_module.line_of(site_expr)
+            site_text = f"`{code}` at {self._rel(site_module.path)}:{line}"
             where = f"{self._rel(dropped.module.path)}:{dropped.module.line_of(dropped.node)}"
             site_message = rule.site_message(dropped, code, where)
         if candidate is not None:

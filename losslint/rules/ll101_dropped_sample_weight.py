@@ -149,7 +149,7 @@ class DroppedSampleWeight(Rule):
             )
         return (
             f"{_role(dropped)} `{name}` never receives `{dropped.parameter}`: Keras calls it"
-            f" with `(y_true, y_pred)` only ({site}), so `{dropped.parameter}` is always"
+            f" with `(y_true, y_pred)` only ({site}), so there `{dropped.parameter}` is always"
             f" `{dropped.default}` and the code that uses it never runs"
         )
 
