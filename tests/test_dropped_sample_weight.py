@@ -74,3 +74,39 @@ def test_a_noqa_comment_silences_it(tmp_path: Path) -> None:
         )
     )
     assert "functions.masked_mse" not in _findings(root, ".")
+
+
+def test_one_file_run_reports_at_the_parameter(tmp_path: Path) -> None:
+    """Linting only the loss's file still finds the compile site in the file importing it."""
+    root = copy_case("dropped_sample_weight", tmp_path)
+    found = _findings(root, "functions.py")
+    assert set(found) == {
+        "functions.masked_mse",
+        "functions.weighted_mae",
+        "functions.masked_accuracy",
+    }
+    assert all(f["filename"].endswith("functions.py") for fs in found.values() for f in fs)
+
+
+def test_a_loop_objective_note_is_not_added(tmp_path: Path) -> None:
+    """A function compiled and also a custom loop's objective: Keras still never passes the
+    mask, and the finding says nothing about scalar objectives (that note is for LL001)."""
+    (tmp_path / "pyproject.toml").write_text('[tool.losslint]\nextend-select = ["LL101"]\n')
+    (tmp_path / "train.py").write_text(
+        "import tensorflow as tf\n\n"
+        "def masked_mse(y_true, y_pred, mask=None):\n"
+        "    error = tf.square(y_true - y_pred)\n"
+        "    if mask is not None:\n"
+        "        error = error * mask\n"
+        "    return tf.reduce_mean(error, axis=-1)\n\n"
+        "def build(model):\n"
+        '    model.compile(optimizer="adam", loss=masked_mse)\n\n'
+        "def train_step(model, optimizer, x, y):\n"
+        "    with tf.GradientTape() as tape:\n"
+        "        loss = masked_mse(y, model(x))\n"
+        "    grads = tape.gradient(loss, model.trainable_variables)\n"
+        "    optimizer.apply_gradients(zip(grads, model.trainable_variables))\n"
+    )
+    (finding,) = _findings(tmp_path, ".")["train.masked_mse"]
+    assert finding["code"] == "LL101"
+    assert "custom training loop" not in str(finding["message"])
