@@ -52,10 +52,25 @@ def did_you_mean(word: str, candidates: set[str] | frozenset[str]) -> str:
     """` (did you mean `x`?)` for the closest candidate, or an empty string."""
     import difflib
 
-    matches = difflib.get_close_matches(word, sorted(candidates), n=1)
-    if not matches:
-        matches = difflib.get_close_matches(word.lower(), sorted(candidates), n=1)
-    return f" (did you mean `{matches[0]}`?)" if matches else ""
+    for text in (word, word.lower()):
+        matches = difflib.get_close_matches(text, sorted(candidates), n=len(candidates))
+        if matches:
+            return f" (did you mean `{_closest(text, matches)}`?)"
+    return ""
+
+
+def _closest(word: str, matches: list[str]) -> str:
+    """difflib's best match; among equally close ones, one that only doubles or undoubles a
+    character of `word` (`LL01` -> `LL001`, not `LL101`)."""
+    import difflib
+    import itertools
+
+    def runs(text: str) -> list[str]:
+        return [char for char, _ in itertools.groupby(text)]
+
+    best = difflib.SequenceMatcher(None, word, matches[0]).ratio()
+    tied = [m for m in matches if difflib.SequenceMatcher(None, word, m).ratio() == best]
+    return next((m for m in tied if runs(m) == runs(word)), tied[0])
 
 
 def selector_error(selector: str, where: str) -> str | None:

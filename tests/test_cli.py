@@ -236,6 +236,7 @@ def test_sarif_format(project: Path) -> None:
         "LL002",
         "LL003",
         "LL004",
+        "LL101",
         "LL102",
     ]
     assert all(
@@ -431,6 +432,7 @@ def test_list_rules_marks_safe_and_unsafe_fixes(project: Path) -> None:
         ["LL002", "[unsafe]", "reducing-loss-object"],
         ["LL003", "[unsafe]", "scalar-only-op"],
         ["LL004", "[*]", "batch-reduced-metric"],
+        ["LL101", "", "dropped-sample-weight"],
         ["LL102", "[unsafe]", "batch-level-term"],
     ]
     assert rows[1][3] == "A loss's returned value is reduced over the batch axis."

@@ -75,5 +75,6 @@ def test_codes_unique_and_named() -> None:
         "reducing-loss-object",
         "scalar-only-op",
         "batch-reduced-metric",
+        "dropped-sample-weight",
         "batch-level-term",
     ]

@@ -243,7 +243,7 @@ class LossFinder:
 
     def _class_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
         names = self.ev.names
-        for cls in _classes(module):
+        for cls in module_classes(module):
             is_loss, _ = names.class_kind(cls)
             if not is_loss:
                 continue
@@ -543,7 +543,7 @@ def _qualname(enclosing: list[DefNode] | tuple[DefNode, ...], name: str) -> str:
     return ".".join([*parts, name])
 
 
-def _classes(module: ModuleInfo) -> Iterator[ClassRef]:
+def module_classes(module: ModuleInfo) -> Iterator[ClassRef]:
     """Every class, with its qualified name (`outer.<locals>.Inner` inside functions)."""
     for node, enclosing in module.scan.classes:
         yield ClassRef(module, node, _qualname(enclosing, node.name))

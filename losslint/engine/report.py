@@ -19,6 +19,9 @@ from losslint.engine.records import Record, Span
 from losslint.model import Applicability, Diagnostic, Fix
 
 Key = tuple[str, str]  # (file, qualified name) of a function
+# findings about a loss's parameters, not its returned value: a custom loop's scalar
+# objective does not change them
+_NOT_ABOUT_RETURNS = frozenset({"LL101"})
 
 
 def _place(record: Record, targets: set[Path]) -> tuple[Span, str, bool] | None:
@@ -37,6 +40,8 @@ def _place(record: Record, targets: set[Path]) -> tuple[Span, str, bool] | None:
 def _adjusted(
     record: Record, uses: AbstractSet[Key], objectives: AbstractSet[Key]
 ) -> Record | None:
+    if record.code in _NOT_ABOUT_RETURNS:
+        return record
     key = (str(record.target.path), record.target.qualname)
     if record.conditional and key in uses:
         # reached only with a non-default argument, and the project compiles the loss: with

@@ -17,19 +17,33 @@ from pathlib import Path
 from losslint.analysis.catalogue import load as load_catalogue
 from losslint.analysis.evaluator import Evaluator
 from losslint.analysis.loops import LoopObjectives
-from losslint.analysis.losses import PRIORITY_NAMED, Candidate, Issue, LossFinder, qualified
+from losslint.analysis.losses import (
+    PRIORITY_LOSS_CLASS,
+    PRIORITY_NAMED,
+    Candidate,
+    Issue,
+    LossFinder,
+    qualified,
+)
+from losslint.analysis.sample_weight import (
+    DroppedWeight,
+    dropped_by_overrides,
+    dropped_by_signature,
+)
 from losslint.analysis.values import FixPlan, Origin
 from losslint.config import Config
 from losslint.engine.records import Record, Span, UnitResult
 from losslint.index.gate import file_gate, has_loop_sink, may_hold_losses, text_may_hold_losses
 from losslint.index.modules import ModuleInfo
 from losslint.index.project import ProjectIndex
-from losslint.model import Diagnostic, Edit, Fix, Position
+from losslint.model import Diagnostic, Edit, Fix, LossTarget, Position
 from losslint.rules import ALL_RULES
 from losslint.rules.base import Rule
+from losslint.rules.ll101_dropped_sample_weight import DroppedSampleWeight
 from losslint.source import SourceError, check_syntax, real_path
 
 _RULES: tuple[Rule, ...] = tuple(r for r in ALL_RULES if r.code != "LL000")
+_DROPPED = next(r for r in ALL_RULES if isinstance(r, DroppedSampleWeight))
 # the analysis recurses once per nested expression: long `a + b + ...` chains need room
 RECURSION_LIMIT = 20_000
 
@@ -109,9 +123,12 @@ class UnitAnalyser:
             return (), (), ()
         records: list[Record] = []
         uses: set[tuple[str, str]] = set()
+        names = self.evaluator.names
         for candidate in self.finder.candidates(module):
             if candidate.site is not None:
                 uses.add((str(candidate.target.path), candidate.target.qualname))
+            for dropped in dropped_by_signature(candidate, names):
+                records.append(self._dropped_record(dropped))
             issues = self.finder.issues(candidate)
             if candidate.priority == PRIORITY_NAMED:
                 issues += self.finder.conditional_issues(candidate, issues)
@@ -119,6 +136,8 @@ class UnitAnalyser:
                 record = self._record(issue, candidate)
                 if record is not None:
                     records.append(record)
+        for dropped in dropped_by_overrides(module, names):
+            records.append(self._dropped_record(dropped))
         objectives = self.loops.of_module(module) if has_loop_sink(module.source.text) else set()
         return tuple(records), tuple(sorted(uses)), tuple(sorted(objectives))
 
@@ -210,6 +229,55 @@ class UnitAnalyser:
             conditional=issue.condition is not None,
             by_name=candidate.priority == PRIORITY_NAMED,
         )
+
+    def _dropped_record(self, dropped: DroppedWeight) -> Record:
+        """An LL101 record: at the parameter, or at the compile site that reaches it."""
+        rule = _DROPPED
+        candidate = dropped.candidate
+        ref = dropped.function
+        site = site_message = site_text = None
+        if candidate is not None and candidate.site is not None:
+            site_module, site_expr, keyword = candidate.site
+            site = _span(site_module, site_expr)
+            code = f"compile({keyword}={' '.join(site_module.code_for(site_expr).split())})"
+            line = candidate.target.site_line or site_module.line_of(site_expr)
+            site_text = f"`{code}` at {self._rel(site_module.path)}:{line}"
+            where = f"{self._rel(dropped.module.path)}:{dropped.module.line_of(dropped.node)}"
+            site_message = rule.site_message(dropped, code, where)
+        if candidate is not None:
+            target = candidate.target
+            rank = (candidate.priority, 0 if candidate.role == "loss" else 1, 0)
+            role, evidence = candidate.role, candidate.evidence
+        else:
+            target = LossTarget(
+                kind="loss_class",
+                path=ref.module.path,
+                qualname=ref.qualname,
+                line=ref.module.line_of(ref.node),
+            )
+            rank = (PRIORITY_LOSS_CLASS, 0, 0)
+            role, evidence = "loss", "`__call__` of a keras.losses.Loss subclass"
+        return Record(
+            code=rule.code,
+            name=rule.name,
+            message=rule.describe(dropped, site_text),
+            rank=rank,
+            origin=_span(dropped.module, dropped.node),
+            chain=(),
+            site=site,
+            site_message=site_message,
+            fix=None,
+            function=qualified(ref),
+            role=role,
+            evidence=evidence,
+            target=target,
+        )
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.name
 
     def _site_message(
         self, issue: Issue, origin: Origin, module: ModuleInfo, expr: ast.expr, keyword: str

@@ -168,7 +168,8 @@ def text_may_hold_losses(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
 
     Candidates are compile calls that may pass a project loss (any name or lambda among
     their loss and metric arguments), loss-shaped signatures (`def f(y_true, y_pred)`,
-    methods and lambdas too), and `call` methods of classes that may subclass a Keras Loss.
+    methods and lambdas too), and `call`/`__call__` methods of classes that may subclass a Keras
+    Loss.
     """
     if "compile" in text and _compile_calls_may_use_project_losses(text):
         return True
@@ -246,7 +247,8 @@ def may_hold_losses(
         return True
     for node in _classes(tree.body):
         has_call = any(
-            isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == "call"
+            isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+            and item.name in ("call", "__call__")
             for item in node.body
         )
         if has_call and any(_base_name(b) not in _NOT_LOSS_BASES for b in node.bases):

@@ -13,6 +13,7 @@ from losslint.rules.ll001_batch_axis_reduction import BatchAxisReduction
 from losslint.rules.ll002_reducing_loss_object import ReducingLossObject
 from losslint.rules.ll003_scalar_only_op import ScalarOnlyOp
 from losslint.rules.ll004_batch_reduced_metric import BatchReducedMetric
+from losslint.rules.ll101_dropped_sample_weight import DroppedSampleWeight
 from losslint.rules.ll102_batch_level_term import BatchLevelTerm
 
 ALL_RULES: tuple[Rule, ...] = (
@@ -21,6 +22,7 @@ ALL_RULES: tuple[Rule, ...] = (
     ReducingLossObject(),
     ScalarOnlyOp(),
     BatchReducedMetric(),
+    DroppedSampleWeight(),
     BatchLevelTerm(),
 )
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
