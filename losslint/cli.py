@@ -337,6 +337,7 @@ def _main(
 
     echo: bytes | None = None
     notebooks: NotebookSet | None = None
+    nothing_found = False  # no file to check: never reported as "All checks passed!"
     if stdin_mode:
         stdin_result, echo = _run_stdin(session, options, stdin_filename, force_exclude)
         if stdin_result is None:
@@ -349,6 +350,7 @@ def _main(
         from losslint.source import SourceError, real_path
 
         found = discover(targets, config, force_exclude=force_exclude)
+        nothing_found = not found.files and not found.missing
         if [real_path(t) for t in targets] == [session.root]:
             session.set_project_files(found.files)  # one walk of the project, not two
         files = found.files
@@ -440,7 +442,13 @@ def _main(
                     click.echo(f"Fixed {result.fixed_count} in {shown}", err=True)
         if not quiet and not silent and output_format == "text":
             sys.stdout.flush()  # the summary follows the findings when both go to one pipe
-            click.echo(_summary_text(summary, fix), err=True)
+            click.echo(_summary_text(summary, fix, nothing_found), err=True)
+        if nothing_found and not silent:
+            click.echo(
+                "warning: no Python files or notebooks found under the given paths "
+                "(excluded, ignored by .gitignore, or none there): nothing was checked",
+                err=True,
+            )
     if session.internal_errors:
         for error in session.internal_errors:
             if not any(error.path == r.path for r in results):
@@ -526,10 +534,10 @@ def _warning(silent: bool) -> Warn:
     return warn
 
 
-def _summary_text(summary: Summary, fix: bool) -> str:
+def _summary_text(summary: Summary, fix: bool, nothing_found: bool = False) -> str:
     n = summary.remaining
     if n == 0 and summary.fixed == 0:
-        return "All checks passed!"
+        return "No files were checked." if nothing_found else "All checks passed!"
     plural = "s" if (n + summary.fixed) != 1 else ""
     if fix and summary.fixed:
         text = f"Found {n + summary.fixed} error{plural} ({summary.fixed} fixed, {n} remaining)."

@@ -517,3 +517,25 @@ def test_color_only_when_asked(project: Path) -> None:
     assert "\x1b[" not in run_cli(["."], project).stdout
     env_proc = run_subprocess(["--color", "always", "."], project)
     assert b"\x1b[" in env_proc.stdout
+
+
+def test_nothing_to_check_is_never_all_checks_passed(tmp_path: Path) -> None:
+    """An empty folder, or one whose files are all excluded, says that nothing was checked."""
+    (tmp_path / "empty").mkdir()
+    excluded = tmp_path / "excluded"
+    excluded.mkdir()
+    (excluded / "pyproject.toml").write_text('[tool.losslint]\nexclude = ["losses.py"]\n')
+    (excluded / "losses.py").write_text(
+        "import tensorflow as tf\n\n\ndef mse(y_true, y_pred):\n"
+        "    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
+    )
+    for folder in (tmp_path / "empty", excluded):
+        result = run_cli(["."], folder)
+        assert result.exit_code == 0, result.stderr
+        assert "All checks passed!" not in result.stderr
+        assert "No files were checked." in result.stderr
+        assert "nothing was checked" in result.stderr
+    # the same folder with its file checked passes or fails as usual
+    (excluded / "pyproject.toml").write_text("[tool.losslint]\n")
+    result = run_cli(["."], excluded)
+    assert result.exit_code == 1 and "Found 1 error." in result.stderr
