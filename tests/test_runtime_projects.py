@@ -209,3 +209,15 @@ def test_import_time_patches_of_the_backend_run_and_are_undone(run: dict[str, An
     leaked = run["by"]["unpatched_losses.unpatched_where_loss"]
     assert leaked["verdict"] == "inconclusive", leaked["detail"]
     assert "has no attribute 'where'" in leaked["detail"]
+
+
+def test_several_predictions_per_target_and_list_arguments(run: dict[str, Any]) -> None:
+    """`quantiles: List[float]` gets `[0.1, 0.5, 0.9]`, and y_pred has 3 times y_true's channels."""
+    runtime = _confirmed(run, "multi_losses.PinballLoss.call")
+    assert "PinballLoss(quantiles=[0.1, 0.5, 0.9]) (searched)" in runtime["arguments"], runtime
+    assert "(multi3 labels)" in runtime["detail"]
+
+
+def test_shape_parameters_get_broadcastable_ones(run: dict[str, Any]) -> None:
+    runtime = _confirmed(run, "multi_losses.FlowPrior.flow_loss")
+    assert any("vol_shape=(1, 1)" in a for a in runtime["arguments"]), runtime

@@ -5,7 +5,8 @@ own. A module is parsed with `ast` and only these top-level statements are kept:
 
 - imports (project modules are themselves rebuilt by `losslint.runtime.importer`);
 - `def`s and classes (class bodies filtered by the same rules); decorators, defaults and base
-  classes are kept only when they pass the call check below; annotations are dropped;
+  classes are kept only when they pass the call check below; annotations become strings
+  (their source text, never evaluated);
 - assignments to plain names whose value calls nothing (literals, names, attributes, operators,
   lambdas, comprehensions without calls);
 - assignments whose calls all build values without I/O (`allowed_library_call`: Loss, Metric
@@ -737,10 +738,13 @@ def _as_block(stmts: list[ast.stmt], near: ast.stmt) -> ast.stmt | None:
 def _strip_annotations(
     stmt: ast.FunctionDef | ast.AsyncFunctionDef,
 ) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    """Parameter annotations as their source text (a string is never evaluated, and argument
+    search reads `List[float]`); the return annotation dropped."""
     args = stmt.args
     for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-        if arg is not None:
-            arg.annotation = None
+        annotation = None if arg is None else arg.annotation
+        if arg is not None and annotation is not None and not isinstance(annotation, ast.Constant):
+            arg.annotation = ast.copy_location(ast.Constant(ast.unparse(annotation)), annotation)
     return _replace(stmt, returns=None)
 
 
