@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -63,7 +64,9 @@ def test_row_definitions_run_the_main_block_does_not() -> None:
             train()
         """
     )
-    assert "@tf.function" in kept and "def loss(y_true=None, y_pred=None):" in kept
+    # annotations are kept as their text, never evaluated
+    assert "@tf.function" in kept
+    assert "def loss(y_true: 'Tensor'=None, y_pred: 'SomeType'=None):" in kept
     assert "class Loss(tf.keras.losses.Loss):" in kept
     assert "train()" not in kept
 
@@ -187,6 +190,61 @@ def test_row_project_calls_run_only_when_needed() -> None:
     assert "bce = make_bce()" in kept
     assert "model = build_model()" not in kept
     assert "os.environ" not in kept and "CONFIG" not in kept
+
+
+def test_row_import_time_patches_of_framework_modules_run_through_the_hook() -> None:
+    kept = _kept(
+        """
+        import os
+        import keras.backend as K
+        import tensorflow as tf
+        from proj import helpers
+
+        def where(c, x, y):
+            return tf.where(c, x, y)
+
+        def make():
+            return where
+
+        K.where = where
+        setattr(tf.nn, "where2", where)
+        K.logsumexp = getattr(K, "logsumexp", None) or tf.math.reduce_logsumexp
+        K.made = make()
+        K.log = open("log.txt")
+        os.sep = where
+        helpers.where = where
+        """
+    )
+    assert "__losslint_patch__(K, 'where', where)" in kept
+    assert "__losslint_patch__(tf.nn, 'where2', where)" in kept
+    assert "__losslint_patch__(K, 'logsumexp', getattr(K, 'logsumexp'" in kept
+    for dropped in ("made", "open(", "os.sep", "helpers.where"):
+        assert dropped not in kept
+
+
+def test_import_time_patches_set_only_functions_on_framework_modules_and_are_undone(
+    tmp_path: Path,
+) -> None:
+    """The hook refuses other modules and other values, and undoing restores what was there
+    (stand-in modules named like Keras: the real ones import TensorFlow)."""
+    backend = ModuleType("keras.backend")
+    backend.epsilon = lambda: 1e-7  # type: ignore[attr-defined]
+    original = backend.epsilon  # type: ignore[attr-defined]
+    importer = ProjectImporter(tmp_path, [tmp_path])
+
+    def where(c: object, x: object, y: object) -> object:
+        return x if c else y
+
+    importer.patch("proj.backend", backend, "where", where)
+    importer.patch("proj.backend", backend, "epsilon", where)
+    assert backend.where is where and backend.epsilon is where  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        importer.patch("proj.backend", ModuleType("os"), "sep", where)
+    with pytest.raises(TypeError):
+        importer.patch("proj.backend", backend, "EPSILON", 0.5)
+    importer.undo_patches()
+    assert not hasattr(backend, "where") and backend.epsilon is original  # type: ignore[attr-defined]
+    assert importer.patches == []
 
 
 def test_row_if_and_try_blocks_are_filtered_by_the_same_rules() -> None:

@@ -199,3 +199,25 @@ def test_last_axis_size_is_derived_from_the_loss_constant_slices(run: dict[str, 
     """`tf.split(y_pred, [4, 5])` needs 9 channels; `y_true[..., 4:9]` says so."""
     runtime = _confirmed(run, "rotated.rotated_box_loss")
     assert runtime["input_shape"][-1] == 9
+
+
+def test_import_time_patches_of_the_backend_run_and_are_undone(run: dict[str, Any]) -> None:
+    """`K.where = where` and `setattr(K, "clipped_log", ...)` at the top level of an imported
+    project module run; a later loss that never imports that module does not see them."""
+    runtime = _confirmed(run, "patched_losses.masked_where_loss")
+    assert runtime["keras"] == "3" and runtime["output_shape"] == []
+    leaked = run["by"]["unpatched_losses.unpatched_where_loss"]
+    assert leaked["verdict"] == "inconclusive", leaked["detail"]
+    assert "has no attribute 'where'" in leaked["detail"]
+
+
+def test_several_predictions_per_target_and_list_arguments(run: dict[str, Any]) -> None:
+    """`quantiles: List[float]` gets `[0.1, 0.5, 0.9]`, and y_pred has 3 times y_true's channels."""
+    runtime = _confirmed(run, "multi_losses.PinballLoss.call")
+    assert "PinballLoss(quantiles=[0.1, 0.5, 0.9]) (searched)" in runtime["arguments"], runtime
+    assert "(multi3 labels)" in runtime["detail"]
+
+
+def test_shape_parameters_get_broadcastable_ones(run: dict[str, Any]) -> None:
+    runtime = _confirmed(run, "multi_losses.FlowPrior.flow_loss")
+    assert any("vol_shape=(1, 1)" in a for a in runtime["arguments"]), runtime

@@ -29,7 +29,10 @@ def test_attempts_try_the_simplest_shape_with_every_label_kind_first() -> None:
     tried = attempts(None, list(DEFAULT_SHAPES), "")
     assert tried[0] == ((5, 7), "float")
     first_shape = [labels for shape, labels in tried if shape == (5, 7)]
-    assert first_shape == ["float", "binary", "onehot", "int", "int1", "packed", "packed1", "gram"]
+    assert first_shape == [
+        *("float", "binary", "onehot", "int", "int1", "packed", "packed1", "gram"),
+        *("multi2", "multi3"),  # several predictions per target: last
+    ]
     assert {len(shape) for shape, _ in tried} == {2, 3, 4, 5}
     assert {shape[-1] % 2 for shape, _ in tried} == {0, 1}
     assert all(shape[0] not in shape[1:] for shape, _ in tried)  # the batch size is unique

@@ -145,7 +145,9 @@ def parameter_values(param: inspect.Parameter, doc: str, classes: int, last_dim:
     kind = None
     if annotation is not param.empty:
         text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+        outer = re.match(r"(?:typing\.)?(list|tuple|sequence)\b", str(text), re.IGNORECASE)
         kind = next((t for t in _TYPES if re.search(rf"\b{t}\b", str(text))), None)
+        kind = "list" if outer else kind
     kind = kind or _doc_type(param.name, doc)
     values: list[Any] = []
     if "format" in name:
@@ -156,11 +158,15 @@ def parameter_values(param: inspect.Parameter, doc: str, classes: int, last_dim:
         values += [0, 1]
     if "axis" in name:
         values += [-1]
+    if name.endswith("shape"):  # a spatial shape: ones broadcast against any input's
+        values += [(1, 1), (1, 1, 1)]
     if kind == "bool":
         values += [False, True]
     elif kind == "str":
         values += [*_doc_strings(param.name, doc), "mean"]
     elif kind in ("tuple", "list", "Sequence"):
+        if re.search(r"\[\s*float\s*\]", str(annotation)):  # `List[float]`: quantiles, weights
+            values += [[0.1, 0.5, 0.9]]
         values += [(0, 1), [1.0] * last_dim]
     elif kind == "int" or re.fullmatch(r"n|k|num\w*|n_\w+|\w+_(size|dim|num|len)|dim|size", name):
         values += [2, 1, 3, classes]

@@ -5,6 +5,10 @@
 packages) imports as usual. A project top-level module named like a standard-library or
 installed one (`code`, `types`, `utils`) is imported under a private name (`PRIVATE_SUFFIX`),
 and the project's imports of it are rewritten to that name.
+
+A module's import-time patches of framework modules (`K.where = where`) are applied while the
+module is loaded and undone when it is forgotten (`undo_patches` after each loss), so that no
+patch outlives the job that needed it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import ast
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import inspect
 import linecache
 import sys
 from collections.abc import Iterable, Sequence
@@ -21,7 +26,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from losslint.runtime.rebuild import Failed, Rebuilt, definitions_only, prepare_namespace
+from losslint.runtime.rebuild import (
+    FRAMEWORKS,
+    Failed,
+    Rebuilt,
+    definitions_only,
+    prepare_namespace,
+)
 
 PRIVATE_SUFFIX = "__losslint_project"  # a project module named like another one: `code` -> this
 IN_MEMORY_SUFFIX = " (losslint: in-memory text)"
@@ -68,6 +79,17 @@ class LoadedModule:
     deps: frozenset[str] = frozenset()  # modules its import statements name
 
 
+@dataclass(frozen=True)
+class Patch:
+    """An import-time patch a project module applied: `target.name = value`, and what was there."""
+
+    module: str  # the project module that applied it
+    target: ModuleType
+    name: str
+    existed: bool
+    old: Any
+
+
 class ProjectImporter(importlib.abc.MetaPathFinder):
     """Imports project modules (files under `root`) definitions-only; everything else as usual.
 
@@ -96,6 +118,7 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
             tuple[str, str, frozenset[str], str], tuple[Rebuilt, Any, frozenset[str]]
         ] = {}
         self.notebooks: dict[str, Path] = {}  # module name -> notebook (see `load_path`)
+        self.patches: list[Patch] = []  # applied, oldest first
 
     def install(self) -> None:
         if self not in sys.meta_path:
@@ -120,6 +143,7 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
                     if name not in dirty and loaded.deps & dirty:
                         dirty.add(name)
                         grew = True
+        self._undo(dirty)
         for name in dirty:
             module = sys.modules.pop(name, None)
             parent_name, _, last = name.rpartition(".")
@@ -130,6 +154,37 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
             if loaded.path is not None:
                 self._built_roots.pop(loaded.path, None)
         importlib.invalidate_caches()
+
+    def patch(self, module: str, target: Any, name: str, value: Any) -> None:
+        """Apply project module `module`'s import-time `target.name = value`: only a function or
+        class, only onto a framework module (`keras.backend`, `tf`); recorded for `_undo`."""
+        if not (isinstance(target, ModuleType) and target.__name__.split(".")[0] in FRAMEWORKS):
+            raise TypeError(f"`{name}`: only framework modules are patched, not {target!r}")
+        if not (inspect.isroutine(value) or inspect.isclass(value)):
+            raise TypeError(f"`{name}`: only functions and classes are patched in")
+        existed = name in vars(target)
+        self.patches.append(Patch(module, target, name, existed, vars(target).get(name)))
+        setattr(target, name, value)
+
+    def _undo(self, modules: set[str]) -> None:
+        """Undo the patches of these project modules, newest first."""
+        kept: list[Patch] = []
+        for patch in reversed(self.patches):
+            if patch.module not in modules:
+                kept.append(patch)
+            elif patch.existed:
+                setattr(patch.target, patch.name, patch.old)
+            else:
+                vars(patch.target).pop(patch.name, None)
+        self.patches = kept[::-1]
+
+    def undo_patches(self) -> None:
+        """Undo every import-time patch, forgetting the modules that applied them (they patch
+        again when they are next imported)."""
+        names = {patch.module for patch in self.patches}
+        paths = {self.loaded[n].path for n in names if n in self.loaded}
+        self.forget({p for p in paths if p is not None})
+        self._undo(names)  # modules no longer loaded (forgotten without their path)
 
     def activate(self, overrides: dict[Path, str]) -> None:
         """Use these file texts from now on (forgetting modules built from other texts).
@@ -457,6 +512,10 @@ class _DefinitionsLoader(importlib.abc.Loader):
             self.importer.builds[key] = built
         rebuilt, code, deps = built
         self.importer._built_roots[self.path] = roots
-        failed = prepare_namespace(module.__dict__)
+        name = module.__name__
+        failed = prepare_namespace(
+            module.__dict__,
+            lambda target, attr, value: self.importer.patch(name, target, attr, value),
+        )
         self.importer.loaded[module.__name__] = LoadedModule(self.path, rebuilt, failed, deps)
         exec(code, module.__dict__)

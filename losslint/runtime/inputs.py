@@ -34,7 +34,20 @@ DEFAULT_SHAPES: tuple[tuple[int, ...], ...] = (
 #   packed  two targets packed on the last axis: y_true has twice y_pred's channels
 #   packed1 y_true has one channel more than y_pred (a weight or mask channel)
 #   gram    y_pred is a (batch, batch) similarity matrix, y_true one-hot labels
-LABELS = ("float", "binary", "onehot", "int", "int1", "packed", "packed1", "gram")
+#   multi2  several predictions per target (quantiles, mean and log-variance): float y_true of
+#   multi3  the shape, y_pred with 2 (3) times its channels on the last axis
+LABELS = (
+    "float",
+    "binary",
+    "onehot",
+    "int",
+    "int1",
+    "packed",
+    "packed1",
+    "gram",
+    "multi2",
+    "multi3",
+)
 SHAPE_COMMENT = re.compile(r"#\s*losslint:\s*shape\s*=\s*\(([^)]*)\)")
 _SPARSE = re.compile(r"sparse", re.IGNORECASE)
 _EQUALITY = re.compile(r"round|equal|argmax|accuracy|_acc\b|\bacc_|\bacc\b", re.IGNORECASE)
@@ -103,8 +116,10 @@ def make_inputs(shape: tuple[int, ...], labels: str, seed: int = 1234) -> tuple[
     rng = np.random.default_rng(seed)
     batch, classes = shape[0], shape[-1]
     pred_shape = (batch, batch) if labels == "gram" else shape
+    if labels in ("multi2", "multi3"):
+        pred_shape = (*shape[:-1], int(labels[-1]) * classes)
     y_pred = rng.uniform(0.05, 0.95, size=pred_shape).astype(np.float32)
-    if labels == "float":
+    if labels in ("float", "multi2", "multi3"):
         y_true = rng.uniform(0.05, 0.95, size=shape).astype(np.float32)
     elif labels == "binary":
         y_true = (rng.uniform(0.0, 1.0, size=shape) > 0.5).astype(np.float32)

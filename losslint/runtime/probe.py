@@ -199,12 +199,15 @@ class Prober:
         else:
             modes = ["3", "compat"]
         result: dict[str, Any] = {}
-        for mode in modes:
-            self._set_mode(mode)
-            result = self._attempt(job)
-            result["keras"] = self.mode
-            if result.get("status") == "ok" or not _keras2_failure(result):
-                break
+        try:
+            for mode in modes:
+                self._set_mode(mode)
+                result = self._attempt(job)
+                result["keras"] = self.mode
+                if result.get("status") == "ok" or not _keras2_failure(result):
+                    break
+        finally:
+            self.importer.undo_patches()  # `K.where = where` lasts one loss's job
         if result.get("status") != "ok" and _keras2_failure(result):
             result["keras2"] = True
         return result

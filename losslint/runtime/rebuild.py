@@ -5,7 +5,8 @@ own. A module is parsed with `ast` and only these top-level statements are kept:
 
 - imports (project modules are themselves rebuilt by `losslint.runtime.importer`);
 - `def`s and classes (class bodies filtered by the same rules); decorators, defaults and base
-  classes are kept only when they pass the call check below; annotations are dropped;
+  classes are kept only when they pass the call check below; annotations become strings
+  (their source text, never evaluated);
 - assignments to plain names whose value calls nothing (literals, names, attributes, operators,
   lambdas, comprehensions without calls);
 - assignments whose calls all build values without I/O (`allowed_library_call`: Loss, Metric
@@ -13,10 +14,15 @@ own. A module is parsed with `ast` and only these top-level statements are kept:
   called does not look like I/O or training (`fit`, `save*`, `load*`, `set_*`, ...);
 - assignments that also call project definitions, only when a kept definition (or the
   compile-site expression) refers to the assigned name;
-- `if`/`try` blocks, filtered recursively; docstrings.
+- `if`/`try` blocks, filtered recursively; docstrings;
+- import-time patches of framework modules (`K.where = where`, `setattr(K, "where", where)`,
+  where `K` is an imported `keras`/`tensorflow`/`tf_keras` module) whose value calls nothing
+  but value-building library calls and no project code: they run as `__losslint_patch__(K,
+  "where", where)`, which sets only functions and classes on framework modules and records the
+  old value so that the importer can undo the patch.
 
 Everything else is dropped: expression statements (`model.fit(...)`, `os.system(...)`,
-`print(...)`), `if __name__ == "__main__":` blocks, `with`/`for`/`while` blocks, assignments to
+`print(...)`), `if __name__ == "__main__":` blocks, `with`/`for`/`while` blocks, other assignments to
 attributes or subscripts (`os.environ[...] = ...`), `del`, `global`, `assert`, `raise`. Each kept
 statement runs in a guard: if it fails, the failure is noted (`__losslint_failed__`) and the rest
 of the module still loads.
@@ -194,7 +200,10 @@ _TOP_LEVEL_DENIED = frozenset(
 )
 # library callees that build models, load weights or read files even though their module is allowed
 _NEVER = re.compile(r"^(TFSMLayer|Lambda)$|^keras\.(applications|models|datasets|callbacks)\.")
+# top-level packages whose modules a project may patch at import time (`K.where = where`)
+FRAMEWORKS = frozenset({"keras", "tensorflow", "tf_keras"})
 FAILED_NAME = "__losslint_failed__"
+PATCH_NAME = "__losslint_patch__"
 _NOTE_NAME = "__losslint_note__"
 _EXC_NAME = "__losslint_exception__"
 
@@ -512,10 +521,14 @@ class _Filter:
         if isinstance(stmt, ast.ClassDef):
             return self._class(stmt)
         if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
-            return self._assign(stmt, in_class=in_class)
+            patch = None if in_class else self._patch(stmt)
+            return patch or self._assign(stmt, in_class=in_class)
         if isinstance(stmt, ast.Expr):
             if isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
                 return stmt  # a docstring
+            patch = None if in_class else self._patch(stmt)
+            if patch is not None:
+                return patch
             self._drop(
                 stmt,
                 "top-level expression"
@@ -557,6 +570,54 @@ class _Filter:
             stmt = _strip_annotations(stmt)
         self.needed |= self.refs(stmt)
         return _replace(stmt, decorator_list=decorators)
+
+    def _framework_module(self, expr: ast.expr) -> bool:
+        """Whether `expr` names an imported framework module (`K`, `keras.backend`, `tf`)."""
+        dotted = _dotted(expr)
+        if dotted is None:
+            return False
+        root, _, rest = dotted.partition(".")
+        if root not in self.origins or root in self.project_names:
+            return False
+        full = self.origins[root] + (f".{rest}" if rest else "")
+        return _canonical(full).split(".")[0] in FRAMEWORKS
+
+    def _patch(
+        self, stmt: ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Expr
+    ) -> ast.stmt | None:
+        """`K.where = where` or `setattr(K, "where", where)` on a framework module, as a call
+        to the patch hook; None when `stmt` is not such a patch or its value may not run."""
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if not isinstance(target, ast.Attribute):
+                return None
+            module, attr, value = target.value, target.attr, stmt.value
+        elif (
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Name)
+            and stmt.value.func.id == "setattr"
+            and "setattr" not in self.shadowed
+            and len(stmt.value.args) == 3
+            and not stmt.value.keywords
+            and isinstance(stmt.value.args[1], ast.Constant)
+            and isinstance(stmt.value.args[1].value, str)
+        ):
+            module, value = stmt.value.args[0], stmt.value.args[2]
+            attr = stmt.value.args[1].value
+        else:
+            return None
+        if not self._framework_module(module):
+            return None
+        problem, calls_project = self.classify(value)
+        if problem or calls_project:
+            return None  # dropped by the caller as any other assignment or expression
+        call = ast.Call(
+            func=ast.Name(PATCH_NAME, ast.Load()),
+            args=[module, ast.Constant(attr), value],
+            keywords=[],
+        )
+        return ast.copy_location(ast.Expr(call), stmt)
 
     def _decorators(
         self, stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
@@ -677,10 +738,13 @@ def _as_block(stmts: list[ast.stmt], near: ast.stmt) -> ast.stmt | None:
 def _strip_annotations(
     stmt: ast.FunctionDef | ast.AsyncFunctionDef,
 ) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    """Parameter annotations as their source text (a string is never evaluated, and argument
+    search reads `List[float]`); the return annotation dropped."""
     args = stmt.args
     for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-        if arg is not None:
-            arg.annotation = None
+        annotation = None if arg is None else arg.annotation
+        if arg is not None and annotation is not None and not isinstance(annotation, ast.Constant):
+            arg.annotation = ast.copy_location(ast.Constant(ast.unparse(annotation)), annotation)
     return _replace(stmt, returns=None)
 
 
@@ -791,9 +855,15 @@ class Failed:
     error: str
 
 
-def prepare_namespace(namespace: dict[str, Any]) -> list[Failed]:
-    """Give a module namespace the helpers the guards call; returns the failure list."""
+def prepare_namespace(
+    namespace: dict[str, Any], patch: Callable[[Any, str, Any], None] | None = None
+) -> list[Failed]:
+    """Give a module namespace the helpers the guards and patches call; returns the failure
+    list. `patch(module, name, value)` applies an import-time patch (none without it)."""
     failed: list[Failed] = []
+
+    def no_patch(module: Any, name: str, value: Any) -> None:
+        raise RuntimeError(f"import-time patch of `{name}` not applied here")
 
     def note(line: int, names: tuple[str, ...], exc: BaseException) -> None:
         failed.append(Failed(line, names, f"{type(exc).__name__}: {exc}"[:300]))
@@ -801,4 +871,5 @@ def prepare_namespace(namespace: dict[str, Any]) -> list[Failed]:
     namespace[FAILED_NAME] = failed
     namespace[_NOTE_NAME] = note
     namespace[_EXC_NAME] = Exception
+    namespace[PATCH_NAME] = patch or no_patch
     return failed
