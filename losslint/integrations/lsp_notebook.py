@@ -123,13 +123,10 @@ def _cell(cell: types.NotebookCell, documents: dict[str, types.TextDocumentItem]
     return CellDocument(cell.document, code, document.text, document.language_id, document.version)
 
 
-def _edited(
-    cell: CellDocument,
-    version: int,
-    changes: Sequence[types.TextDocumentContentChangeEvent],
-    encoding: str,
-) -> CellDocument:
-    text = cell.text or ""
+def apply_content_changes(
+    text: str, changes: Sequence[types.TextDocumentContentChangeEvent], encoding: str
+) -> str:
+    """A document's (or a cell's) text after an LSP `didChange`'s content changes, in order."""
     for change in changes:
         if isinstance(change, types.TextDocumentContentChangePartial):
             start, end = change.range.start, change.range.end
@@ -142,7 +139,18 @@ def _edited(
             )
         else:
             text = change.text
-    return replace(cell, text=text, version=version)
+    return text
+
+
+def _edited(
+    cell: CellDocument,
+    version: int,
+    changes: Sequence[types.TextDocumentContentChangeEvent],
+    encoding: str,
+) -> CellDocument:
+    return replace(
+        cell, text=apply_content_changes(cell.text or "", changes, encoding), version=version
+    )
 
 
 def noqa_in_cell(code: CodeCell, row: int, rule: str) -> Edit | None:

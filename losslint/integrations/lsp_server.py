@@ -45,12 +45,15 @@ from losslint.config import Config, ConfigError, load_config
 from losslint.discovery import is_excluded
 from losslint.engine import LintOptions, Session
 from losslint.integrations.lsp_notebook import SYNC_OPTIONS as NOTEBOOK_SYNC
-from losslint.integrations.lsp_notebook import NotebookCells, noqa_in_cell
+from losslint.integrations.lsp_notebook import (
+    NotebookCells,
+    apply_content_changes,
+    noqa_in_cell,
+)
 from losslint.integrations.noqa import noqa_edit
 from losslint.integrations.text import (
     UTF16,
     LineIndex,
-    apply_change,
     minimal_edit,
     resolved,
     saved_text,
@@ -348,19 +351,7 @@ class LosslintServer:
         doc = self.documents.get(uri)
         if doc is None:
             return
-        text = doc.text
-        for change in params.content_changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                start, end = change.range.start, change.range.end
-                text = apply_change(
-                    text,
-                    (start.line, start.character),
-                    (end.line, end.character),
-                    change.text,
-                    self.encoding,
-                )
-            else:
-                text = change.text
+        text = apply_content_changes(doc.text, params.content_changes, self.encoding)
         self.documents[uri] = replace(doc, text=text, version=params.text_document.version)
         self._schedule(uri, self.debounce)
 
@@ -667,32 +658,28 @@ class LosslintServer:
             return UTF16
         return str(getattr(value, "value", value) or UTF16)
 
-    def _path(self, uri: str, language_id: str | None) -> Path | None:
-        """The file a document is linted as, or None for documents losslint does not lint."""
+    def _uri_path(self, uri: str, untitled_suffix: str) -> Path | None:
+        """The file a `file:` URI names; an unsaved new buffer (`untitled:`) is linted as a
+        file of its name in the workspace; None for other schemes."""
         parsed = urlparse(uri)
         if parsed.scheme not in SCHEMES:
             return None
         if parsed.scheme == "file":
             fs_path = to_fs_path(uri)
-            path = Path(fs_path) if fs_path else None
-        else:  # an unsaved new buffer: lint it as a file in the workspace
-            name = Path(parsed.path).name or "untitled"
-            path = (self.root or Path(os.getcwd())) / f"{name}.py"
+            return Path(fs_path) if fs_path else None
+        name = Path(parsed.path).name or "untitled"
+        return (self.root or Path(os.getcwd())) / f"{name}{untitled_suffix}"
+
+    def _path(self, uri: str, language_id: str | None) -> Path | None:
+        """The file a document is linted as, or None for documents losslint does not lint."""
+        path = self._uri_path(uri, ".py")
         if path is None or (language_id != "python" and path.suffix not in SUFFIXES):
             return None
         return resolved(path)
 
     def _notebook_path(self, uri: str) -> Path | None:
         """The .ipynb file a notebook is linted as, or None for notebooks losslint skips."""
-        parsed = urlparse(uri)
-        if parsed.scheme not in SCHEMES:
-            return None
-        if parsed.scheme == "file":
-            fs_path = to_fs_path(uri)
-            path = Path(fs_path) if fs_path else None
-        else:  # an unsaved new notebook: lint it as a notebook in the workspace
-            name = Path(parsed.path).name or "untitled"
-            path = (self.root or Path(os.getcwd())) / name
+        path = self._uri_path(uri, "")
         if path is None:
             return None
         return resolved(path if is_notebook(path) else path.with_name(path.name + ".ipynb"))
