@@ -187,13 +187,14 @@ def main() -> int:
         make_folder(root, options.notebooks)
         size = sum(p.stat().st_size for p in root.glob("*.ipynb")) / 1e6
         print(f"{options.notebooks} notebooks, {size:.1f} MB\n")
-        print("| tool | wall (s) | peak RSS (MB) |")
-        print("|---|---:|---:|")
+        print("| tool | wall (s) | CPU (s) | peak RSS (MB) |")
+        print("|---|---:|---:|---:|")
         for label, command in variants.items():
-            runs = [measure(command, root) for _ in range(options.repeat)]
+            runs = [measure(command, root) for _ in range(options.repeat)]  # (wall, CPU, MB)
             seconds = statistics.median(r[0] for r in runs)
-            peak = max(r[1] for r in runs)
-            print(f"| {label} | {seconds:.2f} | {peak:.0f} |")
+            cpu = statistics.median(r[1] for r in runs)
+            peak = max(r[2] for r in runs)
+            print(f"| {label} | {seconds:.2f} | {cpu:.2f} | {peak:.0f} |")
     return 0
 
 
