@@ -6,7 +6,7 @@
 
 For every triaged function of the PyPI corpus (`bench/realworld/triage.tsv`) and, with
 `--github DIR`, of a GitHub corpus (`DIR/github.tsv`, `DIR/github_repos.toml`, sources in
-`DIR/.cache/github/owner+name/`; `--split dev|test|all`; notebooks left out), this runs
+`DIR/.cache/github/owner+name/`; `--split dev|test|holdout|all`; notebooks left out), this runs
 `losslint --runtime --show-refuted --format json` on a copy of the package's Python files in a
 temporary folder (default settings: 20 s timeout) and counts the
 runtime verdicts of the findings on `reduced` rows (the acceptance measure) and on
@@ -216,7 +216,12 @@ def main() -> int:
     parser.add_argument(
         "--github", type=Path, help="a GitHub corpus folder (github.tsv, github_repos.toml, .cache)"
     )
-    parser.add_argument("--split", default="dev", help="GitHub split: dev, test or all")
+    parser.add_argument(
+        "--split",
+        default="dev",
+        choices=("dev", "test", "holdout", "all"),
+        help="GitHub split: dev, test, holdout or all",
+    )
     parser.add_argument("--no-pypi", action="store_true", help="skip the PyPI corpus")
     parser.add_argument("--package", action="append", help="only these PyPI packages")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per package")

@@ -136,6 +136,18 @@ def test_score_counts_and_line() -> None:
     assert score.line("x").split()[1:] == ["1", "1", "1", "1", "0.500", "0.500"]
 
 
+def test_every_repository_is_in_a_split_evaluate_accepts() -> None:
+    repos = fetch_github.load_repos()
+    splits = {repo["split"] for repo in repos}
+    assert splits == set(evaluate.GITHUB_SPLITS)
+    holdout = [r["name"] for r in repos if evaluate.in_split(r, "holdout")]
+    assert len(holdout) >= 12
+    assert all(r["split"] == "holdout" for r in repos if r["name"] in holdout)
+    assert all(evaluate.in_split(r, "all") for r in repos)
+    labelled = {row["repo"] for row in evaluate.read_tsv(BENCH / "github.tsv")}
+    assert set(holdout) <= labelled
+
+
 @pytest.mark.slow
 def test_fetch_extracts_the_pinned_commit_from_a_mirror(tmp_path: Path) -> None:
     work = tmp_path / "src"

@@ -4,6 +4,7 @@
     python bench/realworld/evaluate.py                         # PyPI corpus (triage.tsv)
     python bench/realworld/evaluate.py --corpus github         # GitHub corpus, dev split
     python bench/realworld/evaluate.py --corpus github --split test   # once, at the very end
+    python bench/realworld/evaluate.py --corpus github --split holdout  # the held-out split, once
     python bench/realworld/evaluate.py --corpus all --split all
     python bench/realworld/evaluate.py --corpus github --naive # also score the naive matcher
     python bench/realworld/evaluate.py --runtime               # also run --runtime, count verdicts
@@ -82,6 +83,15 @@ def pypi_groups(only: list[str] | None) -> list[Group]:
     return groups
 
 
+GITHUB_SPLITS = ("dev", "test", "holdout")
+
+
+def in_split(repo: dict[str, str], split: str) -> bool:
+    """Whether a `github_repos.toml` repository belongs to `split` (one of GITHUB_SPLITS or
+    "all")."""
+    return split == "all" or repo["split"] == split
+
+
 def github_groups(split: str, only: list[str] | None) -> list[Group]:
     with open(HERE / "github_repos.toml", "rb") as handle:
         repos = {r["name"]: r for r in tomllib.load(handle)["repo"]}
@@ -92,7 +102,7 @@ def github_groups(split: str, only: list[str] | None) -> list[Group]:
             raise SystemExit(
                 f"github.tsv pins {row['repo']} at {row['commit']}, not {repo['commit']}"
             )
-        if (split == "all" or repo["split"] == split) and (not only or row["repo"] in only):
+        if in_split(repo, split) and (not only or row["repo"] in only):
             by_repo[row["repo"]].append(row)
     groups = []
     for name, rows in sorted(by_repo.items()):
@@ -317,7 +327,7 @@ def main() -> int:
     parser.add_argument("--corpus", choices=("pypi", "github", "all"), default="pypi")
     parser.add_argument(
         "--split",
-        choices=("dev", "test", "all"),
+        choices=(*GITHUB_SPLITS, "all"),
         default="dev",
         help="GitHub corpus split (default: dev; the PyPI corpus has no split)",
     )
