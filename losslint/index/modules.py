@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -72,8 +73,11 @@ class _Scanner:
     def __init__(self, lines: list[str], text: str) -> None:
         self.lines = lines
         self.result = Scan()
-        # expressions are walked only where a lambda or a compile call may be
+        # expressions are walked only where a lambda or a compile call may be: on the lines
+        # (1-based, ascending) that spell one
         self.needles = tuple(w for w in ("lambda", "compile") if w in text)
+        needles = self.needles
+        self.marked = [n for n, line in enumerate(lines, 1) if any(w in line for w in needles)]
 
     def statements(self, body: list[ast.stmt], enclosing: tuple[DefNode, ...]) -> None:
         for stmt in body:
@@ -107,8 +111,8 @@ class _Scanner:
         if start is None:
             return True
         end = getattr(node, "end_lineno", None) or start
-        chunk = "\n".join(self.lines[start - 1 : end])
-        return any(needle in chunk for needle in self.needles)
+        first = bisect.bisect_left(self.marked, start)
+        return first < len(self.marked) and self.marked[first] <= end
 
     def expression(self, node: ast.AST, enclosing: tuple[DefNode, ...]) -> None:
         stack = [node]
