@@ -88,16 +88,14 @@ class _Scanner:
         # expressions are walked only where a lambda or a compile call may be: on the lines
         # (1-based, ascending) that spell one
         self.needles = tuple(w for w in ("lambda", "compile") if w in text)
-        needles = self.needles
-        self.marked = [n for n, line in enumerate(lines, 1) if any(w in line for w in needles)]
+        spells = re.compile("|".join(self.needles)).search if self.needles else None
+        self.marked = [n for n, line in enumerate(lines, 1) if spells(line)] if spells else []
         # the lines a statement's header must reach to be looked at: the marked ones and any
         # line that is not ASCII (an identifier may spell `compile` in other characters)
         self.reach = self.marked
-        if needles and not text.isascii():
+        if spells and not text.isascii():
             self.reach = [
-                n
-                for n, line in enumerate(lines, 1)
-                if any(w in line for w in needles) or not line.isascii()
+                n for n, line in enumerate(lines, 1) if spells(line) or not line.isascii()
             ]
 
     def statements(self, body: list[ast.stmt], enclosing: tuple[DefNode, ...]) -> None:
