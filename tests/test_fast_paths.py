@@ -408,6 +408,8 @@ def test_a_text_lint_imports_no_libcst_and_no_process_pool(project: Path) -> Non
     heavy = {"libcst", "multiprocessing", "concurrent.futures", "pathspec", "hashlib"}
     assert not heavy & {name.split(".")[0] for name in imported} - {"concurrent"}
     assert "concurrent.futures" not in imported
+    # the catalogue is read without importlib.resources; no `noqa` comment, no suppression module
+    assert not {"importlib.resources", "losslint.suppression"} & imported
 
 
 @pytest.mark.slow

@@ -82,11 +82,11 @@ def filter_diagnostics(
     """
     if not diagnostics:
         return diagnostics
-    from losslint.suppression import PerFileIgnores, parse_suppressions
-
     enabled = enabled_for(config, options)
     ignored: frozenset[str] = frozenset()
     if config.per_file_ignores:
+        from losslint.suppression import PerFileIgnores
+
         ignored = PerFileIgnores(config.per_file_ignores, config.root).ignored(path)
     kept = [
         d
@@ -95,6 +95,8 @@ def filter_diagnostics(
     ]
     if options.disable_noqa or not kept or text is None or not _NOQA.search(text):
         return kept  # every suppression comment says `noqa`: without one, nothing to read
+    from losslint.suppression import parse_suppressions  # (tokenize: only when there is one)
+
     suppressions = parse_suppressions(text)
     return [d for d in kept if d.code == "LL000" or not suppressions.suppresses(d.code, d.noqa_row)]
 
