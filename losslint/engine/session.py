@@ -557,10 +557,11 @@ def _job_count(jobs: int, sizes: list[int]) -> int:
     `jobs` 0 chooses: one process per `_CHARS_PER_JOB` of source to parse (about a tenth of a
     second of work), at most one per idle CPU (CPUs less the load average: on a machine that
     other work keeps busy, more processes only add the cost of forking them and of parsing
-    the modules their files import); at least one. A CPU counts as idle up to a load of 1.5
+    the modules their files import); at least one. A CPU counts as idle up to a load of 2
     above the others: the load average also counts this run's predecessors (a benchmark, an
-    editor or a hook that lints again), and at a load of 1 on 2 CPUs two processes took
-    keras' sources from 2.2-3.7 s to 1.5 s.
+    editor or a hook that lints again). On 2 CPUs, two processes took keras' sources from
+    2.1-2.6 s to 1.45 s at a load of 1, and from 3.3 s to 2.3 s (medians of 3) beside one
+    other CPU-bound process; at a load of 5 they were slower (1.84 s against 1.64 s).
     """
     if jobs == 1 or len(sizes) < 2:
         return 1
@@ -569,7 +570,7 @@ def _job_count(jobs: int, sizes: list[int]) -> int:
         affinity = getattr(os, "sched_getaffinity", None)
         cpus = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
         try:
-            idle = min(cpus, int(cpus - os.getloadavg()[0] + 1.5))
+            idle = min(cpus, int(cpus - os.getloadavg()[0] + 2))
         except (AttributeError, OSError):  # no load average (Windows)
             idle = cpus
         return max(1, min(idle, len(sizes), sum(sizes) // _CHARS_PER_JOB))
