@@ -342,8 +342,14 @@ def test_job_count_follows_the_work_and_the_idle_cpus(monkeypatch: pytest.Monkey
     assert job_count(0, [1_000_000] * 10) == 2  # enough to parse, two idle CPUs
     assert job_count(0, [50_000] * 10) == 1  # not worth a fork
     assert job_count(0, [10_000_000]) == 1  # one file cannot be shared
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.7, 1.0, 1.0))
+    assert job_count(0, [1_000_000] * 10) == 2  # a load under 2: earlier runs, mostly
     monkeypatch.setattr(os, "getloadavg", lambda: (2.7, 3.0, 3.0))
     assert job_count(0, [1_000_000] * 10) == 1  # other work keeps both CPUs busy
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert job_count(0, [1_000_000] * 40) == 8  # never more processes than CPUs
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert job_count(3, [1] * 10) == 3 and job_count(3, [1, 1]) == 2 and job_count(1, [1] * 9) == 1
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
@@ -408,6 +414,8 @@ def test_a_text_lint_imports_no_libcst_and_no_process_pool(project: Path) -> Non
     heavy = {"libcst", "multiprocessing", "concurrent.futures", "pathspec", "hashlib"}
     assert not heavy & {name.split(".")[0] for name in imported} - {"concurrent"}
     assert "concurrent.futures" not in imported
+    # the catalogue is read without importlib.resources; no `noqa` comment, no suppression module
+    assert not {"importlib.resources", "losslint.suppression"} & imported
 
 
 @pytest.mark.slow

@@ -13,6 +13,8 @@ a sink back to the calls that produced the value; a function the loop receives a
 from __future__ import annotations
 
 import ast
+import bisect
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -26,12 +28,35 @@ _GRADIENT_CALLS = {"gradient": "target", "minimize": "loss", "add_loss": "losses
 _STEP_METHODS = ("train_step", "test_step", "compute_loss")
 _LAYER_WRAPPERS = ("Lambda",)
 _MAX_ALIASES = 4
+# Every name a sink or a wrapper is called by: a body whose lines spell none of them has neither.
+_CALL_WORDS = re.compile("|".join([*_GRADIENT_CALLS, *_LAYER_WRAPPERS]))
 
 
-def _sinks(body: list[ast.stmt], step: bool) -> Iterator[ast.expr]:
-    """Expressions whose value is an objective: gradient and minimize arguments, and what a
-    train step returns."""
-    for node in _own_nodes(body):
+def _word_lines(module: ModuleInfo, pattern: re.Pattern[str]) -> list[int]:
+    """The lines (1-based, ascending) that may spell a name `pattern` finds: the lines it
+    matches, and every line that is not ASCII (identifiers are NFKC-normalised, so another
+    spelling could name one; an identifier never spans lines)."""
+    words = pattern.search
+    if module.source.text.isascii():
+        return [n for n, line in enumerate(module.lines, 1) if words(line)]
+    return [n for n, line in enumerate(module.lines, 1) if words(line) or not line.isascii()]
+
+
+def _may_call(node: ast.AST | None, lines: list[int]) -> bool:
+    """Whether the body of `node` (the module's when None) holds one of `lines`."""
+    if node is None:
+        return bool(lines)
+    first, last = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+    if first is None or last is None:
+        return True
+    start = bisect.bisect_left(lines, first)
+    return start < len(lines) and lines[start] <= last
+
+
+def _sinks(nodes: list[ast.AST], step: bool) -> Iterator[ast.expr]:
+    """Expressions whose value is an objective, among a body's own nodes: gradient and
+    minimize arguments, and what a train step returns."""
+    for node in nodes:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             keyword = _GRADIENT_CALLS.get(node.func.attr)
             if keyword is None:
@@ -45,9 +70,9 @@ def _sinks(body: list[ast.stmt], step: bool) -> Iterator[ast.expr]:
             yield node.value
 
 
-def _wrapped(body: list[ast.stmt]) -> Iterator[ast.expr]:
-    """Functions a layer computes: `Lambda(fn, ...)`."""
-    for node in _own_nodes(body):
+def _wrapped(nodes: list[ast.AST]) -> Iterator[ast.expr]:
+    """Functions a layer computes, among a body's own nodes: `Lambda(fn, ...)`."""
+    for node in nodes:
         if isinstance(node, ast.Call) and node.args:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
@@ -111,13 +136,17 @@ class LoopObjectives:
             step = owner is not None and node.name in _STEP_METHODS
             bodies.append((node, node.body, owner, step))
         passed: list[tuple[ast.AST, str]] = []  # (function, parameter) the loop calls
+        lines = _word_lines(module, _CALL_WORDS)
         for function, body, owner, step in bodies:
-            sinks = list(_sinks(body, step))
+            if not step and not _may_call(function, lines):
+                continue  # no sink and no wrapper: its own nodes need no walk
+            nodes = list(_own_nodes(body))
+            sinks = list(_sinks(nodes, step))
             if sinks:
                 keys, parameters = self._objectives(module, function, body, owner, sinks)
                 found |= keys
                 passed.extend((function, p) for p in parameters if function is not None)
-            for wrapped in _wrapped(body):
+            for wrapped in _wrapped(nodes):
                 # the wrapped function, or what a wrapped lambda calls
                 callees = [wrapped]
                 if isinstance(wrapped, ast.Lambda):
@@ -143,14 +172,19 @@ class LoopObjectives:
             names = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
             wanted.setdefault(function.name, []).append((names.index(parameter), parameter))
         found: set[tuple[str, str]] = set()
-        for _function, body, owner, _step in bodies:
-            assigned = _assignments(body)
+        lines = _word_lines(module, re.compile("|".join(map(re.escape, wanted))))
+        for function, body, owner, _step in bodies:
+            if not _may_call(function, lines):
+                continue  # calls none of the loops
+            assigned: dict[str, list[ast.expr]] | None = None
             for node in _own_nodes(body):
                 if not isinstance(node, ast.Call):
                     continue
                 func = node.func
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 for index, parameter in wanted.get(name, ()):
+                    if assigned is None:
+                        assigned = _assignments(body)
                     given = [k.value for k in node.keywords if k.arg == parameter]
                     if index < len(node.args):
                         given.append(node.args[index])

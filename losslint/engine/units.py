@@ -84,8 +84,8 @@ class UnitAnalyser:
                 except SourceError as exc:
                     error = exc.diagnostic(path)
             return self._result(path, digest, (), error, parsed=parse_anyway, closure=False)
-        try:
-            tree = check_syntax(text, path)
+        try:  # an analysed module that imports this file may have parsed it already
+            tree = self.index.parsed_tree(path) or check_syntax(text, path)
         except SourceError as exc:
             return self._result(path, digest, (), exc.diagnostic(path), parsed=True, closure=False)
         frameworks = self.evaluator.catalogue.frameworks

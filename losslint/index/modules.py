@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,18 @@ class Scan:
     compile_calls: list[tuple[ast.Call, tuple[DefNode, ...]]] = field(default_factory=list)
     functions: list[tuple[FunctionNode, tuple[DefNode, ...]]] = field(default_factory=list)
     classes: list[tuple[ast.ClassDef, tuple[DefNode, ...]]] = field(default_factory=list)
+
+
+_BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _block_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a statement type that hold nested statements."""
+    found = _BLOCK_FIELDS.get(kind)
+    if found is None:
+        fields = getattr(kind, "_fields", ())
+        found = _BLOCK_FIELDS[kind] = tuple(name for name in _BLOCKS if name in fields)
+    return found
 
 
 def _header_fields(stmt: ast.AST) -> Iterator[ast.AST]:
@@ -72,43 +85,68 @@ class _Scanner:
     def __init__(self, lines: list[str], text: str) -> None:
         self.lines = lines
         self.result = Scan()
-        # expressions are walked only where a lambda or a compile call may be
+        # expressions are walked only where a lambda or a compile call may be: on the lines
+        # (1-based, ascending) that spell one
         self.needles = tuple(w for w in ("lambda", "compile") if w in text)
+        spells = re.compile("|".join(self.needles)).search if self.needles else None
+        self.marked = [n for n, line in enumerate(lines, 1) if spells(line)] if spells else []
+        # the lines a statement's header must reach to be looked at: the marked ones and any
+        # line that is not ASCII (an identifier may spell `compile` in other characters)
+        self.reach = self.marked
+        if spells and not text.isascii():
+            self.reach = [
+                n for n, line in enumerate(lines, 1) if spells(line) or not line.isascii()
+            ]
 
     def statements(self, body: list[ast.stmt], enclosing: tuple[DefNode, ...]) -> None:
         for stmt in body:
-            inner = enclosing
-            if isinstance(stmt, ast.ClassDef):
-                self.result.classes.append((stmt, enclosing))
-                inner = (*enclosing, stmt)
-            elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-                self.result.functions.append((stmt, enclosing))
-                inner = (*enclosing, stmt)
-            if self.needles:
-                for part in _header_fields(stmt):
-                    if self._may_hold(part):
-                        self.expression(part, enclosing)
-            for name in _BLOCKS:
-                block = getattr(stmt, name, None)
-                if not block:
-                    continue
-                for item in block:
-                    if isinstance(item, ast.stmt):
-                        self.statements([item], inner)
-                    else:  # except handlers and match cases
-                        if self.needles:
-                            for part in _header_fields(item):
-                                if self._may_hold(part):
-                                    self.expression(part, enclosing)
-                        self.statements(item.body, inner)
+            self._statement(stmt, enclosing)
+
+    def _statement(self, stmt: ast.stmt, enclosing: tuple[DefNode, ...]) -> None:
+        inner = enclosing
+        if isinstance(stmt, ast.ClassDef):
+            self.result.classes.append((stmt, enclosing))
+            inner = (*enclosing, stmt)
+        elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            self.result.functions.append((stmt, enclosing))
+            inner = (*enclosing, stmt)
+        if self.needles and self._reached(stmt):
+            for part in _header_fields(stmt):
+                if self._may_hold(part):
+                    self.expression(part, enclosing)
+        for name in _block_fields(type(stmt)):
+            block = getattr(stmt, name, None)
+            if not block:
+                continue
+            for item in block:
+                if isinstance(item, ast.stmt):
+                    self._statement(item, inner)
+                else:  # except handlers and match cases
+                    if self.needles:
+                        for part in _header_fields(item):
+                            if self._may_hold(part):
+                                self.expression(part, enclosing)
+                    self.statements(item.body, inner)
+
+    def _reached(self, stmt: ast.stmt) -> bool:
+        """Whether the lines of a statement (its decorators included) reach a line that may
+        hold a lambda or a compile call: the nodes of its header lie on those lines."""
+        start = getattr(stmt, "lineno", None)
+        end = getattr(stmt, "end_lineno", None)
+        if start is None or end is None:
+            return True
+        for decorator in getattr(stmt, "decorator_list", ()):
+            start = min(start, getattr(decorator, "lineno", None) or 0)
+        first = bisect.bisect_left(self.reach, start)
+        return first < len(self.reach) and self.reach[first] <= end
 
     def _may_hold(self, node: ast.AST) -> bool:
         start = getattr(node, "lineno", None)
         if start is None:
             return True
         end = getattr(node, "end_lineno", None) or start
-        chunk = "\n".join(self.lines[start - 1 : end])
-        return any(needle in chunk for needle in self.needles)
+        first = bisect.bisect_left(self.marked, start)
+        return first < len(self.marked) and self.marked[first] <= end
 
     def expression(self, node: ast.AST, enclosing: tuple[DefNode, ...]) -> None:
         stack = [node]

@@ -83,6 +83,11 @@ class ProjectIndex:
         """Keep a parse made elsewhere (the gate's syntax check) so the file is parsed once."""
         self._asts[real_path(path)] = tree
 
+    def parsed_tree(self, path: Path) -> ast.Module | None:
+        """The `ast` tree of a file already loaded as a module (None if it is not)."""
+        module = self._by_path.get(real_path(path))
+        return module.tree if module is not None else None
+
     def module(self, path: Path) -> ModuleInfo | None:
         """The parsed module for a file, or None when it cannot be read or parsed."""
         key = real_path(path)
