@@ -12,8 +12,10 @@ import json
 import queue
 import re
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -154,6 +156,18 @@ class LspClient:
             if self.process.poll() is None:
                 self.process.kill()
                 self.process.wait()
+
+
+SERVER = Path(sys.executable).with_name("losslint-lsp")
+
+
+def running_server(project: Path) -> Iterator[LspClient]:
+    """A `losslint-lsp` subprocess driven over stdio (a pytest fixture's body): it must exit 0."""
+    assert SERVER.exists(), "losslint-lsp is not installed (pip install -e '.[dev]')"
+    lsp = LspClient([str(SERVER)], project)
+    yield lsp
+    if lsp.process.poll() is None:
+        assert lsp.close() == 0
 
 
 def apply_edits(text: str, edits: list[dict[str, Any]], encoding: str = "utf-16") -> str:

@@ -10,18 +10,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import run_subprocess
-from lsp_client import LspClient, apply_edits, workspace_edits
+from lsp_client import SERVER, LspClient, apply_edits, running_server, workspace_edits
 
 pytestmark = pytest.mark.slow
 
-SERVER = Path(sys.executable).with_name("losslint-lsp")
 PUBLISH = "textDocument/publishDiagnostics"
 
 BAD = (
@@ -106,17 +104,17 @@ def quick_fixes(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def cli_fixed(project: Path, name: str, data: bytes) -> bytes:
     result = run_subprocess(["--fix", "--stdin-filename", name, "-"], project, stdin=data)
-    assert result.returncode in (0, 1), result.stderr
+    check = run_subprocess(
+        ["--format", "json", "--stdin-filename", name, "-"], project, stdin=result.stdout
+    )
+    remaining = json.loads(check.stdout)  # exit 1 exactly when findings remain after the fix
+    assert result.returncode == (1 if remaining else 0), result.stderr
     return result.stdout
 
 
 @pytest.fixture
 def client(project: Path) -> Iterator[LspClient]:
-    assert SERVER.exists(), "losslint-lsp is not installed (pip install -e '.[dev]')"
-    lsp = LspClient([str(SERVER)], project)
-    yield lsp
-    if lsp.process.poll() is None:
-        assert lsp.close() == 0
+    yield from running_server(project)
 
 
 def editor_capabilities(resolve: bool = True, encodings: list[str] | None = None) -> dict[str, Any]:

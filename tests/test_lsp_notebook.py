@@ -9,7 +9,6 @@ sources by `losslint --fix` on that file.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,13 @@ from lsp_client import (
     NotebookEditor,
     apply_edits,
     notebook_capabilities,
+    running_server,
     workspace_edits,
 )
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 pytestmark = pytest.mark.slow
 
-SERVER = Path(sys.executable).with_name("losslint-lsp")
 META = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
 
 # non-ASCII before the finding on its line: é (1 UTF-16 unit), 😀 (2 units)
@@ -64,23 +63,21 @@ def save_as_ipynb(nb: NotebookEditor) -> Path:
 
 def cli_findings(project: Path, path: Path) -> list[dict[str, Any]]:
     result = run_subprocess(["--format", "json", path.name], project)
-    assert result.returncode in (0, 1), result.stderr
-    return json.loads(result.stdout)
+    findings = json.loads(result.stdout)
+    assert result.returncode == (1 if findings else 0), result.stderr
+    return findings
 
 
 def cli_fixed_cells(project: Path, path: Path) -> list[str]:
     result = run_subprocess(["--fix", path.name], project)
-    assert result.returncode in (0, 1), result.stderr
+    remaining = cli_findings(project, path)  # exit 1 exactly when findings remain
+    assert result.returncode == (1 if remaining else 0), result.stderr
     return ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
 
 
 @pytest.fixture
 def client(project: Path) -> Iterator[LspClient]:
-    assert SERVER.exists(), "losslint-lsp is not installed (pip install -e '.[dev]')"
-    lsp = LspClient([str(SERVER)], project)
-    yield lsp
-    if lsp.process.poll() is None:
-        assert lsp.close() == 0
+    yield from running_server(project)
 
 
 def test_notebook_sync_is_advertised_to_clients_with_notebook_support(
