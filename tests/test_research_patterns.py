@@ -68,14 +68,21 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         assert quiet not in found
 
 
+def _package(root: Path, *names: str) -> Path:
+    """Nested packages `root/a/b/c`, each with an empty `__init__.py`; returns the innermost."""
+    folder = root
+    for name in names:
+        folder = folder / name
+        folder.mkdir(exist_ok=True)
+        (folder / "__init__.py").write_text("")
+    return folder
+
+
 def test_keras_own_base_classes_when_keras_or_tf_keras_sources_are_linted(
     tmp_path: Path,
 ) -> None:
     """Linting Keras' sources: `keras.src.losses.loss.Loss` is the Loss base, whose `__call__` may reduce."""
-    package = tmp_path / "keras" / "src" / "losses"
-    package.mkdir(parents=True)
-    for folder in (tmp_path / "keras", tmp_path / "keras" / "src", package):
-        (folder / "__init__.py").write_text("")
+    package = _package(tmp_path, "keras", "src", "losses")
     (package / "loss.py").write_text(
         "class Loss:\n"
         "    def __call__(self, y_true, y_pred, sample_weight=None):\n"
@@ -95,10 +102,7 @@ def test_keras_own_base_classes_when_keras_or_tf_keras_sources_are_linted(
         "    model.compile(loss=Plain())\n"
     )
     # tf_keras' sources: Metric subclasses defined there, whose `update_state` is never a loss
-    metrics = tmp_path / "tf_keras" / "src" / "metrics"
-    metrics.mkdir(parents=True)
-    for folder in (tmp_path / "tf_keras", tmp_path / "tf_keras" / "src", metrics):
-        (folder / "__init__.py").write_text("")
+    metrics = _package(tmp_path, "tf_keras", "src", "metrics")
     (metrics / "base_metric.py").write_text(
         "import tensorflow as tf\n\n\n"
         "class Metric:\n"
