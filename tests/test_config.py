@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -307,16 +309,23 @@ def _markers_above(folder: Path) -> bool:
 
 
 @pytest.fixture
-def bare(tmp_path: Path) -> Path:
-    """A folder with a package and no root marker (pyproject.toml, .git) above it."""
-    if _markers_above(tmp_path):
-        pytest.skip(f"a pyproject.toml or .git above {tmp_path} makes it a project")
-    work = tmp_path / "work"
+def bare(tmp_path: Path) -> Iterator[Path]:
+    """A folder with a package and no root marker (pyproject.toml, .git) above it: pytest's
+    temporary folder, or a fresh one in a system temporary folder when a marker sits above it."""
+    base, made = tmp_path, None
+    if _markers_above(base):
+        candidates = [Path(p) for p in ("/tmp", "/var/tmp", "/dev/shm") if Path(p).is_dir()]
+        free = [c for c in candidates if not _markers_above(c)]
+        assert free, f"no temporary folder without a pyproject.toml or .git above it: {candidates}"
+        base = made = Path(tempfile.mkdtemp(dir=free[0]))
+    work = base / "work"
     (work / "pkg").mkdir(parents=True)
     (work / "pkg" / "__init__.py").write_text("")
     (work / "pkg" / "util.py").write_text("X = 1\n")
     (work / "pkg" / "losses.py").write_text(BAD)
-    return work
+    yield work
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def test_without_a_root_marker_the_cache_goes_to_the_current_folder(bare: Path) -> None:

@@ -1,4 +1,4 @@
-"""A JSON array of findings with ruff-compatible field names (see INTERFACE.md)."""
+"""A JSON array of findings with ruff-compatible field names (README, "Rules": the JSON format)."""
 
 from __future__ import annotations
 

@@ -154,7 +154,7 @@ def _failure_reason(message: dict[str, Any], legacy_available: bool) -> str:
 
 
 def judge(reply: Reply, memory_note: str = "", legacy_available: bool = False) -> Judgement:
-    """The verdict for one probe (see INTERFACE.md: confirmed / refuted / inconclusive)."""
+    """The verdict for one probe: confirmed, refuted or inconclusive (README, "Runtime mode")."""
     if reply.status != "ok":
         reason = reply.detail
         why = "timeout" if reply.status == "timeout" else "crash"
