@@ -16,8 +16,9 @@ from types import ModuleType
 import pytest
 
 from losslint.runtime import worker as worker_module
+from losslint.runtime.allowlist import allowed_library_call
 from losslint.runtime.importer import PRIVATE_SUFFIX, ProjectImporter
-from losslint.runtime.rebuild import allowed_library_call, definitions_only
+from losslint.runtime.rebuild import definitions_only
 
 
 def _kept(source: str) -> str:

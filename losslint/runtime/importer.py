@@ -26,8 +26,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from losslint.runtime.allowlist import FRAMEWORKS
 from losslint.runtime.rebuild import (
-    FRAMEWORKS,
     Failed,
     Rebuilt,
     definitions_only,

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
 
+from losslint.runtime.allowlist import DENIED_CALL
 from losslint.runtime.arguments import (
     ARGS_COMMENT,
     FRAMEWORK,
@@ -43,7 +44,6 @@ from losslint.runtime.arguments import (
 from losslint.runtime.compat import TF1_ERROR, CompatLayer
 from losslint.runtime.importer import ProjectImporter
 from losslint.runtime.inputs import attempts, make_inputs, parse_shape_comment, perturb
-from losslint.runtime.rebuild import DENIED_CALL
 from losslint.runtime.site import SiteError, evaluate_site
 
 MEMORY_HEADROOM_MB = 2048  # address space allowed above what TensorFlow itself maps
