@@ -261,7 +261,7 @@ def test_static_mode_and_import_never_load_tensorflow(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert all(f["runtime"] is None for f in json.loads(proc.stdout))
     assert modules == []
-    code = "import sys, losslint, losslint.runtime, losslint.runtime.bridge, losslint.runtime.probe; print(sorted(m for m in sys.modules if m.startswith(('tensorflow', 'keras'))))"
+    code = "import sys, losslint, losslint.runtime, losslint.runtime.bridge, losslint.runtime.probe, losslint.runtime.child; print(sorted(m for m in sys.modules if m.startswith(('tensorflow', 'keras'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

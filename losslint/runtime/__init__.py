@@ -2,7 +2,7 @@
 each finding is real. Needs the `runtime` extra (`pip install 'losslint[runtime]'`).
 
 Importing this package never imports TensorFlow: TensorFlow is imported only in a worker
-process (`losslint.runtime.probe`), started by `require_tensorflow` or `verify`.
+process (`losslint.runtime.child`), started by `require_tensorflow` or `verify`.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ _ENV_KEEP = frozenset(
 _ENV_PREFIXES = ("TF_", "KERAS_", "OMP_", "MKL_", "OPENBLAS_", "LC_", "LOSSLINT_RUNTIME_")
 _BOOTSTRAP = (
     "import json, os, sys; sys.path[:] = json.loads(os.environ['LOSSLINT_WORKER_SYSPATH']); "
-    "from losslint.runtime.probe import main; main()"
+    "from losslint.runtime.child import main; main()"
 )
 _LIVE: set[Worker] = set()
 # what TensorFlow's C++ side prints at start-up whatever TF_CPP_MIN_LOG_LEVEL says
