@@ -26,34 +26,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from losslint.model import Edit, Position
+from losslint.notebook_masking import LINE_BREAK, cell_magic, dedent_cell, mask_cell
 
 NOTEBOOK_SUFFIX = ".ipynb"
 INSTALL_HINT = "writing notebooks needs nbformat: pip install 'losslint[notebooks]'"
 
-# cell magics whose body is Python run in the kernel's own namespace
-PYTHON_CELL_MAGICS = frozenset({"capture", "debug", "prun", "time", "timeit"})
-# line magics IPython runs without `%` (automagic) when the line is not Python
-AUTOMAGICS = frozenset(
-    {
-        "cd",
-        "conda",
-        "env",
-        "load_ext",
-        "ls",
-        "mamba",
-        "matplotlib",
-        "micromamba",
-        "pip",
-        "pwd",
-        "reload_ext",
-        "set_env",
-        "uv",
-    }
-)
 PYTHON_LANGUAGES = frozenset({"python", "python2", "python3", "ipython", "ipython3"})
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_ASSIGN_MAGIC = re.compile(r"[ \t]*[\w.]+(?:[ \t]*,[ \t]*[\w.]+)*[ \t]*=[ \t]*(?=[%!])")
 _CODING = re.compile(r"^[ \t\f]*#.*?coding[:=]")
 _WS = re.compile(r"[ \t\n\r]*")
 _NON_ASCII_ESCAPE = re.compile(r"\\u(?:00[89a-f]|0[1-9a-f][0-9a-f]|[1-9a-f][0-9a-f]{2})", re.I)
@@ -101,7 +80,7 @@ class CodeCell:
 
     @property
     def rows(self) -> int:
-        return len(_LINE_BREAK.split(self.masked))
+        return len(LINE_BREAK.split(self.masked))
 
     def shift(self, row: int) -> int:
         return self.shifts[row - 1] if self.shifts else 0
@@ -110,7 +89,7 @@ class CodeCell:
         """The offset in `text` of an offset in `masked`."""
         if not self.shifts:
             return local
-        row = len(_LINE_BREAK.findall(self.masked, 0, local)) + 1
+        row = len(LINE_BREAK.findall(self.masked, 0, local)) + 1
         masked_start = _row_span(self.masked, row)[0]
         return _row_span(self.text, row)[0] + self.shift(row) + local - masked_start
 
@@ -195,10 +174,10 @@ class Notebook:
             if cell.kind != "code":
                 continue
             reason = _skip_reason(cell.language, language)
-            dedented, shifts = _dedent(cell.source)
+            dedented, shifts = dedent_cell(cell.source)
             masked = None if reason else mask_cell(dedented)
             if masked is None:
-                skipped.append(SkippedCell(index, reason or f"cell magic {_cell_magic(dedented)}"))
+                skipped.append(SkippedCell(index, reason or f"cell magic {cell_magic(dedented)}"))
                 continue
             masked_text, masked_rows = masked
             code.append(CodeCell(index, row, offset, cell.source, masked_text, masked_rows, shifts))
@@ -228,7 +207,7 @@ class Notebook:
         code = self._code_cell_at_row(position.row)
         row = position.row - code.first_row + 1
         if row > code.rows:
-            last = _LINE_BREAK.split(code.text)[-1]
+            last = LINE_BREAK.split(code.text)[-1]
             return code.cell, Position(code.rows, len(last) + 1)
         return code.cell, Position(row, position.column + code.shift(row))
 
@@ -250,7 +229,7 @@ class Notebook:
 
     def offset_of(self, position: Position) -> int:
         """The character offset of a virtual position."""
-        starts = [0] + [m.end() for m in _LINE_BREAK.finditer(self.virtual)]
+        starts = [0] + [m.end() for m in LINE_BREAK.finditer(self.virtual)]
         if not 1 <= position.row <= len(starts):
             raise ValueError(f"row {position.row} is outside the virtual module")
         return starts[position.row - 1] + position.column - 1
@@ -317,180 +296,6 @@ class Notebook:
         raise NotebookError("a fix crosses a cell boundary")
 
 
-# -- masking ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _State:
-    """Where a line starts: inside a string (its quote), inside brackets, after a backslash."""
-
-    quote: str | None = None
-    depth: int = 0
-    continued: bool = False
-
-    @property
-    def top(self) -> bool:
-        return self.quote is None and self.depth == 0 and not self.continued
-
-
-def _advance(line: str, state: _State) -> tuple[_State, bool]:
-    """Scan one line of Python-like text; returns the next line's state and whether the
-    line's code (outside strings and comments) holds a `?`."""
-    quote, depth, question, backslash = state.quote, state.depth, False, False
-    i, n = 0, len(line)
-    while i < n:
-        ch = line[i]
-        if ch == "\\":
-            backslash = i == n - 1
-            i += 2
-            continue
-        if quote is not None:
-            if line.startswith(quote, i):
-                i += len(quote)
-                quote = None
-            else:
-                i += 1
-            continue
-        if ch == "#":
-            break
-        if ch in "\"'":
-            quote = ch * 3 if line.startswith(ch * 3, i) else ch
-            i += len(quote)
-            continue
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth = max(0, depth - 1)
-        elif ch == "?":
-            question = True
-        i += 1
-    if quote is not None and len(quote) == 1 and not backslash:
-        quote = None  # an unterminated one-line string ends with its line
-    return _State(quote, depth, backslash and quote is None), question
-
-
-def _bracket_balance(text: str) -> int:
-    return sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}")
-
-
-def _magic_extent(lines: list[str], start: int, column: int, shell: bool) -> int:
-    """The last line of an escaped command that starts at `lines[start][column:]`: lines
-    ending with a backslash continue it, and (not for shell escapes) open brackets."""
-    end, balance = start, _bracket_balance(lines[start][column:])
-    while end + 1 < len(lines):
-        if lines[end].endswith("\\"):
-            end += 1
-        elif not shell and balance > 0:
-            end += 1
-            balance += _bracket_balance(lines[end])
-        else:
-            break
-    return end
-
-
-def _python_extent(lines: list[str], start: int) -> int:
-    """The last line of the Python logical line that starts at `lines[start]`."""
-    state, end = _advance(lines[start], _State())[0], start
-    while not state.top and end + 1 < len(lines):
-        end += 1
-        state = _advance(lines[end], state)[0]
-    return end
-
-
-def _is_automagic(stripped: str) -> bool:
-    word = stripped.split(None, 1)[0] if stripped.strip() else ""
-    if word not in AUTOMAGICS or stripped == word or not stripped[len(word)].isspace():
-        return False
-    try:
-        compile(stripped, "<cell>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
-        return True
-    return False
-
-
-def _placeholder(length: int) -> str:
-    """A statement of `length` characters that binds nothing: `0` and spaces."""
-    return "0" + " " * (length - 1) if length else ""
-
-
-def _cell_magic(text: str) -> str | None:
-    """The cell magic (`%%name`) on the cell's first non-blank line, if any."""
-    for line in _LINE_BREAK.split(text):
-        if line.strip():
-            match = re.match(r"%%(\S*)", line)
-            return f"%%{match.group(1)}" if match else None
-    return None
-
-
-def _dedent(text: str) -> tuple[str, tuple[int, ...]]:
-    """IPython's `leading_indent`: when a cell's first non-blank line is indented, that
-    indent is removed from every line that starts with it. Returns the text and, per row,
-    how many characters were removed (empty when nothing was)."""
-    lines = _LINE_BREAK.split(text)
-    first = next((line for line in lines if line.strip()), "")
-    indent = first[: len(first) - len(first.lstrip(" \t"))]
-    if not indent:
-        return text, ()
-    breaks = [m.group() for m in _LINE_BREAK.finditer(text)]
-    shifts = tuple(len(indent) if line.startswith(indent) else 0 for line in lines)
-    parts = [line[shift:] for line, shift in zip(lines, shifts, strict=True)]
-    return "".join(p + b for p, b in zip(parts, [*breaks, ""], strict=True)), shifts
-
-
-def mask_cell(text: str) -> tuple[str, tuple[int, ...]] | None:
-    """The cell's text with IPython syntax replaced by same-length placeholders, and the
-    masked rows (1-based); None when a cell magic makes the cell something other than Python."""
-    breaks = [m.group() for m in _LINE_BREAK.finditer(text)]
-    lines = _LINE_BREAK.split(text)
-    masked_rows: list[int] = []
-
-    def mask(first: int, last: int, column: int) -> None:
-        lines[first] = lines[first][:column] + _placeholder(len(lines[first]) - column)
-        for k in range(first + 1, last + 1):
-            lines[k] = " " * len(lines[k])
-        masked_rows.extend(range(first + 1, last + 2))
-
-    magic = _cell_magic(text)
-    state, i = _State(), 0
-    if magic is not None:
-        if magic[2:] not in PYTHON_CELL_MAGICS:
-            return None
-        i = next(k for k, line in enumerate(lines) if line.strip())
-        mask(i, i, 0)
-        i += 1
-    while i < len(lines):
-        line = lines[i]
-        if not state.top:
-            state = _advance(line, state)[0]
-            i += 1
-            continue
-        stripped = line.lstrip()
-        column = len(line) - len(stripped)
-        assign = _ASSIGN_MAGIC.match(line)
-        end: int | None = None
-        if stripped.startswith(("%", "!")):
-            end = _magic_extent(lines, i, column, shell=stripped.startswith("!"))
-        elif assign is not None:
-            column = assign.end()
-            end = _magic_extent(lines, i, column, shell=line[column] == "!")
-        elif stripped.startswith("get_ipython()"):
-            end = _python_extent(lines, i)
-        elif stripped.startswith("?") or _is_automagic(stripped):
-            end = _magic_extent(lines, i, column, shell=False)
-        else:
-            next_state, question = _advance(line, state)
-            if question and next_state.top:
-                end = i  # `obj?` / `obj??` help
-            else:
-                state = next_state
-                i += 1
-                continue
-        mask(i, end, column)
-        state, i = _State(), end + 1
-    masked = "".join(line + brk for line, brk in zip(lines, [*breaks, ""], strict=True))
-    return masked, tuple(masked_rows)
-
-
 def _mask_coding_cookie(code: list[CodeCell]) -> list[CodeCell]:
     """Blank a PEP 263 cookie on the module's first two rows: cells are always UTF-8."""
     result = []
@@ -498,7 +303,7 @@ def _mask_coding_cookie(code: list[CodeCell]) -> list[CodeCell]:
         if cell.first_row > 2:
             result.append(cell)
             continue
-        lines = _LINE_BREAK.split(cell.masked)
+        lines = LINE_BREAK.split(cell.masked)
         rows = list(cell.masked_rows)
         for k in range(min(len(lines), 3 - cell.first_row)):
             if _CODING.match(lines[k]) and k + 1 not in rows:
@@ -514,11 +319,11 @@ def _row_span(text: str, row: int) -> tuple[int, int]:
     """(start, end) offsets of a 1-based row's characters, line break excluded."""
     start = 0
     for _ in range(row - 1):
-        match = _LINE_BREAK.search(text, start)
+        match = LINE_BREAK.search(text, start)
         if match is None:
             raise ValueError(f"no row {row}")
         start = match.end()
-    match = _LINE_BREAK.search(text, start)
+    match = LINE_BREAK.search(text, start)
     return start, match.start() if match else len(text)
 
 
@@ -696,8 +501,8 @@ def json_row(text: str, cell: int, row: int) -> int | None:
         for start, end in source.items:
             offset = start
             value = json.loads(text[start:end])
-            count = len(_LINE_BREAK.findall(value))
-            ends_line = bool(_LINE_BREAK.search(value[-1:] or "x"))
+            count = len(LINE_BREAK.findall(value))
+            ends_line = bool(LINE_BREAK.search(value[-1:] or "x"))
             if row < seen + count or (row == seen + count and not ends_line):
                 break
             seen += count
