@@ -6,6 +6,7 @@ import ast
 from collections.abc import Sequence
 from typing import Any
 
+from losslint.analysis.catalogue import Entry
 from losslint.analysis.context import CallArgs, Scope
 from losslint.analysis.values import (
     ArgRef,
@@ -18,6 +19,7 @@ from losslint.analysis.values import (
     Value,
     as_tensor,
     combine,
+    literal_of,
     nonlinear,
     tainted,
 )
@@ -125,3 +127,12 @@ def reduction_is_none(reduction: Value | None) -> bool | None:
         if ".Reduction." in reduction.qualname:
             return False
     return None
+
+
+def axes_argument(entry: Entry, call: CallArgs, unset: Any = None) -> Any:
+    """The literal axes a call gives (`axis=`/`dim=` or its position in the catalogue entry);
+    without one, the entry's default axis, or `unset` when the op has none."""
+    axis_value, _ = call.get(entry.axis_position, "axis", "dim")
+    if axis_value is None:
+        return entry.default_axis if entry.has_default_axis else unset
+    return literal_of(axis_value)

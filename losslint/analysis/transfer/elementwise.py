@@ -3,18 +3,17 @@ axis (`softmax`, `l2_normalize`, `cumsum`), which couple samples when that axis 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from losslint.analysis.catalogue import Entry
 from losslint.analysis.context import CallArgs, Scope
-from losslint.analysis.transfer.common import UNUSABLE_AXIS, axis_tuple
+from losslint.analysis.transfer.common import UNUSABLE_AXIS, axes_argument, axis_tuple
 from losslint.analysis.values import (
     Batched,
     Const,
     Value,
     as_tensor,
     combine,
-    literal_of,
     nonlinear,
 )
 
@@ -49,11 +48,7 @@ def normalize(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope:
     if operand is None:
         return ev.calls.opaque(call)
     value = as_tensor(operand)
-    axis_value, _ = call.get(entry.axis_position, "axis", "dim")
-    if axis_value is None:
-        axes: Any = entry.default_axis if entry.has_default_axis else None
-    else:
-        axes = literal_of(axis_value)
+    axes = axes_argument(entry, call)
     if isinstance(value, Batched):
         axes = axis_tuple(axes)
         if axes is None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from losslint.analysis.catalogue import Entry
 from losslint.analysis.context import CallArgs, Scope
+from losslint.analysis.transfer.common import axes_argument
 from losslint.analysis.values import (
     NO_LITERAL,
     UNKNOWN_RANK,
@@ -101,11 +102,7 @@ def axis_change(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scop
     if operand is None:
         return ev.calls.opaque(call)
     value = as_tensor(operand)
-    axis_value, _ = call.get(entry.axis_position, "axis", "dim")
-    if axis_value is None:
-        axes: Any = entry.default_axis if entry.has_default_axis else None
-    else:
-        axes = literal_of(axis_value)
+    axes = axes_argument(entry, call)
     if not isinstance(value, Batched):
         if isinstance(value, Reduced):
             return value
