@@ -39,6 +39,12 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "arrays.per_class_iou",  # per-class scores written into an array
         "arrays.iou.<locals>.f",  # run through tf.numpy_function; `.sum()` methods
         "layers.MaximumEntropyMarkovModel.basic_loss",  # loss methods of a Keras layer
+        "reshapes.per_class_dice",  # reshaped to (-1, 4), then summed over the rows
+        "reshapes.pixel_crossentropy",  # reshaped to (n * h * w, q), then mean of the rows
+        "reshapes.masked_bce",  # x[mask] with a mask of every axis: one flat axis
+        "unknown_rank.volume_dice",  # axis=[-3, -2, -1] of unknown rank, then axis=[0, 1]
+        "choices.make_loss.<locals>.loss",  # one of the losses a factory may return
+        "choices.warmup_loss",  # tf.cond of two batch-reduced branches
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -64,8 +70,27 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "layers.MaximumEntropyMarkovModel.per_token",
         "torch_losses.Dice.loss",  # a PyTorch module's losses are scalars by contract
         "torch_losses.mse",
+        "reshapes.pixel_scores",  # the reshaped rows returned: not known to be reduced
+        "reshapes.back_to_samples",  # reshaped back to (batch, -1) before reducing
+        "unknown_rank.per_volume_dice",  # axis=-1 after those: channels or batch, unknown
     ):
         assert quiet not in found
+
+
+def test_a_factory_returning_one_of_several_losses_reports_the_reducing_one(
+    tmp_path: Path,
+) -> None:
+    """`compile(loss=make_loss(name))` whose branches return different functions: each is
+    analysed; the finding lands in the reducing one's helper, the per-sample one is quiet."""
+    root = copy_case("research_patterns", tmp_path)
+    finding = _findings(root)["choices.make_loss.<locals>.loss"]
+    assert finding["location"] == {"row": 8, "column": 12}  # smooth_l1's K.mean
+    assert str(finding["evidence"]).startswith("returned by `make_loss(name)`, compiled at")
+    lines = run_cli(["--no-cache", "choices.py"], root).stdout.splitlines()
+    assert [line.split(": ")[0] for line in lines if "LL00" in line] == [
+        "choices.py:8:12",
+        "choices.py:30:13",
+    ]
 
 
 def _package(root: Path, *names: str) -> Path:

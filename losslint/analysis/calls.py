@@ -12,6 +12,7 @@ from losslint.analysis.context import CallArgs, Param, Scope
 from losslint.analysis.transfer.common import reduction_is_none
 from losslint.analysis.values import (
     Batched,
+    Choice,
     ClassRef,
     Const,
     FixPlan,
@@ -91,6 +92,12 @@ class Calls:
             return self.call_loss_object(callee, call, scope)
         if isinstance(callee, MetricObject):
             return transfer.keras_losses.metric_result(callee.name, call, scope)
+        if isinstance(callee, Choice):
+            result: Value | None = None
+            for option in callee.options:
+                value = self.call_value(option, call, scope)
+                result = value if result is None else join(result, value)
+            return result if result is not None else self.opaque(call)
         return self.opaque(call)
 
     @staticmethod

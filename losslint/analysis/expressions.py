@@ -62,6 +62,22 @@ def _is_full_slice(node: ast.expr) -> bool:
     return isinstance(node, ast.Slice) and node.lower is None and node.upper is None
 
 
+def _flat_subscript(base: Flat, items: list[ast.expr]) -> Flat:
+    """`x_flat[:, 1:]` keeps its axes, `x_flat[:, 0]` drops one; anything else: unknown rank."""
+    if base.rank is None or _is_ellipsis(items[0]):
+        return replace(base, rank=None) if len(items) > 1 else base
+    dropped = 0
+    for item in items[1:]:
+        if isinstance(item, ast.Slice | ast.List):
+            continue  # a slice, or a list of indices (`x_flat[:, [1, 3]]`), keeps the axis
+        number = item.operand if isinstance(item, ast.UnaryOp) else item
+        if isinstance(number, ast.Constant) and type(number.value) is int:
+            dropped += 1
+            continue
+        return replace(base, rank=None)  # an ellipsis, a new axis, a tensor index
+    return replace(base, rank=max(1, base.rank - dropped))
+
+
 def _sequence_arithmetic(op: ast.operator, left: Value, right: Value) -> Value | None:
     """Python lists: `[a] + [b]` concatenates, `[None] * n` repeats (None: not list arithmetic)."""
     if isinstance(op, ast.Add) and isinstance(left, Seq) and isinstance(right, Seq):
@@ -341,15 +357,16 @@ class Expressions:
         if isinstance(base, Batched):
             return self._subscript_batched(base, items, scope)
         if isinstance(base, Flat) and (_is_full_slice(items[0]) or _is_ellipsis(items[0])):
-            return base  # x_flat[:, 0] keeps the merged leading axis
+            return _flat_subscript(base, items)  # x_flat[:, 0] keeps the merged leading axis
         if isinstance(base, Reduced | Const):
             return base
         if isinstance(base, Instance | ClassRef | Symbol | FunctionRef | ModuleRef | LossObject):
             return Unknown()
         return Unknown(tainted=tainted(base))
 
-    def masked(self, scope: Scope, node: ast.AST) -> Flat:
-        """A boolean-mask selection across the batch (`x[mask]`, `tf.boolean_mask`)."""
+    def masked(self, scope: Scope, node: ast.AST, whole: bool = False) -> Flat:
+        """A boolean-mask selection across the batch (`x[mask]`, `tf.boolean_mask`); `whole`:
+        the mask has every axis of the tensor, so the selection is one flat axis."""
         scope.mark_batch_level()
         origin = Origin(
             kind="reduction",
@@ -360,7 +377,7 @@ class Expressions:
             why="selects elements of the whole batch with a boolean mask",
             function=scope.function,
         )
-        return Flat(masked=origin)
+        return Flat(masked=origin, rank=1 if whole else None)
 
     def _subscript_batched(self, base: Batched, items: list[ast.expr], scope: Scope) -> Value:
         first = items[0]
@@ -376,7 +393,8 @@ class Expressions:
             if isinstance(index, Const) and index.literal is None:
                 return Unknown(tainted=True)
             if isinstance(index, Batched) and not rest:
-                return self.masked(scope, first)  # x[mask]: selected elements of all samples
+                # x[mask]: selected elements of all samples; one axis when the mask has them all
+                return self.masked(scope, first, whole=index.rank == base.rank)
             scope.mark_batch_level()  # x[0] picks one sample; x[mask] mixes samples
             return Unknown(tainted=True)
         dropped = 0

@@ -19,6 +19,7 @@ from losslint.analysis.context import Scope
 from losslint.analysis.evaluator import Evaluator
 from losslint.analysis.values import (
     Batched,
+    Choice,
     ClassRef,
     Const,
     Flat,
@@ -228,8 +229,9 @@ class LossFinder:
                 yield ref, "loss_class"
         elif isinstance(value, ClassRef):
             return
-        elif isinstance(value, Seq | Mapping):
-            for item in value.items:
+        elif isinstance(value, Seq | Mapping | Choice):
+            items = value.options if isinstance(value, Choice) else value.items
+            for item in items:
                 yield from self._refs(item, expr, depth + 1)
 
     def _instance_call(self, inst: Instance) -> FunctionRef | None:

@@ -19,6 +19,7 @@ from losslint.analysis.values import (
     Parts,
     Reduced,
     Seq,
+    ShapeOf,
     Unknown,
     Value,
     combine,
@@ -286,6 +287,11 @@ class Statements:
             if isinstance(value, Parts):
                 for element in parts:
                     self.assign(element, value.item, scope)
+            elif isinstance(value, ShapeOf) and not isinstance(parts[0], ast.Starred):
+                # `n, h, w, c = y_true.shape`: the first is the batch size, the rest are not
+                self.assign(parts[0], Const(batch_size=value.batched), scope)
+                for element in parts[1:]:
+                    self.assign(element, Const(), scope)
             elif (
                 isinstance(value, Seq)
                 and len(value.items) == len(parts)

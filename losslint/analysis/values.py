@@ -178,14 +178,26 @@ class Batched:
 
 @dataclass(frozen=True)
 class Flat:
-    """The batch axis merged with others into one axis (`K.flatten`, `x[mask]`).
+    """The batch axis merged with others into the leading axis (`K.flatten`, `x[mask]`,
+    `tf.reshape(x, (-1, classes))`).
 
+    `rank` is the number of axes (None: unknown); only the leading one holds the batch, maybe
+    merged with others, so reducing it removes the batch axis whatever the inputs' rank.
     `masked` remembers a boolean-mask selection across the batch: returning such a value
     is never per-sample.
     """
 
     coupled: bool = False
     masked: Origin | None = None
+    rank: int | None = 1
+
+    def leading_axis(self, axis: int) -> bool | None:
+        """Whether `axis` is the leading (batch-holding) axis; None when it cannot be told."""
+        if axis == 0:
+            return True
+        if self.rank is None:
+            return None
+        return axis == -self.rank
 
 
 @dataclass(frozen=True)
@@ -315,6 +327,28 @@ class ShapeOf:
     batched: bool
 
 
+@dataclass(frozen=True, eq=False)
+class Choice:
+    """One of several functions or objects, on paths the analysis cannot tell apart
+    (`get_loss(name)` returning `dice` or `focal`): calling it may call any of them."""
+
+    options: tuple[Value, ...]
+
+
+_CHOICES = 8  # at most this many options are followed
+_CALLABLES = (FunctionRef, Instance, LossObject, Choice)
+
+
+def _choice(a: Value, b: Value) -> Value:
+    """The join of two callables: either of them."""
+    options: list[Value] = []
+    for value in (a, b):
+        for option in value.options if isinstance(value, Choice) else (value,):
+            if not any(option is known for known in options):
+                options.append(option)
+    return Choice(tuple(options)) if len(options) <= _CHOICES else Unknown()
+
+
 Value = (
     Batched
     | Flat
@@ -332,6 +366,7 @@ Value = (
     | Mapping
     | Parts
     | ShapeOf
+    | Choice
 )
 
 TENSORS = (Batched, Flat, Reduced, Const, Unknown)
@@ -401,6 +436,9 @@ def combine(a: Value, b: Value, *, linear: bool) -> Value:
         other = b if isinstance(a, Unknown) else a
         if isinstance(other, Batched):
             return other  # broadcasting with an unknown operand (a constant tensor) keeps the shape
+        unknown = a if isinstance(a, Unknown) else b
+        if isinstance(other, Flat) and isinstance(unknown, Unknown) and not unknown.tainted:
+            return other  # the same for a flattened batch, with a constant tensor
         return Unknown(tainted=tainted(a) or tainted(b))
     if isinstance(a, Reduced) and isinstance(b, Reduced):
         total = a.plus(b)
@@ -432,7 +470,9 @@ def combine(a: Value, b: Value, *, linear: bool) -> Value:
                 b.masked if isinstance(b, Flat) else None
             )
             coupled = getattr(a, "coupled", False) or getattr(b, "coupled", False)
-            return Flat(coupled=coupled, masked=masked)
+            ranks = {v.rank for v in (a, b) if isinstance(v, Flat)}
+            rank = ranks.pop() if len(ranks) == 1 else None
+            return Flat(coupled=coupled, masked=masked, rank=rank)
         return Unknown(tainted=True)
     assert isinstance(a, Const) and isinstance(b, Const)
     return Const(batch_size=a.batch_size or b.batch_size)
@@ -461,6 +501,14 @@ def join(a: Value, b: Value) -> Value:
         return a
     if isinstance(b, Reduced):
         return b
+    if isinstance(a, _CALLABLES) or isinstance(b, _CALLABLES):
+        if isinstance(a, _CALLABLES) and isinstance(b, _CALLABLES):
+            return _choice(a, b)
+        # a path that returns None instead (`else: print("unknown loss")`) gives no callable
+        other, callable_ = (b, a) if isinstance(a, _CALLABLES) else (a, b)
+        if isinstance(other, Const) and other.literal is None:
+            return callable_
+        return Unknown()
     if isinstance(a, Batched) and isinstance(b, Batched):
         return Batched(
             rank=a.rank.join(b.rank), coupled=a.coupled or b.coupled, mixed=a.mixed | b.mixed

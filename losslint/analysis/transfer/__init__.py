@@ -56,6 +56,7 @@ SPECIAL: dict[str, Any] = {
     "partial": builtins.partial,
     "total": builtins.total,
     "foreign": builtins.foreign,
+    "cond": builtins.cond,
     "constant": builtins.constant,
     "map": builtins.map_fn,
 }

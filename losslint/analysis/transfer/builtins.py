@@ -19,6 +19,7 @@ from losslint.analysis.values import (
     Value,
     as_tensor,
     combine,
+    join,
     tainted,
 )
 
@@ -92,6 +93,20 @@ def foreign(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
     if not isinstance(func, FunctionRef) or not isinstance(inputs, Seq):
         return ev.calls.opaque(call)
     return ev.calls.call_function(func, list(inputs.items), {}, scope, call.node)
+
+
+def cond(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    """`tf.cond(pred, true_fn, false_fn)`: what either branch function returns."""
+    branches = [call.get(1, "true_fn")[0], call.get(2, "false_fn")[0]]
+    if not all(isinstance(branch, FunctionRef) for branch in branches):
+        return ev.calls.opaque(call)
+    result: Value | None = None
+    for branch in branches:
+        assert isinstance(branch, FunctionRef)
+        value = ev.calls.call_function(branch, [], {}, scope, call.node)
+        result = value if result is None else join(result, value)
+    assert result is not None
+    return result
 
 
 def constant(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:

@@ -7,10 +7,16 @@ from typing import TYPE_CHECKING
 
 from losslint.analysis.catalogue import Entry
 from losslint.analysis.context import CallArgs, Scope
-from losslint.analysis.transfer.common import callee_label, per_sample_result, reduction_is_none
+from losslint.analysis.transfer.common import (
+    callee_label,
+    lost_at,
+    per_sample_result,
+    reduction_is_none,
+)
 from losslint.analysis.values import (
     Batched,
     Const,
+    Flat,
     LossObject,
     MetricObject,
     Origin,
@@ -34,7 +40,25 @@ def per_sample(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope
             values.append(call.kwargs[name])
     if not values:
         return ev.calls.opaque(call)
-    return per_sample_result(values)
+    flat = _on_flat(values, call, scope)
+    return flat if flat is not None else per_sample_result(values)
+
+
+def _on_flat(values: list[Value], call: CallArgs, scope: Scope) -> Value | None:
+    """A functional loss on tensors whose leading axis merges the batch with other axes: it
+    removes the last axis, which is that merged axis when it is the only one."""
+    tensors = [as_tensor(v) for v in values]
+    flats = [v for v in tensors if isinstance(v, Flat)]
+    if not flats or not all(isinstance(v, Flat | Const) for v in tensors):
+        return None
+    ranks = {v.rank for v in flats}
+    rank = ranks.pop() if len(ranks) == 1 else None
+    if rank == 1:
+        reason = "averages over a tensor flattened with its batch axis"
+        return lost_at(call, scope, "loss", reason)
+    if rank is None:
+        return Unknown(tainted=True)
+    return Flat(coupled=any(v.coupled for v in flats), rank=rank - 1)
 
 
 def per_image(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:

@@ -88,7 +88,9 @@ def batch_mixing(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, sco
     if short in rules.masking and len(values) >= 2 and isinstance(first, Batched | Flat):
         axis, _ = call.get(2, "axis")
         if axis is None or literal_of(axis) in (0, None):
-            return ev.exprs.masked(scope, call.node)
+            mask = as_tensor(values[1])
+            whole = isinstance(mask, Batched) and isinstance(first, Batched)
+            return ev.exprs.masked(scope, call.node, whole=whole and mask.rank == first.rank)
     if short in rules.batched_indexing:
         batch_dims, _ = call.get(99, "batch_dims")
         if isinstance(first, Batched) and isinstance(batch_dims, Const) and batch_dims.literal == 1:

@@ -69,10 +69,7 @@ def reduction(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope:
             return _reduced(entry, call, scope, why(scope, axis_ref), value, None)
         return Unknown(tainted=True)
     if isinstance(value, Flat):
-        if axes is None or axes in (0, -1) or axes == (0,) or axes == (-1,):
-            reason = "over a tensor flattened with its batch axis"
-            return _reduced(entry, call, scope, reason, value, None)
-        return Unknown(tainted=True)
+        return _reduce_flat(entry, call, scope, value, axes, keepdims)
     if not isinstance(value, Batched):
         return Unknown(tainted=tainted(value))
     if value.coupled:
@@ -99,10 +96,35 @@ def reduction(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope:
     if "removes" in effects:
         return _reduced(entry, call, scope, why(scope, axis_ref), value, axis_ref)
     if "unknown" in effects:
-        return Unknown(tainted=True)
+        # negative axes of a tensor of unknown rank: the batch axis is either still at
+        # position 0 or already gone, so a later reduction over axis 0 (or over every axis)
+        # removes it in both cases; returned as it is, the value is unknown (no finding)
+        return replace(value, rank=UNKNOWN_RANK, from_loss=False)
     if keepdims:
         return value
     return replace(value, rank=value.rank.minus(len(set(axes))))
+
+
+def _reduce_flat(
+    entry: Entry, call: CallArgs, scope: Scope, value: Flat, axes: Any, keepdims: bool
+) -> Value:
+    """A reduction of a tensor whose leading axis holds the batch merged with other axes."""
+    reason = "over a tensor flattened with its batch axis"
+    if axes is None:
+        return _reduced(entry, call, scope, reason, value, None)
+    if isinstance(axes, Alternatives) or axes is NON_BATCH_AXES:
+        return Unknown(tainted=True)
+    axes = axis_tuple(axes)
+    if axes is UNUSABLE_AXIS:
+        return Unknown(tainted=True)
+    if axes is None:
+        return _reduced(entry, call, scope, reason, value, None)
+    leading = [value.leading_axis(a) for a in axes]
+    if True in leading:
+        return _reduced(entry, call, scope, reason, value, None)
+    if None in leading or value.rank is None:
+        return Unknown(tainted=True)
+    return value if keepdims else replace(value, rank=max(1, value.rank - len(set(axes))))
 
 
 def _alternatives(

@@ -3,6 +3,7 @@ removed (`expand_dims`, `squeeze`, `argmax`), and joins (`concat`, `stack`)."""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from losslint.analysis.transfer.common import axes_argument
 from losslint.analysis.values import (
     NO_LITERAL,
     UNKNOWN_RANK,
+    ArgRef,
     Batched,
     Const,
     Flat,
@@ -76,8 +78,11 @@ def batch_flatten(
 
 
 def reshape(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
+    """`tf.reshape(x, shape)`: the batch axis stays when the new shape starts with the batch
+    size; a leading `-1` (or the batch size times other sizes) merges it into the leading
+    axis."""
     value = as_tensor(call.args[0]) if call.args else Unknown()
-    new_shape, _ = call.get(1, "shape", "newshape", "new_shape")
+    new_shape, shape_ref = call.get(1, "shape", "newshape", "new_shape")
     if isinstance(value, Reduced | Const):
         return value
     if not isinstance(value, Batched | Flat) or new_shape is None:
@@ -90,11 +95,24 @@ def reshape(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: S
     if not items:
         return Unknown(tainted=True)
     first = items[0]
-    if isinstance(first, Const) and first.batch_size:
-        return replace(value, rank=Rank(drop=None, exact=len(items)))
-    if isinstance(first, Const) and first.literal == -1 and len(items) == 1:
-        return Flat(coupled=value.coupled)
+    if isinstance(first, Const) and first.batch_size and not _scaled(shape_ref):
+        rank = Rank(drop=None, exact=len(items))
+        if isinstance(value, Batched):
+            return replace(value, rank=rank)
+        return Batched(rank=rank, coupled=value.coupled)
+    if isinstance(first, Const) and (first.literal == -1 or first.batch_size):
+        return Flat(coupled=value.coupled, rank=len(items))
     return Unknown(tainted=True)
+
+
+def _scaled(shape: ArgRef | None) -> bool:
+    """Whether a literal shape's first size is a product (`(n * h * w, q)`): the batch size
+    times other sizes."""
+    node = shape.value if shape is not None else None
+    if not isinstance(node, ast.Tuple | ast.List) or not node.elts:
+        return False
+    first = node.elts[0]
+    return isinstance(first, ast.BinOp) and isinstance(first.op, ast.Mult)
 
 
 def axis_change(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
@@ -125,6 +143,19 @@ def axis_change(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scop
     return Unknown(tainted=True)
 
 
+def _join_flat(values: list[Flat], axes: Any, delta: int) -> Value:
+    """Concatenating or stacking tensors whose leading axis holds the batch merged with other
+    axes: along another axis, the result's leading axis still does."""
+    ranks = {v.rank for v in values}
+    rank = ranks.pop() if len(ranks) == 1 else None
+    if rank is None or not isinstance(axes, int) or isinstance(axes, bool):
+        return Unknown(tainted=True)
+    result = Flat(coupled=any(v.coupled for v in values), rank=rank + delta)
+    if result.leading_axis(axes) is not False:
+        return Unknown(tainted=True)
+    return result
+
+
 def join_values(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
     items, _ = call.get(0, "values", "xs", "tensors")
     axis_value, _ = call.get(entry.axis_position, "axis")
@@ -139,6 +170,8 @@ def join_values(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scop
     values = [as_tensor(v) for v in items.items]
     if all(isinstance(v, Const) for v in values):
         return Const()
+    if any(isinstance(v, Flat) for v in values) and all(isinstance(v, Flat) for v in values):
+        return _join_flat([v for v in values if isinstance(v, Flat)], axes, entry.delta)
     if not all(isinstance(v, Batched) for v in values):
         if any(isinstance(v, Reduced) for v in values) and all(
             isinstance(v, Reduced | Const) for v in values
