@@ -45,6 +45,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "unknown_rank.volume_dice",  # axis=[-3, -2, -1] of unknown rank, then axis=[0, 1]
         "choices.make_loss.<locals>.loss",  # one of the losses a factory may return
         "choices.warmup_loss",  # tf.cond of two batch-reduced branches
+        "contractions.agreement",  # einsum("ij,ij->"): the batch letter summed away
+        "contractions.flat_hinge",  # tensordot of two flattened batches
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -73,6 +75,8 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "reshapes.pixel_scores",  # the reshaped rows returned: not known to be reduced
         "reshapes.back_to_samples",  # reshaped back to (batch, -1) before reducing
         "unknown_rank.per_volume_dice",  # axis=-1 after those: channels or batch, unknown
+        "contractions.per_sample_agreement",  # einsum("bi,bi->b")
+        "contractions.similarity",  # einsum("ij,kj->ik"): batch-level by design, not reduced
     ):
         assert quiet not in found
 

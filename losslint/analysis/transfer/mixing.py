@@ -57,6 +57,12 @@ def batch_mixing(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, sco
             # a^T @ b on (batch, d) inputs sums over the samples (Gram / correlation matrices)
             scope.mark_batch_level()
             return lost_at(call, scope, short, "with `transpose_a=True` contracts the batch axis")
+    if short in rules.contraction and len(values) >= 2 and _flat_vectors(values[:2]):
+        # `tensordot(flat_a, flat_b, 1)`: the dot product of two flattened batches
+        axes, _ = call.get(2, "axes")
+        if axes is None or literal_of(axes) in (1, ((0,), (0,)), (0, 0)):
+            reason = "contracts two tensors flattened with their batch axis into one value"
+            return lost_at(call, scope, short, reason)
     if short in rules.contraction and len(values) >= 2:
         transposed = any(
             isinstance(call.kwargs.get(k), Const) and literal_of(call.kwargs[k]) is True
@@ -109,6 +115,11 @@ def batch_mixing(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, sco
     return mixing([*values, *call.kwargs.values()], scope)
 
 
+def _flat_vectors(values: list[Value]) -> bool:
+    """Both operands are one flat axis that holds the batch (`K.flatten(y_true)`)."""
+    return all(isinstance(v, Flat) and v.rank == 1 for v in values)
+
+
 def _einsum(call: CallArgs, scope: Scope) -> Value:
     """`einsum("bi,bi->b", a, b)` keeps the batch when its letter leads every operand."""
     spec = literal_of(call.args[0]) if call.args else NO_LITERAL
@@ -130,6 +141,11 @@ def _einsum(call: CallArgs, scope: Scope) -> Value:
     ):
         coupled = any(isinstance(v, Batched) and v.coupled for v in operands)
         return Batched(rank=Rank(drop=None, exact=len(output)), coupled=coupled)
+    if batch_letters and not batch_letters & set(output):
+        # `einsum("ij,ij->", a, b)`: every operand's batch letter is summed away
+        letters = ", ".join(f"`{letter}`" for letter in sorted(batch_letters))
+        reason = f"sums over the batch axis ({letters} is not in its output)"
+        return lost_at(call, scope, "einsum", reason)
     return mixing(operands, scope)
 
 
