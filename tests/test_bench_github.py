@@ -12,10 +12,12 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "realworld"
 sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent))
 
 import enumerate_github  # noqa: E402
 import evaluate  # noqa: E402
 import fetch_github  # noqa: E402
+import runtime_realworld  # noqa: E402
 
 LOSSES = """\
 import tensorflow as tf
@@ -140,12 +142,14 @@ def test_every_repository_is_in_a_split_evaluate_accepts() -> None:
     repos = fetch_github.load_repos()
     splits = {repo["split"] for repo in repos}
     assert splits == set(evaluate.GITHUB_SPLITS)
-    holdout = [r["name"] for r in repos if evaluate.in_split(r, "holdout")]
-    assert len(holdout) >= 12
-    assert all(r["split"] == "holdout" for r in repos if r["name"] in holdout)
-    assert all(evaluate.in_split(r, "all") for r in repos)
+    assert runtime_realworld.GITHUB_SPLITS == evaluate.GITHUB_SPLITS
     labelled = {row["repo"] for row in evaluate.read_tsv(BENCH / "github.tsv")}
-    assert set(holdout) <= labelled
+    for split in ("holdout", "fresh"):
+        names = [r["name"] for r in repos if evaluate.in_split(r, split)]
+        assert len(names) >= 12
+        assert all(r["split"] == split for r in repos if r["name"] in names)
+        assert set(names) <= labelled
+    assert all(evaluate.in_split(r, "all") for r in repos)
 
 
 @pytest.mark.slow
