@@ -11,7 +11,6 @@ project root (`--no-cache` bypasses it).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -60,6 +59,8 @@ class Cache:
     """Unit entries and file hashes for one losslint version and analysis setup."""
 
     def __init__(self, root: Path, setup: str) -> None:
+        import json  # (only runs with the cache: `--no-cache` never imports it)
+
         catalogue = _CATALOGUE.read_bytes()
         key = blake2b(
             f"{FORMAT}\n{__version__}\n{setup}\n{_code_stamp()}\n".encode() + catalogue,
@@ -102,6 +103,7 @@ class Cache:
         """Write the cache atomically; a read-only or missing folder is silently skipped."""
         if not self._dirty:
             return
+        import json
         import tempfile
 
         with contextlib.suppress(OSError):

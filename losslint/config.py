@@ -10,11 +10,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from losslint.codes import DEFAULT_SELECT, did_you_mean, selector_error
 
 DEFAULT_EXCLUDE: tuple[str, ...] = (
@@ -159,6 +154,11 @@ def _parse_toml(path: Path, raw: bytes) -> dict[str, Any]:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - raw.rfind(b"\n", 0, exc.start)
         raise ConfigError(f"{path}:{line}:{column}: invalid TOML: not UTF-8") from exc
+    # imported here: a project without a pyproject.toml never needs a TOML parser
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

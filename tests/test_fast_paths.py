@@ -419,6 +419,20 @@ def test_a_text_lint_imports_no_libcst_and_no_process_pool(project: Path) -> Non
 
 
 @pytest.mark.slow
+def test_a_small_lint_parses_no_toml_it_has_parsed_before(tmp_path: Path) -> None:
+    """The catalogue's parsed form is kept beside it (`toml_cache`); a project without a
+    pyproject.toml then needs no TOML parser, a `--no-cache` run no JSON, a file without
+    custom-loop sinks no loop analysis."""
+    root = tmp_path / "proj"
+    write(root, ".git/HEAD", "")
+    write(root, "losses.py", BAD)
+    _imported(["--no-cache", "losses.py"], root, exit_code=1)  # the catalogue's copy exists
+    imported = _imported(["--no-cache", "losses.py"], root, exit_code=1)
+    assert "losslint.engine.units" in imported  # it did lint
+    assert not {"tomllib", "tomli", "json", "losslint.analysis.loops"} & imported
+
+
+@pytest.mark.slow
 def test_a_run_with_nothing_to_analyse_imports_no_analysis(project: Path) -> None:
     write(project, "data.py", "import numpy as np\n\n\ndef load(path):\n    return np.load(path)\n")
     write(project, "train.py", "from data import load\n\nmodel.compile(loss='mse')\n")

@@ -13,10 +13,10 @@ import sys
 import traceback
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from losslint.analysis.catalogue import load as load_catalogue
 from losslint.analysis.evaluator import Evaluator
-from losslint.analysis.loops import LoopObjectives
 from losslint.analysis.losses import (
     PRIORITY_LOSS_CLASS,
     PRIORITY_NAMED,
@@ -42,6 +42,9 @@ from losslint.rules.base import Rule
 from losslint.rules.ll101_dropped_sample_weight import DroppedSampleWeight
 from losslint.source import SourceError, check_syntax, real_path
 
+if TYPE_CHECKING:
+    from losslint.analysis.loops import LoopObjectives
+
 _RULES: tuple[Rule, ...] = tuple(r for r in ALL_RULES if r.code != "LL000")
 _DROPPED = next(r for r in ALL_RULES if isinstance(r, DroppedSampleWeight))
 # the analysis recurses once per nested expression: long `a + b + ...` chains need room
@@ -59,7 +62,7 @@ class UnitAnalyser:
         self.index = ProjectIndex(root, overlays, load_catalogue().frameworks)
         self.evaluator = Evaluator(self.index)
         self.finder = LossFinder(self.evaluator, config.loss_arg_names)
-        self.loops = LoopObjectives(self.evaluator)
+        self._loops: LoopObjectives | None = None  # (imported only for files with a loop)
         self.pairs = frozenset(config.loss_arg_names)
         self.render = render
         if sys.getrecursionlimit() < RECURSION_LIMIT:
@@ -98,6 +101,15 @@ class UnitAnalyser:
             return replace(result, uses=uses, objectives=objectives)
         except Exception as exc:  # one file's crash is that file's problem
             return self._crash(path, digest, exc)
+
+    @property
+    def loops(self) -> LoopObjectives:
+        """The finder of custom-loop objectives (its module is imported on first use)."""
+        if self._loops is None:
+            from losslint.analysis.loops import LoopObjectives
+
+            self._loops = LoopObjectives(self.evaluator)
+        return self._loops
 
     def candidates(self, path: Path) -> list[Candidate]:
         """The loss candidates of a file that passes the gate (none otherwise)."""
