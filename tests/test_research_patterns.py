@@ -77,6 +77,10 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "unknown_rank.per_volume_dice",  # axis=-1 after those: channels or batch, unknown
         "contractions.per_sample_agreement",  # einsum("bi,bi->b")
         "contractions.similarity",  # einsum("ij,kj->ik"): batch-level by design, not reduced
+        "registry_loop.dice_objective",  # loop objectives taken from a registry dict
+        "registry_loop.l1_objective",
+        "registry_loop.hinge_objective",  # ... and from a factory returning one of several
+        "registry_loop.squared_objective",
     ):
         assert quiet not in found
 

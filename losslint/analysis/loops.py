@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from losslint.analysis.values import ClassRef, FunctionRef, Instance, Value
+from losslint.analysis.values import Choice, ClassRef, FunctionRef, Instance, Value
 from losslint.index.modules import ModuleInfo, target_names
 
 if TYPE_CHECKING:
@@ -152,8 +152,7 @@ class LoopObjectives:
                 if isinstance(wrapped, ast.Lambda):
                     callees = [c.func for c in ast.walk(wrapped.body) if isinstance(c, ast.Call)]
                 for callee in callees:
-                    ref = self._callee(module, callee, _assignments(body), owner, 0)
-                    if ref is not None:
+                    for ref in self._callee(module, callee, _assignments(body), owner, 0):
                         found.add((str(ref.module.path), ref.qualname))
         if passed:
             found |= self._passed_in(module, bodies, passed)
@@ -189,8 +188,7 @@ class LoopObjectives:
                     if index < len(node.args):
                         given.append(node.args[index])
                     for expr in given:
-                        ref = self._callee(module, expr, assigned, owner, 0)
-                        if ref is not None:
+                        for ref in self._callee(module, expr, assigned, owner, 0):
                             found.add((str(ref.module.path), ref.qualname))
         return found
 
@@ -236,8 +234,7 @@ class LoopObjectives:
             if isinstance(func, ast.Name) and func.id in parameters and func.id not in assigned:
                 given.add(func.id)
                 continue
-            ref = self._callee(module, func, assigned, owner, 0)
-            if ref is not None:
+            for ref in self._callee(module, func, assigned, owner, 0):
                 found.add((str(ref.module.path), ref.qualname))
         return found, given
 
@@ -248,9 +245,11 @@ class LoopObjectives:
         assigned: dict[str, list[ast.expr]],
         owner: ClassRef | None,
         depth: int,
-    ) -> FunctionRef | None:
+    ) -> list[FunctionRef]:
+        """The functions a call of `func` may run (several when it is taken from a registry or
+        a factory that returns one of several: `LOSSES[name]`, `get_loss(name)`)."""
         if depth > _MAX_ALIASES:
-            return None
+            return []
         if isinstance(func, ast.Name) and func.id in assigned and len(assigned[func.id]) == 1:
             return self._callee(module, assigned[func.id][0], assigned, owner, depth + 1)
         if (
@@ -259,20 +258,22 @@ class LoopObjectives:
             and func.value.id == "self"
         ):
             if owner is None:
-                return None
+                return []
             value: Value = self.ev.names.instance_attribute(Instance(owner), func.attr)
         else:
             value = self.ev.eval_expr(func, self.ev.module_scope(module))
-        return self._function(value)
+        return self._functions(value)
 
-    def _function(self, value: Value) -> FunctionRef | None:
+    def _functions(self, value: Value) -> list[FunctionRef]:
         if isinstance(value, FunctionRef):
-            return value
+            return [value]
+        if isinstance(value, Choice):
+            return [ref for option in value.options for ref in self._functions(option)]
         if isinstance(value, Instance):
             is_loss, _ = self.ev.names.class_kind(value.cls)
             if is_loss:
-                return None  # a Keras Loss object: its `call` keeps the per-sample contract
+                return []  # a Keras Loss object: its `call` keeps the per-sample contract
             found = self.ev.names.find_method(value.cls, "__call__")
             if found is not None:
-                return self.ev.names.method_ref(found[0], found[1], value)
-        return None
+                return [self.ev.names.method_ref(found[0], found[1], value)]
+        return []
