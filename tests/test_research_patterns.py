@@ -81,6 +81,11 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "registry_loop.l1_objective",
         "registry_loop.hinge_objective",  # ... and from a factory returning one of several
         "registry_loop.squared_objective",
+        "graph_loops.content_loss",  # K.gradients(loss, image): a graph-mode objective
+        "graph_loops.style_loss",
+        "graph_loops.reconstruction_loss",  # TF1 optimizer.compute_gradients
+        "graph_loops.critic_loss",  # Keras 2 optimizer.get_updates(loss=...)
+        "graph_loops.jax_loss",  # jax.grad of a nested objective
     ):
         assert quiet not in found
 

@@ -24,9 +24,19 @@ from losslint.index.modules import ModuleInfo, target_names
 if TYPE_CHECKING:
     from losslint.analysis.evaluator import Evaluator
 
-_GRADIENT_CALLS = {"gradient": "target", "minimize": "loss", "add_loss": "losses"}
+# calls whose first argument (or this keyword) is an objective: a tape's `gradient`, TF1's and
+# Keras 2's `K.gradients`/`tf.gradients`, `compute_gradients`, `get_updates`, `minimize`
+_GRADIENT_CALLS = {
+    "gradient": "target",
+    "gradients": "ys",
+    "compute_gradients": "loss",
+    "get_updates": "loss",
+    "minimize": "loss",
+    "add_loss": "losses",
+}
 _STEP_METHODS = ("train_step", "test_step", "compute_loss")
-_LAYER_WRAPPERS = ("Lambda",)
+# calls whose first argument is a function computing an objective (or a layer's output)
+_LAYER_WRAPPERS = ("Lambda", "grad", "value_and_grad")
 _MAX_ALIASES = 4
 # Every name a sink or a wrapper is called by: a body whose lines spell none of them has neither.
 _CALL_WORDS = re.compile("|".join([*_GRADIENT_CALLS, *_LAYER_WRAPPERS]))
@@ -151,6 +161,20 @@ class LoopObjectives:
                 callees = [wrapped]
                 if isinstance(wrapped, ast.Lambda):
                     callees = [c.func for c in ast.walk(wrapped.body) if isinstance(c, ast.Call)]
+                elif isinstance(wrapped, ast.Name):
+                    local = _local_functions(body).get(wrapped.id)
+                    if local is not None:  # `jax.grad(objective)` of a nested def: its calls
+                        returned = [
+                            n.value
+                            for n in _own_nodes(local.body)
+                            if isinstance(n, ast.Return) and n.value
+                        ]
+                        callees = [
+                            c.func
+                            for value in returned
+                            for c in ast.walk(value)
+                            if isinstance(c, ast.Call)
+                        ]
                 for callee in callees:
                     for ref in self._callee(module, callee, _assignments(body), owner, 0):
                         found.add((str(ref.module.path), ref.qualname))

@@ -142,6 +142,11 @@ def _has_loss_signature(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
 
 _LOOP_SINKS = (
     ".gradient(",
+    ".gradients(",
+    ".compute_gradients(",
+    ".get_updates(",
+    ".grad(",
+    "value_and_grad(",
     ".minimize(",
     "add_loss(",
     "Lambda(",
