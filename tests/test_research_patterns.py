@@ -86,6 +86,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "graph_loops.reconstruction_loss",  # TF1 optimizer.compute_gradients
         "graph_loops.critic_loss",  # Keras 2 optimizer.get_updates(loss=...)
         "graph_loops.jax_loss",  # jax.grad of a nested objective
+        "graph_loops.agreement_score",  # a layer's add_metric value
     ):
         assert quiet not in found
 

@@ -1,10 +1,12 @@
 """Custom training loops: functions whose result is an objective, where a scalar is right.
 
 A loss-shaped function whose result reaches `tape.gradient(...)`, `optimizer.minimize(...)`
-(and so `apply_gradients`), `add_loss(...)`, or what a `train_step`, `test_step` or
+(and so `apply_gradients`), graph-mode `K.gradients(...)`, `compute_gradients(...)` and
+`get_updates(...)`, `add_loss(...)`, `add_metric(...)`, or what a `train_step`, `test_step` or
 `compute_loss` returns, is the objective of a custom training loop (or a model's own loss
 term): it must return a scalar, and "fixing" it to one value per sample would scale its
-gradient by the batch size. So is a function a `Lambda` layer computes. This module finds those
+gradient by the batch size. So is a function a `Lambda` layer computes, or `jax.grad`
+differentiates. This module finds those
 uses, by following, inside each function (and at module level), the assignments that feed such
 a sink back to the calls that produced the value; a function the loop receives as an argument
 (`def train(model, loss_fn)`) is followed to the calls that pass it, in the same module.
@@ -33,6 +35,7 @@ _GRADIENT_CALLS = {
     "get_updates": "loss",
     "minimize": "loss",
     "add_loss": "losses",
+    "add_metric": "value",  # a layer's own metric tensor, averaged over batches by Keras
 }
 _STEP_METHODS = ("train_step", "test_step", "compute_loss")
 # calls whose first argument is a function computing an objective (or a layer's output)

@@ -149,6 +149,7 @@ _LOOP_SINKS = (
     "value_and_grad(",
     ".minimize(",
     "add_loss(",
+    "add_metric(",
     "Lambda(",
     "def train_step",
     "def test_step",
