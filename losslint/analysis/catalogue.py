@@ -53,6 +53,7 @@ class MixingRules:
 class Catalogue:
     frameworks: frozenset[str]
     other_frameworks: frozenset[str]
+    graph_mode: tuple[str, ...]
     aliases: tuple[tuple[str, str], ...]
     entries: dict[str, Entry]
     loss_bases: frozenset[str]
@@ -191,6 +192,7 @@ def load() -> Catalogue:
     return Catalogue(
         frameworks=frozenset(data["frameworks"]),
         other_frameworks=frozenset(data["other-frameworks"]),
+        graph_mode=tuple(data["graph-mode"]),
         aliases=tuple(aliases),
         entries=entries,
         loss_bases=frozenset(data["loss_class"]["base"]),

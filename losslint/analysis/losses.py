@@ -110,6 +110,7 @@ class LossFinder:
         self.pairs = {(a, b) for a, b in loss_arg_names}
         self._evaluated: set[ast.AST] = set()
         self._collections: dict[ast.AST, list[tuple[tuple[int, int, int, int], ast.Assign]]] = {}
+        self._graph_pattern: re.Pattern[str] | None = None
 
     # -- discovery --------------------------------------------------------------------------
 
@@ -261,7 +262,7 @@ class LossFinder:
                     )
 
     def _named_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
-        if self._other_framework_module(module):
+        if self._other_framework_module(module) or self._graph_mode_module(module):
             return
         for node, owner, enclosing in _functions(module):
             params = _positional(node)
@@ -301,6 +302,19 @@ class LossFinder:
         }
         roots.update(target.split(".", 1)[0] for target, level in module.star_imports if not level)
         return bool(roots & catalogue.other_frameworks) and not roots & catalogue.frameworks
+
+    def _graph_mode_module(self, module: ModuleInfo) -> bool:
+        """Whether a module is TensorFlow 1 graph-mode code that never names Keras (no import,
+        no `tf.keras`): its losses and metrics are graph tensors a session fetches or
+        minimises, scalars by contract."""
+        text = module.source.text
+        if "keras" in text:
+            return False
+        pattern = self._graph_pattern
+        if pattern is None:
+            names = "|".join(re.escape(name) for name in self.ev.catalogue.graph_mode)
+            pattern = self._graph_pattern = re.compile(rf"\.(?:{names})\b")
+        return pattern.search(text) is not None
 
     def _loss_shaped_method(
         self, owner: ClassRef, node: ast.FunctionDef | ast.AsyncFunctionDef

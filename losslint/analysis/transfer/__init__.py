@@ -53,6 +53,8 @@ CATEGORIES: dict[str, Any] = {
 SPECIAL: dict[str, Any] = {
     "range": builtins.range_call,
     "sequence": builtins.sequence,
+    "mapping": builtins.mapping,
+    "fromkeys": builtins.fromkeys,
     "partial": builtins.partial,
     "total": builtins.total,
     "foreign": builtins.foreign,

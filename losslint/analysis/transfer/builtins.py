@@ -12,6 +12,7 @@ from losslint.analysis.values import (
     Batched,
     Const,
     FunctionRef,
+    Mapping,
     Parts,
     Seq,
     Symbol,
@@ -41,6 +42,26 @@ def sequence(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
             return value
         return Unknown(tainted=tainted(value))
     return Const()
+
+
+def mapping(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    """`dict(a=f, b=g)` (or `dict(other, c=h)`): a mapping of those values."""
+    if call.starred:
+        return Unknown()
+    items = list(call.kwargs.values())
+    if call.args:
+        first = call.args[0]
+        if not isinstance(first, Mapping):
+            return Unknown(tainted=tainted(first))
+        items = [*first.items, *items]
+    return Mapping(tuple(items))
+
+
+def fromkeys(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    """`dict.fromkeys(keys, f)`: every value is f (None without one)."""
+    if call.starred or len(call.args) < 2:
+        return Const(literal=None) if len(call.args) == 1 else Unknown()
+    return Mapping((call.args[1],))
 
 
 def total(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
