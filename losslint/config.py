@@ -64,6 +64,8 @@ DEFAULT_LOSS_ARG_NAMES: tuple[tuple[str, str], ...] = (
     ("label", "prediction"),
     ("labels", "preds"),
     ("ypred", "ytrue"),
+    ("logits", "labels"),
+    ("y", "p"),
 )
 
 KNOWN_KEYS = frozenset(

@@ -50,6 +50,9 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "choices.stage_losses.<locals>._euclidean",  # dict.fromkeys(keys, loss) compiled
         "choices.head_losses.<locals>._absolute",  # dict(boxes=loss, classes=loss) compiled
         "graph_metrics.abs_error",  # graph-mode module, but compiled elsewhere
+        "spellings.short_bce",  # (y, p)
+        "spellings.flat_hinge",  # (logits, labels)
+        "loop_script.smooth_l1",  # a custom-loop script's function, compiled elsewhere
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -91,6 +94,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "graph_loops.jax_loss",  # jax.grad of a nested objective
         "graph_loops.agreement_score",  # a layer's add_metric value
         "graph_metrics.smape",  # TF1 graph-mode module without Keras: a fetched metric
+        "loop_script.l2_loss",  # a helper of a script that trains with its own loop
     ):
         assert quiet not in found
 

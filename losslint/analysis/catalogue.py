@@ -54,6 +54,7 @@ class Catalogue:
     frameworks: frozenset[str]
     other_frameworks: frozenset[str]
     graph_mode: tuple[str, ...]
+    training_loops: tuple[str, ...]
     aliases: tuple[tuple[str, str], ...]
     entries: dict[str, Entry]
     loss_bases: frozenset[str]
@@ -193,6 +194,7 @@ def load() -> Catalogue:
         frameworks=frozenset(data["frameworks"]),
         other_frameworks=frozenset(data["other-frameworks"]),
         graph_mode=tuple(data["graph-mode"]),
+        training_loops=tuple(data["training-loops"]),
         aliases=tuple(aliases),
         entries=entries,
         loss_bases=frozenset(data["loss_class"]["base"]),

@@ -262,7 +262,11 @@ class LossFinder:
                     )
 
     def _named_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
-        if self._other_framework_module(module) or self._graph_mode_module(module):
+        if (
+            self._other_framework_module(module)
+            or self._graph_mode_module(module)
+            or self._loop_script(module)
+        ):
             return
         for node, owner, enclosing in _functions(module):
             params = _positional(node)
@@ -315,6 +319,15 @@ class LossFinder:
             names = "|".join(re.escape(name) for name in self.ev.catalogue.graph_mode)
             pattern = self._graph_pattern = re.compile(rf"\.(?:{names})\b")
         return pattern.search(text) is not None
+
+    def _loop_script(self, module: ModuleInfo) -> bool:
+        """Whether a module trains with its own loop (`tape.gradient`, `minimize`, ...) and
+        compiles nothing: its loss-shaped functions are that loop's helpers, scalars by
+        contract (a compile site elsewhere still makes one a loss)."""
+        text = module.source.text
+        if ".compile" in text:
+            return False
+        return any(sink in text for sink in self.ev.catalogue.training_loops)
 
     def _loss_shaped_method(
         self, owner: ClassRef, node: ast.FunctionDef | ast.AsyncFunctionDef
