@@ -210,3 +210,19 @@ def test_shared_objective_fix_is_unsafe_and_says_why(tmp_path: Path) -> None:
     finding = _findings(root)["custom_loop.shared_mse"]
     assert finding["fix"]["applicability"] == "unsafe"
     assert "custom training loop's objective" in str(finding["message"])
+
+
+def test_the_text_gate_admits_every_custom_loop_call_the_catalogue_names() -> None:
+    """The gate decides from the text which files are parsed for their loops; a loop call the
+    catalogue knows but the gate does not would leave its objectives unseen. (`training` calls
+    are only read in files parsed for their losses anyway.)"""
+    from losslint.analysis.catalogue import load
+    from losslint.index.gate import has_loop_sink
+
+    catalogue = load()
+    for name in catalogue.objective_calls:
+        assert has_loop_sink(f"value = owner.{name}(objective)\n"), name
+    for name in catalogue.loop_wrappers:
+        assert has_loop_sink(f"layer = module.{name}(function)\n"), name
+    for name in catalogue.step_methods:
+        assert has_loop_sink(f"class M:\n    def {name}(self, data):\n        pass\n"), name

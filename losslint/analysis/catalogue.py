@@ -54,7 +54,10 @@ class Catalogue:
     frameworks: frozenset[str]
     other_frameworks: frozenset[str]
     graph_mode: tuple[str, ...]
-    training_loops: tuple[str, ...]
+    objective_calls: dict[str, str]  # custom loops: call name -> the objective's keyword
+    loop_wrappers: tuple[str, ...]
+    step_methods: tuple[str, ...]
+    training_calls: tuple[str, ...]
     aliases: tuple[tuple[str, str], ...]
     entries: dict[str, Entry]
     loss_bases: frozenset[str]
@@ -194,7 +197,10 @@ def load() -> Catalogue:
         frameworks=frozenset(data["frameworks"]),
         other_frameworks=frozenset(data["other-frameworks"]),
         graph_mode=tuple(data["graph-mode"]),
-        training_loops=tuple(data["training-loops"]),
+        objective_calls=dict(data["loops"]["objective-calls"]),
+        loop_wrappers=tuple(data["loops"]["wrappers"]),
+        step_methods=tuple(data["loops"]["step-methods"]),
+        training_calls=tuple(data["loops"]["training"]),
         aliases=tuple(aliases),
         entries=entries,
         loss_bases=frozenset(data["loss_class"]["base"]),

@@ -26,23 +26,7 @@ from losslint.index.modules import ModuleInfo, target_names
 if TYPE_CHECKING:
     from losslint.analysis.evaluator import Evaluator
 
-# calls whose first argument (or this keyword) is an objective: a tape's `gradient`, TF1's and
-# Keras 2's `K.gradients`/`tf.gradients`, `compute_gradients`, `get_updates`, `minimize`
-_GRADIENT_CALLS = {
-    "gradient": "target",
-    "gradients": "ys",
-    "compute_gradients": "loss",
-    "get_updates": "loss",
-    "minimize": "loss",
-    "add_loss": "losses",
-    "add_metric": "value",  # a layer's own metric tensor, averaged over batches by Keras
-}
-_STEP_METHODS = ("train_step", "test_step", "compute_loss")
-# calls whose first argument is a function computing an objective (or a layer's output)
-_LAYER_WRAPPERS = ("Lambda", "grad", "value_and_grad")
 _MAX_ALIASES = 4
-# Every name a sink or a wrapper is called by: a body whose lines spell none of them has neither.
-_CALL_WORDS = re.compile("|".join([*_GRADIENT_CALLS, *_LAYER_WRAPPERS]))
 
 
 def _word_lines(module: ModuleInfo, pattern: re.Pattern[str]) -> list[int]:
@@ -66,12 +50,12 @@ def _may_call(node: ast.AST | None, lines: list[int]) -> bool:
     return start < len(lines) and lines[start] <= last
 
 
-def _sinks(nodes: list[ast.AST], step: bool) -> Iterator[ast.expr]:
-    """Expressions whose value is an objective, among a body's own nodes: gradient and
-    minimize arguments, and what a train step returns."""
+def _sinks(nodes: list[ast.AST], step: bool, calls: dict[str, str]) -> Iterator[ast.expr]:
+    """Expressions whose value is an objective, among a body's own nodes: the arguments of
+    the catalogue's objective calls (gradient, minimize, ...), and what a train step returns."""
     for node in nodes:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            keyword = _GRADIENT_CALLS.get(node.func.attr)
+            keyword = calls.get(node.func.attr)
             if keyword is None:
                 continue
             if node.args and not isinstance(node.args[0], ast.Starred):
@@ -83,13 +67,14 @@ def _sinks(nodes: list[ast.AST], step: bool) -> Iterator[ast.expr]:
             yield node.value
 
 
-def _wrapped(nodes: list[ast.AST]) -> Iterator[ast.expr]:
-    """Functions a layer computes, among a body's own nodes: `Lambda(fn, ...)`."""
+def _wrapped(nodes: list[ast.AST], wrappers: tuple[str, ...]) -> Iterator[ast.expr]:
+    """Functions a layer computes or a gradient is taken of, among a body's own nodes:
+    `Lambda(fn, ...)`, `jax.grad(fn)`."""
     for node in nodes:
         if isinstance(node, ast.Call) and node.args:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name in _LAYER_WRAPPERS:
+            if name in wrappers:
                 yield node.args[0]
 
 
@@ -133,6 +118,12 @@ class LoopObjectives:
 
     def __init__(self, ev: Evaluator) -> None:
         self.ev = ev
+        catalogue = ev.catalogue
+        self.calls = catalogue.objective_calls
+        self.wrappers = catalogue.loop_wrappers
+        self.steps = catalogue.step_methods
+        # every name a sink or a wrapper is called by: a body whose lines spell none has neither
+        self.words = re.compile("|".join([*self.calls, *self.wrappers]))
 
     def of_module(self, module: ModuleInfo) -> set[tuple[str, str]]:
         """(file, qualified name) of every function whose result is an objective here."""
@@ -146,20 +137,20 @@ class LoopObjectives:
             owner = None
             if enclosing and isinstance(enclosing[-1], ast.ClassDef):
                 owner = ClassRef(module, enclosing[-1], enclosing[-1].name)
-            step = owner is not None and node.name in _STEP_METHODS
+            step = owner is not None and node.name in self.steps
             bodies.append((node, node.body, owner, step))
         passed: list[tuple[ast.AST, str]] = []  # (function, parameter) the loop calls
-        lines = _word_lines(module, _CALL_WORDS)
+        lines = _word_lines(module, self.words)
         for function, body, owner, step in bodies:
             if not step and not _may_call(function, lines):
                 continue  # no sink and no wrapper: its own nodes need no walk
             nodes = list(_own_nodes(body))
-            sinks = list(_sinks(nodes, step))
+            sinks = list(_sinks(nodes, step, self.calls))
             if sinks:
                 keys, parameters = self._objectives(module, function, body, owner, sinks)
                 found |= keys
                 passed.extend((function, p) for p in parameters if function is not None)
-            for wrapped in _wrapped(nodes):
+            for wrapped in _wrapped(nodes, self.wrappers):
                 # the wrapped function, or what a wrapped lambda calls
                 callees = [wrapped]
                 if isinstance(wrapped, ast.Lambda):

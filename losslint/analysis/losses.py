@@ -110,7 +110,6 @@ class LossFinder:
         self.pairs = {(a, b) for a, b in loss_arg_names}
         self._evaluated: set[ast.AST] = set()
         self._collections: dict[ast.AST, list[tuple[tuple[int, int, int, int], ast.Assign]]] = {}
-        self._graph_pattern: re.Pattern[str] | None = None
 
     # -- discovery --------------------------------------------------------------------------
 
@@ -314,11 +313,8 @@ class LossFinder:
         text = module.source.text
         if "keras" in text:
             return False
-        pattern = self._graph_pattern
-        if pattern is None:
-            names = "|".join(re.escape(name) for name in self.ev.catalogue.graph_mode)
-            pattern = self._graph_pattern = re.compile(rf"\.(?:{names})\b")
-        return pattern.search(text) is not None
+        names = "|".join(re.escape(name) for name in self.ev.catalogue.graph_mode)
+        return re.search(rf"\.(?:{names})\b", text) is not None  # `re` caches the pattern
 
     def _loop_script(self, module: ModuleInfo) -> bool:
         """Whether a module trains with its own loop (`tape.gradient`, `minimize`, ...) and
@@ -327,7 +323,7 @@ class LossFinder:
         text = module.source.text
         if ".compile" in text:
             return False
-        return any(sink in text for sink in self.ev.catalogue.training_loops)
+        return any(f".{name}(" in text for name in self.ev.catalogue.training_calls)
 
     def _loss_shaped_method(
         self, owner: ClassRef, node: ast.FunctionDef | ast.AsyncFunctionDef

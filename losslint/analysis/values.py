@@ -191,6 +191,12 @@ class Flat:
     masked: Origin | None = None
     rank: int | None = 1
 
+    @staticmethod
+    def common_rank(values: list[Flat]) -> int | None:
+        """The rank all of `values` share (None: they differ, or one is unknown)."""
+        ranks = {v.rank for v in values}
+        return ranks.pop() if len(ranks) == 1 else None
+
     def leading_axis(self, axis: int) -> bool | None:
         """Whether `axis` is the leading (batch-holding) axis; None when it cannot be told."""
         if axis == 0:
@@ -437,7 +443,7 @@ def combine(a: Value, b: Value, *, linear: bool) -> Value:
         if isinstance(other, Batched):
             return other  # broadcasting with an unknown operand (a constant tensor) keeps the shape
         unknown = a if isinstance(a, Unknown) else b
-        if isinstance(other, Flat) and isinstance(unknown, Unknown) and not unknown.tainted:
+        if isinstance(other, Flat) and not tainted(unknown):
             return other  # the same for a flattened batch, with a constant tensor
         return Unknown(tainted=tainted(a) or tainted(b))
     if isinstance(a, Reduced) and isinstance(b, Reduced):
@@ -470,8 +476,7 @@ def combine(a: Value, b: Value, *, linear: bool) -> Value:
                 b.masked if isinstance(b, Flat) else None
             )
             coupled = getattr(a, "coupled", False) or getattr(b, "coupled", False)
-            ranks = {v.rank for v in (a, b) if isinstance(v, Flat)}
-            rank = ranks.pop() if len(ranks) == 1 else None
+            rank = Flat.common_rank([v for v in (a, b) if isinstance(v, Flat)])
             return Flat(coupled=coupled, masked=masked, rank=rank)
         return Unknown(tainted=True)
     assert isinstance(a, Const) and isinstance(b, Const)

@@ -51,8 +51,7 @@ def _on_flat(values: list[Value], call: CallArgs, scope: Scope) -> Value | None:
     flats = [v for v in tensors if isinstance(v, Flat)]
     if not flats or not all(isinstance(v, Flat | Const) for v in tensors):
         return None
-    ranks = {v.rank for v in flats}
-    rank = ranks.pop() if len(ranks) == 1 else None
+    rank = Flat.common_rank(flats)
     if rank == 1:
         reason = "averages over a tensor flattened with its batch axis"
         return lost_at(call, scope, "loss", reason)

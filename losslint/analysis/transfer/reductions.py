@@ -117,8 +117,6 @@ def _reduce_flat(
     axes = axis_tuple(axes)
     if axes is UNUSABLE_AXIS:
         return Unknown(tainted=True)
-    if axes is None:
-        return _reduced(entry, call, scope, reason, value, None)
     leading = [value.leading_axis(a) for a in axes]
     if True in leading:
         return _reduced(entry, call, scope, reason, value, None)

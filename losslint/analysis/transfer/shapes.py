@@ -146,8 +146,7 @@ def axis_change(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scop
 def _join_flat(values: list[Flat], axes: Any, delta: int) -> Value:
     """Concatenating or stacking tensors whose leading axis holds the batch merged with other
     axes: along another axis, the result's leading axis still does."""
-    ranks = {v.rank for v in values}
-    rank = ranks.pop() if len(ranks) == 1 else None
+    rank = Flat.common_rank(values)
     if rank is None or not isinstance(axes, int) or isinstance(axes, bool):
         return Unknown(tainted=True)
     result = Flat(coupled=any(v.coupled for v in values), rank=rank + delta)
