@@ -29,7 +29,7 @@ from losslint.analysis.values import (
     Unknown,
     Value,
     as_tensor,
-    join,
+    join_all,
     tainted,
 )
 
@@ -93,11 +93,8 @@ class Calls:
         if isinstance(callee, MetricObject):
             return transfer.keras_losses.metric_result(callee.name, call, scope)
         if isinstance(callee, Choice):
-            result: Value | None = None
-            for option in callee.options:
-                value = self.call_value(option, call, scope)
-                result = value if result is None else join(result, value)
-            return result if result is not None else self.opaque(call)
+            called = join_all(self.call_value(option, call, scope) for option in callee.options)
+            return called if called is not None else self.opaque(call)
         return self.opaque(call)
 
     @staticmethod
@@ -262,10 +259,7 @@ class Calls:
             self.ev.stmts.block(node.body, scope)
             if scope.alive:
                 scope.returns.append((Const(literal=None), node))
-            result: Value | None = None
-            for value, _ in scope.returns:
-                result = value if result is None else join(result, value)
-            return result if result is not None else Const(literal=None)
+            return join_all((value for value, _ in scope.returns), Const(literal=None))
         finally:
             self._stack.pop()
 

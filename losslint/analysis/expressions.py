@@ -33,6 +33,7 @@ from losslint.analysis.values import (
     combine,
     elements,
     join,
+    join_all,
     tainted,
 )
 
@@ -343,17 +344,11 @@ class Expressions:
                     and -len(base.items) <= index.literal < len(base.items)
                 ):
                     return base.items[index.literal]
-            result: Value = Unknown()
-            for i, item in enumerate(base.items):
-                result = item if i == 0 else join(result, item)
-            return result
+            return join_all(base.items, Unknown())
         if isinstance(base, Parts):
             return base.item
         if isinstance(base, Mapping):
-            result = Unknown()
-            for i, item in enumerate(base.items):
-                result = item if i == 0 else join(result, item)
-            return result
+            return join_all(base.items, Unknown())
         if isinstance(base, Batched):
             return self._subscript_batched(base, items, scope)
         if isinstance(base, Flat) and (_is_full_slice(items[0]) or _is_ellipsis(items[0])):

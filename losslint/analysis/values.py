@@ -14,8 +14,9 @@ and a few reference values (functions, classes, modules, Loss objects) that call
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     from losslint.index.modules import ModuleInfo
@@ -391,17 +392,24 @@ def tainted(value: Value) -> bool:
     return False
 
 
+@overload
+def join_all(values: Iterable[Value]) -> Value | None: ...
+@overload
+def join_all(values: Iterable[Value], empty: Value) -> Value: ...
+def join_all(values: Iterable[Value], empty: Value | None = None) -> Value | None:
+    """The join of every value (`empty` when there is none): what one of them may be."""
+    result: Value | None = None
+    for value in values:
+        result = value if result is None else join(result, value)
+    return empty if result is None else result
+
+
 def elements(value: Value) -> Value | None:
     """What every element of a list or sequence is (None: not a known sequence)."""
     if isinstance(value, Parts):
         return value.item
     if isinstance(value, Seq):
-        if not value.items:
-            return None
-        result = value.items[0]
-        for item in value.items[1:]:
-            result = join(result, item)
-        return result
+        return join_all(value.items)
     return None
 
 
@@ -538,10 +546,7 @@ def join(a: Value, b: Value) -> Value:
     ):
         # a list that grows in a loop: its length is unknown, every element is one of these
         items = [x for x in (elements(a), elements(b)) if x is not None]
-        result = items[0] if items else Unknown()
-        for other in items[1:]:
-            result = join(result, other)
-        return Parts(result)
+        return Parts(join_all(items, Unknown()))
     if (
         isinstance(a, Seq | Const)
         and isinstance(b, Seq | Const)

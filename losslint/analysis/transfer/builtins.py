@@ -20,7 +20,7 @@ from losslint.analysis.values import (
     Value,
     as_tensor,
     combine,
-    join,
+    join_all,
     tainted,
 )
 
@@ -121,13 +121,12 @@ def cond(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
     branches = [call.get(1, "true_fn")[0], call.get(2, "false_fn")[0]]
     if not all(isinstance(branch, FunctionRef) for branch in branches):
         return ev.calls.opaque(call)
-    result: Value | None = None
-    for branch in branches:
-        assert isinstance(branch, FunctionRef)
-        value = ev.calls.call_function(branch, [], {}, scope, call.node)
-        result = value if result is None else join(result, value)
-    assert result is not None
-    return result
+    called = [
+        ev.calls.call_function(branch, [], {}, scope, call.node)
+        for branch in branches
+        if isinstance(branch, FunctionRef)
+    ]
+    return join_all(called, Unknown())
 
 
 def constant(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
