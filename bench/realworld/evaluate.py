@@ -6,6 +6,7 @@
     python bench/realworld/evaluate.py --corpus github --split test   # once, at the very end
     python bench/realworld/evaluate.py --corpus github --split holdout  # the held-out split, once
     python bench/realworld/evaluate.py --corpus github --split fresh    # the fresh split, once
+    python bench/realworld/evaluate.py --corpus github --split fresh2   # the second fresh split, once
     python bench/realworld/evaluate.py --corpus all --split all
     python bench/realworld/evaluate.py --corpus github --naive # also score the naive matcher
     python bench/realworld/evaluate.py --runtime               # also run --runtime, count verdicts
@@ -84,7 +85,7 @@ def pypi_groups(only: list[str] | None) -> list[Group]:
     return groups
 
 
-GITHUB_SPLITS = ("dev", "test", "holdout", "fresh")
+GITHUB_SPLITS = ("dev", "test", "holdout", "fresh", "fresh2")
 
 
 def in_split(repo: dict[str, str], split: str) -> bool:
