@@ -13,7 +13,10 @@ def run() -> None:
         return
     import gc
 
-    gc.set_threshold(100_000, 50, 100)  # as `main` does; set here, imports benefit too
+    # a one-shot run: the analysis makes millions of objects and next to no reference
+    # cycles (losslint/engine/collector.py), so the cyclic collector stays off from the
+    # start (imports benefit too); `main` freezes what is left at exit
+    gc.disable()
     from losslint.cli import main
 
     main(prog_name="losslint")

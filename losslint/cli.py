@@ -237,11 +237,8 @@ def main(ctx: click.Context, **params: Any) -> None:
 
     PATHS are files or folders (default: the current folder); `-` reads stdin.
     """
-    # analysis builds millions of small objects (`ast` trees, evaluator memos) and few
-    # cycles: collecting rarely saves about a third of the run time on large projects, and
     # freezing everything at exit spares the interpreter's final collection (over a second
     # on a large project), since the operating system frees the memory anyway
-    gc.set_threshold(100_000, 50, 100)
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
     try:

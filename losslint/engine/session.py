@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from losslint.cache import Cache, content_hash, stat_key
 from losslint.config import ROOT_MARKERS, Config
+from losslint.engine.collector import collector_paused
 from losslint.engine.records import Record, UnitResult, unit_from_json, unit_to_json
 from losslint.engine.report import diagnostics as place_records
 from losslint.fixes import applicable, apply_fixes
@@ -273,29 +274,8 @@ class Session:
             else:
                 results.append(unit)
         if heavy:
-            from losslint.engine.units import UnitAnalyser
-
-            analyser = UnitAnalyser(self.root, self.overlays, self.config, render)
-            if not set(self.project_files()) <= set(targets):
-                reach = self._importers(run, analyser, [path for path, _ in heavy], targets)
-                heavy = [(path, size) for path, size in heavy if path in reach or path in parse]
-            processes = _job_count(self.jobs, [size for _, size in heavy])
-            if processes == 1:
-                results.extend(analyser.analyse(path, path in parse) for path, _ in heavy)
-            else:
-                from losslint.engine.workers import analyse_shared
-
-                largest_first = [path for path, _ in sorted(heavy, key=lambda item: -item[1])]
-                results.extend(
-                    analyse_shared(
-                        analyser,
-                        self.config,
-                        self.overlays,
-                        largest_first,
-                        frozenset(parse),
-                        processes,
-                    )
-                )
+            with collector_paused():
+                results.extend(self._analyse_heavy(run, heavy, parse, render, targets))
         order = {p: i for i, p in enumerate(todo)}
         for unit in sorted(results, key=lambda u: order.get(u.path, len(order))):
             run.units[unit.path] = unit
@@ -305,6 +285,32 @@ class Session:
             self._memory[unit.path] = unit
             if self.cache is not None and unit.digest and unit.path not in self.overlays:
                 self.cache.put(unit.path, unit_to_json(unit))
+
+    def _analyse_heavy(
+        self,
+        run: _Run,
+        heavy: list[tuple[Path, int]],
+        parse: set[Path],
+        render: bool,
+        targets: list[Path],
+    ) -> list[UnitResult]:
+        """Parse and analyse the files that pass the gate (with their sizes), here or in
+        worker processes."""
+        from losslint.engine.units import UnitAnalyser
+
+        analyser = UnitAnalyser(self.root, self.overlays, self.config, render)
+        if not set(self.project_files()) <= set(targets):
+            reach = self._importers(run, analyser, [path for path, _ in heavy], targets)
+            heavy = [(path, size) for path, size in heavy if path in reach or path in parse]
+        processes = _job_count(self.jobs, [size for _, size in heavy])
+        if processes == 1:
+            return [analyser.analyse(path, path in parse) for path, _ in heavy]
+        from losslint.engine.workers import analyse_shared
+
+        largest_first = [path for path, _ in sorted(heavy, key=lambda item: -item[1])]
+        return analyse_shared(
+            analyser, self.config, self.overlays, largest_first, frozenset(parse), processes
+        )
 
     def _gate(
         self, run: _Run, index: ProjectIndex, pairs: frozenset[tuple[str, str]], path: Path

@@ -45,10 +45,13 @@ def _work(
     send: Connection,
 ) -> None:
     """A worker process: analyse files from the queue, then send back their results."""
+    from losslint.engine.collector import collector_paused
     from losslint.engine.units import UnitAnalyser
 
-    analyser = UnitAnalyser(root, overlays, config, render)
-    results = [analyser.analyse(paths[i], paths[i] in parse) for i in _take(counter, len(paths))]
+    with collector_paused():  # a spawned worker does not inherit the paused collector
+        analyser = UnitAnalyser(root, overlays, config, render)
+        paths_taken = _take(counter, len(paths))
+        results = [analyser.analyse(paths[i], paths[i] in parse) for i in paths_taken]
     send.send(results)
     send.close()
 

@@ -323,51 +323,55 @@ def collect_bindings(
     """Module-level bindings, following `if`/`try`/`with` blocks but not functions or classes."""
     bindings: dict[str, Binding] = {}
     stars: list[tuple[str, int]] = []
-
-    def visit(statements: list[ast.stmt]) -> None:
-        for stmt in statements:
-            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-                bindings[stmt.name] = Binding("def", stmt)
-            elif isinstance(stmt, ast.ClassDef):
-                bindings[stmt.name] = Binding("class", stmt)
-            elif isinstance(stmt, ast.Import | ast.ImportFrom):
-                for name, binding in import_bindings(stmt):
-                    if name == "*":
-                        stars.append((binding.target, binding.level))
-                    else:
-                        bindings[name] = binding
-            elif isinstance(stmt, ast.Assign):
-                for target in stmt.targets:
-                    if isinstance(target, ast.Name):
-                        bindings[target.id] = Binding("assign", stmt.value)
-                    else:
-                        for name in target_names(target):
-                            bindings[name] = Binding("unknown")
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                if stmt.value is not None:
-                    bindings[stmt.target.id] = Binding("assign", stmt.value)
-            elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
-                bindings[stmt.target.id] = Binding("unknown")
-            elif isinstance(stmt, ast.If):
-                visit(stmt.body)
-                visit(stmt.orelse)
-            elif isinstance(stmt, ast.Try | _TRY_STAR):
-                visit(stmt.body)
-                for handler in stmt.handlers:
-                    if not _catches_import_error(handler):
-                        visit(handler.body)
-                        continue
-                    # a fallback binds what the `try` did under other names: keep the first,
-                    # and add what only the fallback binds (its own imports and definitions)
-                    kept = dict(bindings)
-                    visit(handler.body)
-                    bindings.update(kept)
-                visit(stmt.orelse)
-            elif isinstance(stmt, ast.With | ast.AsyncWith):
-                visit(stmt.body)
-
-    visit(body)
+    _visit_bindings(body, bindings, stars)
     return bindings, stars
+
+
+def _visit_bindings(
+    statements: list[ast.stmt], bindings: dict[str, Binding], stars: list[tuple[str, int]]
+) -> None:
+    """`collect_bindings` for one block (a module-level function: a recursive closure would
+    be a reference cycle that keeps the module's definitions alive until a collection)."""
+    for stmt in statements:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            bindings[stmt.name] = Binding("def", stmt)
+        elif isinstance(stmt, ast.ClassDef):
+            bindings[stmt.name] = Binding("class", stmt)
+        elif isinstance(stmt, ast.Import | ast.ImportFrom):
+            for name, binding in import_bindings(stmt):
+                if name == "*":
+                    stars.append((binding.target, binding.level))
+                else:
+                    bindings[name] = binding
+        elif isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    bindings[target.id] = Binding("assign", stmt.value)
+                else:
+                    for name in target_names(target):
+                        bindings[name] = Binding("unknown")
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            if stmt.value is not None:
+                bindings[stmt.target.id] = Binding("assign", stmt.value)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            bindings[stmt.target.id] = Binding("unknown")
+        elif isinstance(stmt, ast.If):
+            _visit_bindings(stmt.body, bindings, stars)
+            _visit_bindings(stmt.orelse, bindings, stars)
+        elif isinstance(stmt, ast.Try | _TRY_STAR):
+            _visit_bindings(stmt.body, bindings, stars)
+            for handler in stmt.handlers:
+                if not _catches_import_error(handler):
+                    _visit_bindings(handler.body, bindings, stars)
+                    continue
+                # a fallback binds what the `try` did under other names: keep the first,
+                # and add what only the fallback binds (its own imports and definitions)
+                kept = dict(bindings)
+                _visit_bindings(handler.body, bindings, stars)
+                bindings.update(kept)
+            _visit_bindings(stmt.orelse, bindings, stars)
+        elif isinstance(stmt, ast.With | ast.AsyncWith):
+            _visit_bindings(stmt.body, bindings, stars)
 
 
 _TRY_STAR: type = getattr(ast, "TryStar", ast.Try)
