@@ -18,6 +18,7 @@ from losslint.analysis import catalogue as catalogue_mod
 from losslint.analysis.calls import Calls, is_generator
 from losslint.analysis.context import Params, Scope, Trace
 from losslint.analysis.expressions import Expressions
+from losslint.analysis.memos import Memos
 from losslint.analysis.names import Names
 from losslint.analysis.statements import Statements
 from losslint.analysis.transfer.common import mixing
@@ -41,8 +42,9 @@ class Evaluator:
     def __init__(self, index: ProjectIndex) -> None:
         self.index = index
         self.catalogue = catalogue_mod.load()
-        self.closures: dict[ast.AST, dict[str, Value]] = {}
-        self._params: dict[ast.AST, Params] = {}
+        self.memos = Memos()
+        self.closures: dict[ast.AST, dict[str, Value]] = self.memos.table()
+        self._params: dict[ast.AST, Params] = self.memos.table()
         self.names = Names(self)
         self.exprs = Expressions(self)
         self.calls = Calls(self)

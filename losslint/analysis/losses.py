@@ -108,8 +108,10 @@ class LossFinder:
     def __init__(self, evaluator: Evaluator, loss_arg_names: tuple[tuple[str, str], ...]) -> None:
         self.ev = evaluator
         self.pairs = {(a, b) for a, b in loss_arg_names}
-        self._evaluated: set[ast.AST] = set()
-        self._collections: dict[ast.AST, list[tuple[tuple[int, int, int, int], ast.Assign]]] = {}
+        self._evaluated: dict[ast.AST, None] = evaluator.memos.table()
+        self._collections: dict[ast.AST, list[tuple[tuple[int, int, int, int], ast.Assign]]] = (
+            evaluator.memos.table()
+        )
 
     # -- discovery --------------------------------------------------------------------------
 
@@ -372,7 +374,7 @@ class LossFinder:
         assert isinstance(outer, _DEFS)
         if outer in self._evaluated:
             return
-        self._evaluated.add(outer)
+        self._evaluated[outer] = None
         owner = next((n for n in reversed(enclosing[:-1]) if isinstance(n, ast.ClassDef)), None)
         names = self.ev.names
         if len(enclosing) >= 2 and isinstance(enclosing[-2], _DEFS):

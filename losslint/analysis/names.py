@@ -33,9 +33,9 @@ class Names:
         self.ev = ev
         self.index = ev.index
         self.catalogue = ev.catalogue
-        self._module_values: dict[tuple[ModuleInfo, str], Value] = {}
-        self._class_kinds: dict[ast.ClassDef, tuple[bool, bool]] = {}
-        self._instance_attrs: dict[Instance, dict[str, Value]] = {}
+        self._module_values: dict[tuple[ModuleInfo, str], Value] = ev.memos.table()
+        self._class_kinds: dict[ast.ClassDef, tuple[bool, bool]] = ev.memos.table()
+        self._instance_attrs: dict[Instance, dict[str, Value]] = ev.memos.table()
 
     # -- modules ----------------------------------------------------------------------------
 

@@ -88,6 +88,12 @@ class ProjectIndex:
         module = self._by_path.get(real_path(path))
         return module.tree if module is not None else None
 
+    def forget(self, path: Path) -> None:
+        """Drop a file's parsed module (its text stays read); it is parsed again if asked for."""
+        key = real_path(path)
+        self._by_path.pop(key, None)
+        self._asts.pop(key, None)
+
     def module(self, path: Path) -> ModuleInfo | None:
         """The parsed module for a file, or None when it cannot be read or parsed."""
         key = real_path(path)
