@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from losslint.analysis.values import Choice, ClassRef, FunctionRef, Instance, Value
@@ -89,10 +89,11 @@ def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
                 stack.append(child)
 
 
-def _assignments(body: list[ast.stmt]) -> dict[str, list[ast.expr]]:
-    """name -> every value assigned to it in this body (augmented assignments included)."""
+def _assignments(nodes: Iterable[ast.AST]) -> dict[str, list[ast.expr]]:
+    """name -> every value assigned to it among a body's own nodes (augmented assignments
+    included)."""
     found: dict[str, list[ast.expr]] = {}
-    for node in _own_nodes(body):
+    for node in nodes:
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 for name in target_names(target):
@@ -105,12 +106,9 @@ def _assignments(body: list[ast.stmt]) -> dict[str, list[ast.expr]]:
     return found
 
 
-def _local_functions(body: list[ast.stmt]) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
-    return {
-        node.name: node
-        for node in _own_nodes(body)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
+def _local_functions(nodes: list[ast.AST]) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """name -> the functions defined among a body's own nodes."""
+    return {n.name: n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
 
 
 class LoopObjectives:
@@ -144,10 +142,10 @@ class LoopObjectives:
         for function, body, owner, step in bodies:
             if not step and not _may_call(function, lines):
                 continue  # no sink and no wrapper: its own nodes need no walk
-            nodes = list(_own_nodes(body))
+            nodes = list(_own_nodes(body))  # walked once: the helpers below reuse them
             sinks = list(_sinks(nodes, step, self.calls))
             if sinks:
-                keys, parameters = self._objectives(module, function, body, owner, sinks)
+                keys, parameters = self._objectives(module, function, nodes, owner, sinks)
                 found |= keys
                 passed.extend((function, p) for p in parameters if function is not None)
             for wrapped in _wrapped(nodes, self.wrappers):
@@ -156,7 +154,7 @@ class LoopObjectives:
                 if isinstance(wrapped, ast.Lambda):
                     callees = [c.func for c in ast.walk(wrapped.body) if isinstance(c, ast.Call)]
                 elif isinstance(wrapped, ast.Name):
-                    local = _local_functions(body).get(wrapped.id)
+                    local = _local_functions(nodes).get(wrapped.id)
                     if local is not None:  # `jax.grad(objective)` of a nested def: its calls
                         returned = [
                             n.value
@@ -170,7 +168,7 @@ class LoopObjectives:
                             if isinstance(c, ast.Call)
                         ]
                 for callee in callees:
-                    for ref in self._callee(module, callee, _assignments(body), owner, 0):
+                    for ref in self._callee(module, callee, _assignments(nodes), owner, 0):
                         found.add((str(ref.module.path), ref.qualname))
         if passed:
             found |= self._passed_in(module, bodies, passed)
@@ -201,7 +199,7 @@ class LoopObjectives:
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 for index, parameter in wanted.get(name, ()):
                     if assigned is None:
-                        assigned = _assignments(body)
+                        assigned = _assignments(_own_nodes(body))
                     given = [k.value for k in node.keywords if k.arg == parameter]
                     if index < len(node.args):
                         given.append(node.args[index])
@@ -214,7 +212,7 @@ class LoopObjectives:
         self,
         module: ModuleInfo,
         function: ast.AST | None,
-        body: list[ast.stmt],
+        nodes: list[ast.AST],
         owner: ClassRef | None,
         sinks: list[ast.expr],
     ) -> tuple[set[tuple[str, str]], set[str]]:
@@ -223,8 +221,8 @@ class LoopObjectives:
         parameters: set[str] = set()
         if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             parameters = {a.arg for a in [*function.args.posonlyargs, *function.args.args]}
-        assigned = _assignments(body)
-        local = _local_functions(body)
+        assigned = _assignments(nodes)
+        local = _local_functions(nodes)
         seen: set[int] = set()
         calls: list[ast.Call] = []
         work: list[ast.AST] = list(sinks)
