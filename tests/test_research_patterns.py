@@ -53,6 +53,11 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "spellings.short_bce",  # (y, p)
         "spellings.flat_hinge",  # (logits, labels)
         "loop_script.smooth_l1",  # a custom-loop script's function, compiled elsewhere
+        "counting.pixel_accuracy",  # np.bincount through a helper; `.flatten()`, `.reshape`
+        "counting.class_iou",  # tf.math.confusion_matrix
+        "tf_numpy.smape",  # tnp.nanmean
+        "tf_numpy.mae",  # tf.experimental.numpy.mean
+        "warmup_terms.Detector.detection_loss",  # ratio terms under tf.cond
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")

@@ -54,6 +54,7 @@ class Catalogue:
     frameworks: frozenset[str]
     other_frameworks: frozenset[str]
     graph_mode: tuple[str, ...]
+    test_cases: frozenset[str]
     objective_calls: dict[str, str]  # custom loops: call name -> the objective's keyword
     loop_wrappers: tuple[str, ...]
     step_methods: tuple[str, ...]
@@ -169,8 +170,12 @@ def load() -> Catalogue:
         entries[name] = Entry("per_image")
     for name, spec in data["scatter"].items():
         entries[name] = _axis_entry("scatter", spec)
+    for name, spec in data["counting"].items():
+        entries[name] = _axis_entry("counting", {"axis-position": -1, **spec})  # -1: no axis
     for name in data["diagonal"]["names"]:
         entries[name] = Entry("diagonal", op="diagonal")
+    for name in data["diagonal"]["builders"]:
+        entries[name] = Entry("diagonal", op="builder")
     for name in data["loss_class"]["names"]:
         entries[name] = Entry("loss_class", op=name.rsplit(".", 1)[-1])
     for name in data["metric_class"]["names"]:
@@ -197,6 +202,7 @@ def load() -> Catalogue:
         frameworks=frozenset(data["frameworks"]),
         other_frameworks=frozenset(data["other-frameworks"]),
         graph_mode=tuple(data["graph-mode"]),
+        test_cases=frozenset(data["test-cases"]),
         objective_calls=dict(data["loops"]["objective-calls"]),
         loop_wrappers=tuple(data["loops"]["wrappers"]),
         step_methods=tuple(data["loops"]["step-methods"]),

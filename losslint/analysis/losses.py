@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from losslint.analysis.calls import is_static
 from losslint.analysis.context import Scope
 from losslint.analysis.evaluator import Evaluator
+from losslint.analysis.names import MAX_BASES
 from losslint.analysis.values import (
     Batched,
     Choice,
@@ -24,11 +26,13 @@ from losslint.analysis.values import (
     Const,
     Flat,
     FunctionRef,
+    Group,
     Instance,
     Mapping,
     Origin,
     Reduced,
     Seq,
+    Symbol,
     Value,
 )
 from losslint.index.modules import DefNode, FunctionNode, ModuleInfo
@@ -336,7 +340,22 @@ class LossFinder:
         Loss (`__call__` reduces by contract, and `call` is found as the class's own candidate)
         nor of a Keras Metric (`update_state`)."""
         is_loss, is_metric = self.ev.names.class_kind(owner)
-        return not (is_loss or is_metric)
+        return not (is_loss or is_metric or self._test_case(owner))
+
+    def _test_case(self, cls: ClassRef, depth: int = 0) -> bool:
+        """Whether a class is a test case (a base, through project bases, is named like one)."""
+        for base in self.ev.names.class_bases(cls):
+            if isinstance(base, ClassRef):
+                if base.qualname in self.ev.catalogue.test_cases or (
+                    depth < MAX_BASES and self._test_case(base, depth + 1)
+                ):
+                    return True
+            elif (
+                isinstance(base, Symbol)
+                and base.qualname.rsplit(".", 1)[-1] in self.ev.catalogue.test_cases
+            ):
+                return True
+        return False
 
     def _ref_for(
         self,
@@ -443,7 +462,7 @@ class LossFinder:
         for value, _node in analysis.returns:
             if isinstance(value, Reduced):
                 # in source order: which origin names a finding never depends on hashing
-                groups = sorted(value.groups, key=lambda g: min(map(_origin_key, g.origins)))
+                groups = sorted(value.groups, key=_group_key)
                 for group in groups:
                     origins = tuple(sorted(group.origins, key=_origin_key))
                     found.append(Issue(origins, group.nonlinear, analysis.batch_level, candidate))
@@ -492,8 +511,26 @@ def _tested_names(node: FunctionNode) -> set[str]:
     return found
 
 
-def _origin_key(origin: Origin) -> tuple[str, tuple[int, int, int, int]]:
-    return (str(origin.module.path), ModuleInfo.order_of(origin.node))
+def _origin_key(origin: Origin) -> tuple[Any, ...]:
+    """A total order of origins: source order first, then everything else that tells two
+    origins at one node apart (never the hash of a node or a set's iteration order)."""
+    chain = tuple((str(m.path), ModuleInfo.order_of(n), callee) for m, n, callee in origin.chain)
+    return (
+        str(origin.module.path),
+        ModuleInfo.order_of(origin.node),
+        origin.kind,
+        origin.op,
+        origin.label,
+        origin.why,
+        origin.function,
+        chain,
+        origin.operand_full,
+        origin.all_axes_ref or "",
+    )
+
+
+def _group_key(group: Group) -> tuple[Any, ...]:
+    return (tuple(sorted(map(_origin_key, group.origins))), group.nonlinear)
 
 
 def _literal_default(value: ast.expr | None) -> tuple[bool, object]:

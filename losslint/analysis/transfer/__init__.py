@@ -47,6 +47,7 @@ CATEGORIES: dict[str, Any] = {
     "join": shapes.join_values,
     "batch_mixing": mixing.batch_mixing,
     "scatter": mixing.scatter,
+    "counting": mixing.counting,
     "diagonal": mixing.diagonal,
 }
 

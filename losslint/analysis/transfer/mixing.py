@@ -1,5 +1,5 @@
 """Ops that can mix samples: matrix products, transposes, gathers, splits, masks, einsum,
-scatters into fixed shapes and diagonals. Unless the catalogue's rules show the batch axis
+scatters into fixed shapes, counts into fixed bins and diagonals. Unless the catalogue's rules show the batch axis
 survives, the result is unknown and the loss is batch-level by design."""
 
 from __future__ import annotations
@@ -162,6 +162,17 @@ def scatter(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: S
     )
 
 
+def counting(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
+    counted = [as_tensor(v) for v in call.args[: entry.operands]]
+    if not any(tainted(v) for v in counted):
+        return ev.calls.opaque(call)
+    axis, _ = call.get(entry.axis_position, "axis") if entry.axis_position >= 0 else (None, None)
+    if axis is not None and literal_of(axis) is not None:
+        return Unknown(tainted=True)  # counted row by row (or an axis the analysis cannot read)
+    short = qualname.rsplit(".", 1)[-1]
+    return lost_at(call, scope, short, "counts the values of the whole batch into fixed bins")
+
+
 def diagonal(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
     if not call.args or not tainted(call.args[0]):
         return ev.calls.opaque(call)
@@ -174,7 +185,7 @@ def diagonal(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: 
     )
     if isinstance(operand, Reduced):
         return operand
-    if not all(isinstance(a, int) for a in axes):
+    if entry.op == "builder" or not all(isinstance(a, int) for a in axes):
         return Unknown(tainted=True)
     if 0 not in axes:
         if isinstance(operand, Batched):

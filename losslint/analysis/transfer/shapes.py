@@ -88,7 +88,9 @@ def reshape(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: S
     if not isinstance(value, Batched | Flat) or new_shape is None:
         return Unknown(tainted=tainted(value))
     items: tuple[Value, ...] | None = None
-    if isinstance(new_shape, Seq):
+    if len(call.args) > 2 and all(_int_literal(a) for a in call.args[1:]):
+        items = tuple(call.args[1:])  # the method form, sizes one by one: `a.reshape(-1, k)`
+    elif isinstance(new_shape, Seq):
         items = new_shape.items
     elif isinstance(new_shape, Const) and isinstance(new_shape.literal, int):
         items = (new_shape,)
@@ -103,6 +105,10 @@ def reshape(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: S
     if isinstance(first, Const) and (first.literal == -1 or first.batch_size):
         return Flat(coupled=value.coupled, rank=len(items))
     return Unknown(tainted=True)
+
+
+def _int_literal(value: Value) -> bool:
+    return isinstance(value, Const) and isinstance(value.literal, int) and value.literal is not True
 
 
 def _scaled(shape: ArgRef | None) -> bool:
