@@ -20,6 +20,7 @@ from test_cli import write
 from losslint.config import load_config
 from losslint.engine import Session
 from losslint.engine import units as units_module
+from losslint.engine.collector import collector_paused
 from losslint.index.modules import Binding, collect_bindings
 
 LOSSES = (
@@ -39,14 +40,9 @@ SCRIPT = (
 @pytest.fixture
 def no_collection() -> Iterator[None]:
     """The collector off, as in a command-line run: only reference counts free memory."""
-    enabled = gc.isenabled()
     gc.collect()
-    gc.disable()
-    try:
+    with collector_paused():
         yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _project(root: Path) -> Path:
