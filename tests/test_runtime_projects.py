@@ -141,6 +141,12 @@ def test_relative_imports_and_names_computed_at_import_time(
     _confirmed(run, function)
 
 
+@pytest.mark.parametrize("function", ["gan-mnist-2.1.critic_loss", "train-v2.absolute_error"])
+def test_scripts_named_like_no_module_are_loaded(run: dict[str, Any], function: str) -> None:
+    """`gan-mnist-2.1.py`: its dots are no packages and its hyphens no names."""
+    _confirmed(run, function)
+
+
 def test_label_equality_metrics_get_binary_labels(run: dict[str, Any]) -> None:
     """With 0/1 labels the accuracy is neither 0 nor 1, so "same mean" is a real check."""
     runtime = _confirmed(run, "metrics.binary_accuracy_batch")

@@ -19,6 +19,7 @@ import importlib.machinery
 import importlib.util
 import inspect
 import linecache
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,12 @@ def module_name(path: Path, levels: int = 0) -> str:
     return ".".join(parts) or path.stem
 
 
+def _identifier(stem: str) -> str:
+    """A module name for a file stem that is none (`wgan-mnist-5.1.2` -> `wgan_mnist_5_1_2`)."""
+    name = re.sub(r"\W", "_", stem)
+    return name if name.isidentifier() else f"_{name}"
+
+
 @dataclass
 class LoadedModule:
     """A module the importer built: its file, the filtered tree and its guarded failures."""
@@ -117,7 +124,8 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         self.builds: dict[
             tuple[str, str, frozenset[str], str], tuple[Rebuilt, Any, frozenset[str]]
         ] = {}
-        self.notebooks: dict[str, Path] = {}  # module name -> notebook (see `load_path`)
+        # module name -> a file no import statement can name (see `load_path`)
+        self.unnamed: dict[str, Path] = {}
         self.patches: list[Patch] = []  # applied, oldest first
 
     def install(self) -> None:
@@ -334,8 +342,8 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
 
     def locate(self, fullname: str) -> tuple[Path, bool] | None:
         """(file or package folder, is_package) for a project module name, or None."""
-        if fullname in self.notebooks:
-            return self.notebooks[fullname], False
+        if fullname in self.unnamed:
+            return self.unnamed[fullname], False
         parent, _, last = fullname.rpartition(".")
         if parent:
             if parent not in self.loaded:
@@ -431,14 +439,17 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         path = path.resolve()
         levels = relative_levels(self.source(path))
         public = module_name(path, levels)
+        if path.suffix != ".ipynb" and not path.stem.isidentifier():
+            # `wgan-mnist-5.1.2.py`: no import names it, and its dots are no packages
+            public = public[: len(public) - len(path.stem)] + _identifier(path.stem)
         root = package_root(path, levels)
         if self.clashes(public.split(".")[0]):
             twin = self._installed_twin(public, path)
             if twin is not None:
                 return twin
         name = self.internal_name(public)
-        if path.suffix == ".ipynb":  # nothing imports a notebook: only this call names it
-            self.notebooks[name] = path
+        if path.suffix == ".ipynb" or not path.stem.isidentifier():
+            self.unnamed[name] = path  # nothing imports a notebook or a `train-v2.py`
         # this file's own project first: two projects linted together may both have a `train`
         if root in self.search_paths:
             self.search_paths.remove(root)
