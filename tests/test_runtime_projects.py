@@ -77,6 +77,16 @@ def test_keras2_only_api_runs_under_tf_keras(run: dict[str, Any]) -> None:
     assert any(s.get("legacy") for s in run["stats"]["starts"])
 
 
+@pytest.mark.skipif(not _has_module("tf_keras"), reason="needs tf-keras (runtime-legacy extra)")
+@pytest.mark.parametrize(
+    "function", ["legacy.old_paths.Tagger.tag_accuracy", "legacy.old_paths.smoothed_crossentropy"]
+)
+def test_keras2_0_module_paths_run_under_tf_keras(run: dict[str, Any], function: str) -> None:
+    """`from keras.engine import Layer`, `from keras.objectives import ...`: the class fails
+    on a name its failed import left undefined, and that is traced back to the import."""
+    assert _confirmed(run, function)["keras"] == "tf_keras"
+
+
 def test_keras3_code_runs_under_keras3(run: dict[str, Any]) -> None:
     assert _confirmed(run, "legacy.losses.keras3_mse")["keras"] == "3"
 

@@ -73,6 +73,7 @@ class Catalogue:
     mixing: MixingRules
     special: dict[str, str]
     duck_backends: dict[str, str]
+    keras2_modules: dict[str, str]
     tensor_methods: dict[str, str]
     operand_keywords: tuple[str, ...]
     loss_tensor_keywords: tuple[str, ...]
@@ -221,6 +222,7 @@ def load() -> Catalogue:
         mixing=_mixing_rules(data["batch_mixing"]),
         special=dict(data["special"]),
         duck_backends=dict(data["duck_backends"]),
+        keras2_modules=dict(data["keras2_modules"]),
         tensor_methods=dict(data["tensor_methods"]),
         operand_keywords=tuple(data["keywords"]["operand"]),
         loss_tensor_keywords=tuple(data["keywords"]["loss-tensors"]),

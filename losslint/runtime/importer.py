@@ -70,6 +70,9 @@ def module_name(path: Path, levels: int = 0) -> str:
     return ".".join(parts) or path.stem
 
 
+_UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+
+
 def _identifier(stem: str) -> str:
     """A module name for a file stem that is none (`wgan-mnist-5.1.2` -> `wgan_mnist_5_1_2`)."""
     name = re.sub(r"\W", "_", stem)
@@ -111,11 +114,14 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         root: Path,
         search_paths: Sequence[Path],
         library_aliases: dict[str, str] | None = None,
+        moved_modules: dict[str, str] | None = None,
     ) -> None:
         self.root = root.resolve()
         self.search_paths = [p.resolve() for p in search_paths]
         # installed modules project code gets instead of others (`keras` -> `tf_keras`)
         self.library_aliases = dict(library_aliases or {})
+        # old module names of those libraries and where they live now (`keras.objectives`)
+        self.moved_modules = dict(moved_modules or {})
         self._clash: dict[str, bool] = {}
         self.overrides: dict[Path, str] = {}
         self.loaded: dict[str, LoadedModule] = {}
@@ -281,6 +287,7 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         alias = self.library_aliases.get(top)
         if alias is None:
             return None
+        dotted = self.moved_modules.get(dotted, dotted)
         new = alias + dotted[len(top) :]
         if "." in dotted and importlib.util.find_spec(new.split(".")[0]) is not None:
             try:
@@ -407,15 +414,23 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
             submodule_search_locations=[str(location.parent)] if is_package else None,
         )
 
-    def explain_missing(self, name: str) -> str | None:
-        """Why a top-level name is missing from the rebuilt modules, when they tell."""
+    def explain_missing(self, name: str, _depth: int = 0) -> str | None:
+        """Why a top-level name is missing from the rebuilt modules, when they tell (and why
+        a name that statement needed is missing: `class Tagger(Layer)` after a failed
+        `from keras.engine import Layer`)."""
         for loaded in self.loaded.values():
             if loaded.path is None:
                 continue
             where = loaded.path.name
             for failure in loaded.failed:
                 if name in failure.names:
-                    return f"`{name}` ({where}:{failure.line}) failed to load: {failure.error}"
+                    text = f"`{name}` ({where}:{failure.line}) failed to load: {failure.error}"
+                    needed = _UNDEFINED.match(failure.error)
+                    if needed and needed.group(1) != name and _depth < 3:
+                        cause = self.explain_missing(needed.group(1), _depth + 1)
+                        if cause is not None:
+                            text += f", as {cause}"
+                    return text
             for dropped in loaded.rebuilt.dropped if loaded.rebuilt else ():
                 if name in dropped.names:
                     return (

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from losslint.analysis.catalogue import load as load_catalogue
 from losslint.runtime.allowlist import DENIED_CALL
 from losslint.runtime.arguments import (
     ARGS_COMMENT,
@@ -177,7 +178,9 @@ class Prober:
             if self.importer is not None:
                 self.importer.uninstall()
             aliases = {"keras": "tf_keras"} if self.legacy else None
-            self.importer = ProjectImporter(root, [Path(p) for p in job["search_paths"]], aliases)
+            moved = load_catalogue().keras2_modules if self.legacy else None
+            paths = [Path(p) for p in job["search_paths"]]
+            self.importer = ProjectImporter(root, paths, aliases, moved)
             self.importer.install()
         self.importer.set_roots({Path(p): names for p, names in job.get("roots", {}).items()})
         self.importer.activate({Path(p): text for p, text in job.get("overrides", {}).items()})
