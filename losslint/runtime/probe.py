@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dis
 import functools
 import gc
 import inspect
@@ -99,6 +100,23 @@ def _input_independent(exc: BaseException) -> bool:
         seen.add(id(error))
         error = error.__context__
     return True
+
+
+_LOCAL_ACCESS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "STORE_FAST", "DELETE_FAST"})
+
+
+def _ignores_first_parameter(func: Any) -> bool:
+    """Whether a function never reads its first parameter (`self`), nor lets an inner function
+    or a zero-argument `super()` do so."""
+    code = func.__code__
+    if code.co_argcount == 0 or "__class__" in code.co_freevars:
+        return False
+    first = code.co_varnames[0]
+    if first in code.co_cellvars:
+        return False
+    return not any(
+        ins.opname in _LOCAL_ACCESS and ins.argval == first for ins in dis.get_instructions(code)
+    )
 
 
 def _keras2_failure(result: dict[str, Any]) -> bool:
@@ -389,9 +407,12 @@ class Prober:
         if len(parts) == 1:
             return value
         method = parts[-1]
-        if inspect.isclass(value) and inspect.isfunction(
-            inspect.getattr_static(value, method, None)
-        ):
+        static = inspect.getattr_static(value, method, None)
+        if inspect.isclass(value) and inspect.isfunction(static):
+            if method != "__call__" and _ignores_first_parameter(static):
+                # `def wasserstein(self, y_true, y_pred)` never reads `self`: no instance, so
+                # none of the class's constructor runs
+                return functools.partial(static, None)
             instance = self._instantiate(value)  # `Class.call`: a method needs an instance
             return instance if method == "__call__" else getattr(instance, method)
         return getattr(value, method)
