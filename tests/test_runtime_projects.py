@@ -87,6 +87,15 @@ def test_keras2_0_module_paths_run_under_tf_keras(run: dict[str, Any], function:
     assert _confirmed(run, function)["keras"] == "tf_keras"
 
 
+@pytest.mark.skipif(not _has_module("tf_keras"), reason="needs tf-keras (runtime-legacy extra)")
+def test_a_keras2_class_imported_by_another_module_runs_under_tf_keras(
+    run: dict[str, Any],
+) -> None:
+    """`models.py` imports `Tagger`, whose module failed on `keras.engine`: the failure is
+    traced to that import through the class, so the loss is tried under tf_keras."""
+    assert _confirmed(run, "tagging.layers.Tagger.tag_accuracy")["keras"] == "tf_keras"
+
+
 def test_keras3_code_runs_under_keras3(run: dict[str, Any]) -> None:
     assert _confirmed(run, "legacy.losses.keras3_mse")["keras"] == "3"
 

@@ -70,7 +70,8 @@ def module_name(path: Path, levels: int = 0) -> str:
     return ".".join(parts) or path.stem
 
 
-_UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+# a name a statement needed and did not get: undefined, or not importable from a project module
+_UNDEFINED = re.compile(r"(?:NameError: name|ImportError: cannot import name) '(\w+)'")
 
 
 def _identifier(stem: str) -> str:
@@ -417,27 +418,34 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
     def explain_missing(self, name: str, _depth: int = 0) -> str | None:
         """Why a top-level name is missing from the rebuilt modules, when they tell (and why
         a name that statement needed is missing: `class Tagger(Layer)` after a failed
-        `from keras.engine import Layer`)."""
+        `from keras.engine import Layer`, or `from .layers import Tagger` after that)."""
+        failures: list[tuple[int, str, Failed]] = []
         for loaded in self.loaded.values():
             if loaded.path is None:
                 continue
             where = loaded.path.name
             for failure in loaded.failed:
                 if name in failure.names:
-                    text = f"`{name}` ({where}:{failure.line}) failed to load: {failure.error}"
                     needed = _UNDEFINED.match(failure.error)
-                    if needed and needed.group(1) != name and _depth < 3:
-                        cause = self.explain_missing(needed.group(1), _depth + 1)
-                        if cause is not None:
-                            text += f", as {cause}"
-                    return text
+                    # where the name was made comes before where it was only imported
+                    imported = needed is not None and needed.group(1) == name
+                    failures.append((int(imported), where, failure))
             for dropped in loaded.rebuilt.dropped if loaded.rebuilt else ():
                 if name in dropped.names:
                     return (
                         f"`{name}` is bound by a top-level statement runtime mode does not run "
                         f"({where}:{dropped.line}: {dropped.reason})"
                     )
-        return None
+        if not failures:
+            return None
+        _, where, failure = min(failures, key=lambda item: item[0])
+        text = f"`{name}` ({where}:{failure.line}) failed to load: {failure.error}"
+        needed = _UNDEFINED.match(failure.error)
+        if needed and needed.group(1) != name and _depth < 3:
+            cause = self.explain_missing(needed.group(1), _depth + 1)
+            if cause is not None:
+                text += f", as {cause}"
+        return text
 
     def source(self, path: Path) -> str:
         resolved = path.resolve()

@@ -71,9 +71,14 @@ class BadOutput(Exception):
 
 
 def _describe(exc: BaseException, limit: int = 300) -> str:
+    """One line; a long one loses its middle, not its end (where a chain of causes ends in
+    the root one: `..., as `Layer` (layers.py:4) failed to load: ModuleNotFoundError: ...`)."""
     text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
     text = re.sub(r"\s+", " ", text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    return f"{text[:half]} ... {text[-half:]}"
 
 
 def _close(a: Any, b: Any) -> Any:
