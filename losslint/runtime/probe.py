@@ -71,12 +71,16 @@ class BadOutput(Exception):
 
 
 def _describe(exc: BaseException, limit: int = 300) -> str:
-    """One line; a long one loses its middle, not its end (where a chain of causes ends in
-    the root one: `..., as `Layer` (layers.py:4) failed to load: ModuleNotFoundError: ...`)."""
+    """One line, cut at `limit`. A loss that could not be built loses the middle of a long
+    text instead of its end, where the chain of causes ends in the root one (`..., as `Layer`
+    (layers.py:4) failed to load: ModuleNotFoundError: ...`); an error the loss raised keeps
+    its start (the error itself; the end holds TensorFlow's traceback of user code)."""
     text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
     text = re.sub(r"\s+", " ", text)
     if len(text) <= limit:
         return text
+    if not isinstance(exc, LossBuildError):
+        return text[: limit - 3] + "..."
     half = (limit - 5) // 2
     return f"{text[:half]} ... {text[-half:]}"
 
