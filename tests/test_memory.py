@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from test_cli import write
 
+from losslint.analysis.memos import Memos
 from losslint.config import load_config
 from losslint.engine import Session
 from losslint.engine import units as units_module
@@ -140,3 +141,17 @@ def test_the_collector_is_paused_while_files_are_analysed(
     assert seen and not any(seen)
     assert gc.isenabled()  # restored for the session's next use
     assert sorted(d.code for r in found for d in r.diagnostics) == ["LL001", "LL001"]
+
+
+def test_rewinding_drops_what_came_after_the_mark_in_every_table() -> None:
+    memos = Memos()
+    old = memos.table()
+    old.update(a=1, b=2)
+    mark = memos.mark()
+    old["b"] = 20  # updated in place: an entry from before the mark stays
+    old["c"] = 3
+    late = memos.table()  # made after the mark
+    late["x"] = 1
+    memos.rewind(mark)
+    assert old == {"a": 1, "b": 20}
+    assert late == {}

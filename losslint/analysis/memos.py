@@ -32,8 +32,10 @@ class Memos:
         return tuple(len(table) for table in self._tables)
 
     def rewind(self, mark: Mark) -> None:
-        """Drop the entries added since `mark` (dictionaries keep insertion order)."""
-        for table, size in zip(self._tables, mark, strict=True):
+        """Drop the entries added since `mark` (dictionaries keep insertion order); a table
+        made after the mark is emptied."""
+        for index, table in enumerate(self._tables):
+            size = mark[index] if index < len(mark) else 0
             if len(table) > size:
                 for key in list(islice(table, size, None)):
                     del table[key]
