@@ -77,7 +77,6 @@ def test_keras2_only_api_runs_under_tf_keras(run: dict[str, Any]) -> None:
     assert any(s.get("legacy") for s in run["stats"]["starts"])
 
 
-@pytest.mark.skipif(not _has_module("tf_keras"), reason="needs tf-keras (runtime-legacy extra)")
 @pytest.mark.parametrize(
     "function", ["legacy.old_paths.Tagger.tag_accuracy", "legacy.old_paths.smoothed_crossentropy"]
 )
@@ -87,7 +86,6 @@ def test_keras2_0_module_paths_run_under_tf_keras(run: dict[str, Any], function:
     assert _confirmed(run, function)["keras"] == "tf_keras"
 
 
-@pytest.mark.skipif(not _has_module("tf_keras"), reason="needs tf-keras (runtime-legacy extra)")
 def test_a_keras2_class_imported_by_another_module_runs_under_tf_keras(
     run: dict[str, Any],
 ) -> None:

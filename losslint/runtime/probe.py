@@ -33,21 +33,20 @@ from losslint.runtime.arguments import (
     required_parameters,
     wants_framework,
 )
-from losslint.runtime.compat import TF1_ERROR, CompatLayer
+from losslint.runtime.compat import CompatLayer
+from losslint.runtime.failures import (
+    BadOutput,
+    LossBuildError,
+    describe,
+    input_independent,
+    keras2_failure,
+)
 from losslint.runtime.importer import ProjectImporter
 from losslint.runtime.inputs import attempts, make_inputs, parse_shape_comment, perturb
 from losslint.runtime.site import SiteError, evaluate_site
 
 _RTOL, _ATOL = 1e-5, 1e-6
 MAX_ARGUMENT_SETS = 12  # argument sets tried per loss (see losslint.runtime.arguments)
-# errors that mean Keras 2 code met Keras 3 (removed `keras.backend` functions, `keras.engine`,
-# `Reduction.AUTO`): worth another try with the compatibility layer or tf_keras
-_KERAS2_ERROR = re.compile(
-    r"(AttributeError|ImportError|ModuleNotFoundError|NameError)\b.*\bkeras|"
-    r"argument `reduction`|Reduction|keras\.engine|keras\.layers\.merge"
-)
-# errors that do not depend on the input: trying more shapes is pointless
-_INPUT_INDEPENDENT = (NameError, AttributeError, ImportError, KeyError, RecursionError)
 __all__ = ["make_inputs", "parse_shape_comment", "perturb"]
 
 
@@ -62,53 +61,10 @@ def _own_returns(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.R
             stack.extend(ast.iter_child_nodes(node))
 
 
-class LossBuildError(Exception):
-    """The loss could not be rebuilt or turned into a callable."""
-
-
-class BadOutput(Exception):
-    """The loss returned something that is not a tensor."""
-
-
-def _describe(exc: BaseException, limit: int = 300) -> str:
-    """One line, cut at `limit`. A loss that could not be built loses the middle of a long
-    text instead of its end, where the chain of causes ends in the root one (`..., as `Layer`
-    (layers.py:4) failed to load: ModuleNotFoundError: ...`); an error the loss raised keeps
-    its start (the error itself; the end holds TensorFlow's traceback of user code)."""
-    text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
-    text = re.sub(r"\s+", " ", text)
-    if len(text) <= limit:
-        return text
-    if not isinstance(exc, LossBuildError):
-        return text[: limit - 3] + "..."
-    half = (limit - 5) // 2
-    return f"{text[:half]} ... {text[-half:]}"
-
-
 def _close(a: Any, b: Any) -> Any:
     import numpy as np
 
     return np.isclose(a, b, rtol=_RTOL, atol=_ATOL, equal_nan=True)
-
-
-def _missing_argument(exc: BaseException) -> bool:
-    return isinstance(exc, TypeError) and "required positional argument" in str(exc)
-
-
-def _input_independent(exc: BaseException) -> bool:
-    """Whether an error would be the same on every input: a missing name or argument, unless
-    it was raised while handling another error (a fallback that failed on what the first
-    error was about, such as an input of the wrong shape)."""
-    if _missing_argument(exc):
-        return True
-    seen: set[int] = set()
-    error: BaseException | None = exc
-    while error is not None and id(error) not in seen:
-        if not isinstance(error, _INPUT_INDEPENDENT):
-            return False
-        seen.add(id(error))
-        error = error.__context__
-    return True
 
 
 _LOCAL_ACCESS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "STORE_FAST", "DELETE_FAST"})
@@ -126,14 +82,6 @@ def _ignores_first_parameter(func: Any) -> bool:
     return not any(
         ins.opname in _LOCAL_ACCESS and ins.argval == first for ins in dis.get_instructions(code)
     )
-
-
-def _keras2_failure(result: dict[str, Any]) -> bool:
-    """Whether Keras 2 or TensorFlow 1 code failed (worth another try with the compatibility
-    layer, or under tf_keras)."""
-    texts = [str(result.get("error") or "")]
-    texts += [str(t.get("error") or "") for t in result.get("tried") or []]
-    return any(_KERAS2_ERROR.search(text) or TF1_ERROR.search(text) for text in texts)
 
 
 class _NoMoreArguments(Exception):
@@ -194,7 +142,7 @@ class Prober:
             result = self._handle(job)
         except self.memory_errors as exc:
             gc.collect()
-            result = {"status": "memory", "error": _describe(exc)}
+            result = {"status": "memory", "error": describe(exc)}
         result.update(type="result", id=job["id"], elapsed=round(time.perf_counter() - started, 4))
         result.setdefault("keras", self.mode)
         return result
@@ -223,11 +171,11 @@ class Prober:
                 self._set_mode(mode)
                 result = self._attempt(job)
                 result["keras"] = self.mode
-                if result.get("status") == "ok" or not _keras2_failure(result):
+                if result.get("status") == "ok" or not keras2_failure(result):
                     break
         finally:
             self.importer.undo_patches()  # `K.where = where` lasts one loss's job
-        if result.get("status") != "ok" and _keras2_failure(result):
+        if result.get("status") != "ok" and keras2_failure(result):
             result["keras2"] = True
         return result
 
@@ -284,7 +232,7 @@ class Prober:
         return first
 
     def _explain(self, exc: BaseException) -> str:
-        text = _describe(exc)
+        text = describe(exc)
         name = getattr(exc, "name", None)
         if isinstance(exc, NameError | AttributeError) and isinstance(name, str) and self.importer:
             why = self.importer.explain_missing(name)
@@ -709,7 +657,7 @@ class Prober:
                 tried.append(
                     {"input_shape": list(shape), "labels": labels, "error": self._explain(exc)}
                 )
-                if _input_independent(exc):
+                if input_independent(exc):
                     break  # the same on every input
                 continue
             return self._facts(fn, out, y_true, y_pred, shape, labels, tried)
