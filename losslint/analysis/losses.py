@@ -35,6 +35,7 @@ from losslint.analysis.values import (
     Symbol,
     Value,
 )
+from losslint.index.gate import names_keras
 from losslint.index.modules import DefNode, FunctionNode, ModuleInfo
 from losslint.model import LossTarget
 from losslint.source import real_path
@@ -317,7 +318,7 @@ class LossFinder:
         no `tf.keras`): its losses and metrics are graph tensors a session fetches or
         minimises, scalars by contract."""
         text = module.source.text
-        if "keras" in text:
+        if names_keras(text):
             return False
         names = "|".join(re.escape(name) for name in self.ev.catalogue.graph_mode)
         return re.search(rf"\.(?:{names})\b", text) is not None  # `re` caches the pattern

@@ -65,6 +65,7 @@ class UnitResult:
     internal: bool = False
     uses: tuple[tuple[str, str], ...] = ()  # (file, qualname) of functions compiled here
     objectives: tuple[tuple[str, str], ...] = ()  # ... used as custom-loop objectives here
+    keras: bool = True  # index/gate.py's `speaks_keras` (True when unreadable)
 
 
 # -- JSON ---------------------------------------------------------------------------------------
@@ -202,6 +203,7 @@ def unit_to_json(u: UnitResult) -> dict[str, Any]:
         "parsed": u.parsed,
         "uses": [list(k) for k in u.uses],
         "objectives": [list(k) for k in u.objectives],
+        "keras": u.keras,
     }
 
 
@@ -224,4 +226,5 @@ def unit_from_json(path: Path, v: dict[str, Any]) -> UnitResult:
         parsed=bool(v["parsed"]),
         uses=tuple((a, b) for a, b in v["uses"]),
         objectives=tuple((a, b) for a, b in v["objectives"]),
+        keras=bool(v["keras"]),
     )

@@ -38,8 +38,12 @@ def _place(record: Record, targets: set[Path]) -> tuple[Span, str, bool] | None:
 
 
 def _adjusted(
-    record: Record, uses: AbstractSet[Key], objectives: AbstractSet[Key]
+    record: Record, uses: AbstractSet[Key], objectives: AbstractSet[Key], keras_free: bool
 ) -> Record | None:
+    if keras_free and record.by_name:
+        # parameters named like a loss's, in a project that never names Keras nor `y_pred`
+        # (TensorFlow 1 graphs, Estimators, plain TensorFlow): nothing makes it a Keras loss
+        return None
     if record.code in _NOT_ABOUT_RETURNS:
         return record
     key = (str(record.target.path), record.target.qualname)
@@ -67,12 +71,14 @@ def diagnostics(
     targets: set[Path],
     uses: AbstractSet[Key] = frozenset(),
     objectives: AbstractSet[Key] = frozenset(),
+    keras_free: bool = False,
 ) -> dict[Path, list[Diagnostic]]:
-    """The findings in `targets`, one per place."""
+    """The findings in `targets`, one per place. `keras_free`: no file of the project speaks
+    Keras (index/gate.py), so losses found only by their parameter names are not reported."""
     best: dict[tuple[Path, object, object], tuple[tuple[int, int, int], Diagnostic]] = {}
     affected: dict[tuple[Path, object, object], set[str]] = defaultdict(set)
     for original in records:
-        record = _adjusted(original, uses, objectives)
+        record = _adjusted(original, uses, objectives, keras_free)
         if record is None:
             continue
         place = _place(record, targets)

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from losslint.cache import Cache, content_hash, stat_key
-from losslint.config import ROOT_MARKERS, Config
+from losslint.config import DEFAULT_LOSS_ARG_NAMES, ROOT_MARKERS, Config
 from losslint.engine.collector import collector_paused
 from losslint.engine.records import Record, UnitResult, unit_from_json, unit_to_json
 from losslint.engine.report import diagnostics as place_records
 from losslint.fixes import applicable, apply_fixes
-from losslint.index.gate import file_gate
+from losslint.index.gate import file_gate, speaks_keras
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, FileResult, LossTarget
 from losslint.source import SourceError, check_syntax, decode, read_module_bytes, real_path
@@ -480,7 +480,8 @@ class Session:
         records: list[Record] = [r for unit in run.units.values() for r in unit.records]
         uses = {k for unit in run.units.values() for k in unit.uses}
         objectives = {k for unit in run.units.values() for k in unit.objectives}
-        placed = place_records(records, wanted, uses, objectives)
+        keras_free = self._keras_free(run)
+        placed = place_records(records, wanted, uses, objectives, keras_free)
         found: dict[Path, list[Diagnostic]] = {}
         for path in targets:
             unit = run.units.get(path)
@@ -489,6 +490,14 @@ class Session:
             text = self._text(run, path) if diagnostics else None
             found[path] = filter_diagnostics(diagnostics, path, text, self.config, options)
         return found, run
+
+    def _keras_free(self, run: _Run) -> bool:
+        """Whether this is a project (a root holding files) none of whose files speaks Keras
+        (index/gate.py), and whose configuration names no loss spellings of its own: then
+        nothing makes a function a Keras loss by its parameter names alone."""
+        if self.config.loss_arg_names != DEFAULT_LOSS_ARG_NAMES or not self.project_files():
+            return False
+        return not any(unit.keras for unit in run.units.values())
 
     # -- runtime mode ---------------------------------------------------------------------------
 
@@ -540,7 +549,7 @@ def _gated_out(index: ProjectIndex, path: Path, render: bool) -> UnitResult | No
     """The result of a readable file the text gate rules out, as `UnitAnalyser.analyse`
     gives it (a test keeps them equal) without importing the analysis; None if unreadable."""
     try:
-        index.source(path)
+        text = index.source(path).text
     except SourceError:
         return None
     digest = index.digest(path) or ""
@@ -553,6 +562,7 @@ def _gated_out(index: ProjectIndex, path: Path, render: bool) -> UnitResult | No
         error=None,
         rendered=render,
         parsed=False,
+        keras=speaks_keras(text),
     )
 
 

@@ -34,7 +34,13 @@ from losslint.analysis.sample_weight import (
 from losslint.analysis.values import FixPlan, Origin
 from losslint.config import Config
 from losslint.engine.records import Record, Span, UnitResult
-from losslint.index.gate import file_gate, has_loop_sink, may_hold_losses, text_may_hold_losses
+from losslint.index.gate import (
+    file_gate,
+    has_loop_sink,
+    may_hold_losses,
+    speaks_keras,
+    text_may_hold_losses,
+)
 from losslint.index.modules import ModuleInfo
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, Edit, Fix, LossTarget, Position
@@ -183,6 +189,7 @@ class UnitAnalyser:
     ) -> UnitResult:
         deps: dict[Path, str] = {path: digest or ""}
         misses: frozenset[Path] = frozenset()
+        text = self.index.known_text(path)
         if closure and digest is not None:
             files, misses = self.index.import_closure(path)
             for dep in files:
@@ -196,6 +203,7 @@ class UnitAnalyser:
             error=error,
             rendered=self.render,
             parsed=parsed,
+            keras=text is None or speaks_keras(text),
         )
 
     def _crash(self, path: Path, digest: str, exc: BaseException) -> UnitResult:

@@ -162,6 +162,21 @@ def has_loop_sink(text: str) -> bool:
     return any(sink in text for sink in _LOOP_SINKS)
 
 
+def names_keras(text: str) -> bool:
+    """Whether a file names Keras at all (an import, `tf.keras`, even a comment)."""
+    return "keras" in text
+
+
+_PREDICTION_ARGUMENT = re.compile(r"\by_pred\b")
+
+
+def speaks_keras(text: str) -> bool:
+    """Whether a file names Keras, or calls a prediction `y_pred` as Keras' documentation
+    does. A project none of whose files does (TensorFlow 1 graphs, Estimators, plain
+    TensorFlow) has no Keras losses found by their parameter names alone (engine/report.py)."""
+    return names_keras(text) or ("y_pred" in text and _PREDICTION_ARGUMENT.search(text) is not None)
+
+
 def file_gate(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
     """Whether a file is parsed at all: it may hold a loss candidate or a custom training loop
     (whose objectives tell which loss-shaped functions are not Keras losses)."""
