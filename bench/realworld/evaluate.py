@@ -7,6 +7,7 @@
     python bench/realworld/evaluate.py --corpus github --split holdout  # the held-out split, once
     python bench/realworld/evaluate.py --corpus github --split fresh    # the fresh split, once
     python bench/realworld/evaluate.py --corpus github --split fresh2   # the second fresh split, once
+    python bench/realworld/evaluate.py --corpus github --split fresh3   # the third fresh split, once
     python bench/realworld/evaluate.py --corpus all --split all
     python bench/realworld/evaluate.py --corpus github --naive # also score the naive matcher
     python bench/realworld/evaluate.py --runtime               # also run --runtime, count verdicts
@@ -85,7 +86,7 @@ def pypi_groups(only: list[str] | None) -> list[Group]:
     return groups
 
 
-GITHUB_SPLITS = ("dev", "test", "holdout", "fresh", "fresh2")
+GITHUB_SPLITS = ("dev", "test", "holdout", "fresh", "fresh2", "fresh3")
 
 
 def in_split(repo: dict[str, str], split: str) -> bool:
