@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -67,6 +68,18 @@ DEFAULT_LOSS_ARG_NAMES: tuple[tuple[str, str], ...] = (
     ("logits", "labels"),
     ("y", "p"),
 )
+
+
+@functools.lru_cache(maxsize=8)
+def loss_pairs(names: tuple[tuple[str, str], ...]) -> frozenset[tuple[str, str]]:
+    """The parameter spellings that make a function loss-shaped: `loss-arg-names`, each also
+    with the `y_` prefix research code puts on both (`y_gt, y_pr` for `gt, pr`)."""
+    pairs = set(names)
+    for first, second in names:
+        if not first.startswith("y") and not second.startswith("y"):
+            pairs.add((f"y_{first}", f"y_{second}"))
+    return frozenset(pairs)
+
 
 KNOWN_KEYS = frozenset(
     {

@@ -58,6 +58,9 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "tf_numpy.smape",  # tnp.nanmean
         "tf_numpy.mae",  # tf.experimental.numpy.mean
         "warmup_terms.Detector.detection_loss",  # ratio terms under tf.cond
+        "alternative_constructors.build_losses.<locals>.total",  # Loss objects from from_config
+        "prefixed_spellings.keypoint_loss",  # (y_gt, y_pr): (gt, pr) with the `y_` prefix
+        "factory_call_sites.wrap_streaming_metric.<locals>.metric",  # its factory's one call
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -100,6 +103,9 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "graph_loops.agreement_score",  # a layer's add_metric value
         "graph_metrics.smape",  # TF1 graph-mode module without Keras: a fetched metric
         "loop_script.l2_loss",  # a helper of a script that trains with its own loop
+        "objective_terms.sequence_nll",  # a term of a train step's objective, in another file
+        "objective_terms.margin_loss",
+        "prefixed_spellings.keypoint_error",
     ):
         assert quiet not in found
 

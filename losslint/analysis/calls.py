@@ -45,6 +45,12 @@ def is_static(node: ast.AST) -> bool:
     return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
 
 
+def is_classmethod(node: ast.AST) -> bool:
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    return any(isinstance(d, ast.Name) and d.id == "classmethod" for d in node.decorator_list)
+
+
 def is_generator(node: ast.AST) -> bool:
     """Whether a function's own body yields (nested functions and lambdas not counted)."""
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -115,6 +121,9 @@ class Calls:
     def _call_symbol(self, raw: str, call: CallArgs, scope: Scope) -> Value:
         catalogue = self.ev.catalogue
         qualname = catalogue.canonical(raw)
+        owner, _, method = qualname.rpartition(".")
+        if method in catalogue.alternative_constructors and catalogue.lookup(owner) is not None:
+            qualname = owner  # `MeanSquaredError.from_config(config)`: a MeanSquaredError
         special = catalogue.special.get(qualname)
         if special is not None:
             return transfer.SPECIAL[special](self.ev, call, scope)

@@ -55,6 +55,7 @@ class Catalogue:
     other_frameworks: frozenset[str]
     graph_mode: tuple[str, ...]
     test_cases: frozenset[str]
+    alternative_constructors: frozenset[str]
     objective_calls: dict[str, str]  # custom loops: call name -> the objective's keyword
     loop_wrappers: tuple[str, ...]
     step_methods: tuple[str, ...]
@@ -204,6 +205,7 @@ def load() -> Catalogue:
         other_frameworks=frozenset(data["other-frameworks"]),
         graph_mode=tuple(data["graph-mode"]),
         test_cases=frozenset(data["test-cases"]),
+        alternative_constructors=frozenset(data["alternative-constructors"]),
         objective_calls=dict(data["loops"]["objective-calls"]),
         loop_wrappers=tuple(data["loops"]["wrappers"]),
         step_methods=tuple(data["loops"]["step-methods"]),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from losslint.analysis.calls import is_classmethod
 from losslint.analysis.context import CallArgs, Scope
 from losslint.analysis.values import (
     UNKNOWN_RANK,
@@ -305,8 +306,13 @@ class Expressions:
         if isinstance(base, ClassRef):
             found = names.find_method(base, attr)
             if found is not None:
-                return names.method_ref(found[0], found[1], None)
+                # a class method gets the class it is called on as `cls`
+                bound = base if is_classmethod(found[1]) else None
+                return names.method_ref(found[0], found[1], bound)
             value = names.class_attribute(base, attr)
+            constructor = attr in self.ev.catalogue.alternative_constructors
+            if value is None and constructor and names.framework_class(base):
+                return base  # Keras' own `from_config`: builds the class it is called on
             return value if value is not None else Const()
         if isinstance(base, Batched | Flat | Reduced | Unknown):
             if attr == "shape":

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from losslint.analysis.evaluator import Evaluator
 
 _MAX_ALIASES = 4
+_TERM_DEPTH = 3  # calls followed from an objective down to its terms
 
 
 def _word_lines(module: ModuleInfo, pattern: re.Pattern[str]) -> list[int]:
@@ -124,8 +125,9 @@ class LoopObjectives:
         self.words = re.compile("|".join([*self.calls, *self.wrappers]))
 
     def of_module(self, module: ModuleInfo) -> set[tuple[str, str]]:
-        """(file, qualified name) of every function whose result is an objective here."""
-        found: set[tuple[str, str]] = set()
+        """(file, qualified name) of every function whose result is an objective here, with
+        the functions whose results make up what those return (`_with_terms`)."""
+        found: list[FunctionRef] = []
         bodies: list[tuple[ast.AST | None, list[ast.stmt], ClassRef | None, bool]] = [
             (None, module.tree.body, None, False)
         ]
@@ -145,8 +147,8 @@ class LoopObjectives:
             nodes = list(_own_nodes(body))  # walked once: the helpers below reuse them
             sinks = list(_sinks(nodes, step, self.calls))
             if sinks:
-                keys, parameters = self._objectives(module, function, nodes, owner, sinks)
-                found |= keys
+                refs, parameters = self._objectives(module, function, nodes, owner, sinks)
+                found += refs
                 passed.extend((function, p) for p in parameters if function is not None)
             for wrapped in _wrapped(nodes, self.wrappers):
                 # the wrapped function, or what a wrapped lambda calls
@@ -168,10 +170,35 @@ class LoopObjectives:
                             if isinstance(c, ast.Call)
                         ]
                 for callee in callees:
-                    for ref in self._callee(module, callee, _assignments(nodes), owner, 0):
-                        found.add((str(ref.module.path), ref.qualname))
+                    found += self._callee(module, callee, _assignments(nodes), owner, 0)
         if passed:
-            found |= self._passed_in(module, bodies, passed)
+            found += self._passed_in(module, bodies, passed)
+        return {(str(ref.module.path), ref.qualname) for ref in self._with_terms(found)}
+
+    def _with_terms(self, objectives: list[FunctionRef]) -> list[FunctionRef]:
+        """The objectives and their terms: the functions whose results feed what an objective
+        returns (`margin = nll(a) - nll(b)`), a few calls deep. A term of a scalar objective
+        is a scalar by contract too, wherever it is defined."""
+        found: list[FunctionRef] = []
+        seen: set[int] = set()
+        level = objectives
+        for _ in range(_TERM_DEPTH + 1):
+            following: list[FunctionRef] = []
+            for ref in level:
+                if id(ref.node) in seen:
+                    continue
+                seen.add(id(ref.node))
+                found.append(ref)
+                node = ref.node
+                if isinstance(node, ast.Lambda):
+                    nodes, returned = list(_own_nodes([node.body])), [node.body]
+                else:
+                    nodes = list(_own_nodes(node.body))
+                    returned = [n.value for n in nodes if isinstance(n, ast.Return) and n.value]
+                if returned:
+                    terms, _ = self._objectives(ref.module, node, nodes, ref.cls, returned)
+                    following += terms
+            level = following
         return found
 
     def _passed_in(
@@ -179,14 +206,14 @@ class LoopObjectives:
         module: ModuleInfo,
         bodies: list[tuple[ast.AST | None, list[ast.stmt], ClassRef | None, bool]],
         passed: list[tuple[ast.AST, str]],
-    ) -> set[tuple[str, str]]:
+    ) -> list[FunctionRef]:
         """Functions given, in this module, as the argument a loop calls for its objective."""
         wanted: dict[str, list[tuple[int, str]]] = {}
         for function, parameter in passed:
             assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
             names = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
             wanted.setdefault(function.name, []).append((names.index(parameter), parameter))
-        found: set[tuple[str, str]] = set()
+        found: list[FunctionRef] = []
         lines = _word_lines(module, re.compile("|".join(map(re.escape, wanted))))
         for function, body, owner, _step in bodies:
             if not _may_call(function, lines):
@@ -204,8 +231,7 @@ class LoopObjectives:
                     if index < len(node.args):
                         given.append(node.args[index])
                     for expr in given:
-                        for ref in self._callee(module, expr, assigned, owner, 0):
-                            found.add((str(ref.module.path), ref.qualname))
+                        found += self._callee(module, expr, assigned, owner, 0)
         return found
 
     def _objectives(
@@ -215,7 +241,7 @@ class LoopObjectives:
         nodes: list[ast.AST],
         owner: ClassRef | None,
         sinks: list[ast.expr],
-    ) -> tuple[set[tuple[str, str]], set[str]]:
+    ) -> tuple[list[FunctionRef], set[str]]:
         """The functions whose result feeds the sinks, and the parameters (functions the
         caller passes in) that do."""
         parameters: set[str] = set()
@@ -243,15 +269,14 @@ class LoopObjectives:
                     )
                 elif isinstance(sub, ast.Call):
                     calls.append(sub)
-        found: set[tuple[str, str]] = set()
+        found: list[FunctionRef] = []
         given: set[str] = set()
         for call in calls:
             func = call.func
             if isinstance(func, ast.Name) and func.id in parameters and func.id not in assigned:
                 given.add(func.id)
                 continue
-            for ref in self._callee(module, func, assigned, owner, 0):
-                found.add((str(ref.module.path), ref.qualname))
+            found += self._callee(module, func, assigned, owner, 0)
         return found, given
 
     def _callee(

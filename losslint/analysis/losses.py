@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,7 @@ def _positional(node: FunctionNode) -> list[str]:
 class LossFinder:
     """Discovers loss candidates in modules and analyses them with one shared evaluator."""
 
-    def __init__(self, evaluator: Evaluator, loss_arg_names: tuple[tuple[str, str], ...]) -> None:
+    def __init__(self, evaluator: Evaluator, loss_arg_names: Iterable[tuple[str, str]]) -> None:
         self.ev = evaluator
         self.pairs = {(a, b) for a, b in loss_arg_names}
         self._evaluated: dict[ast.AST, None] = evaluator.memos.table()
@@ -406,6 +406,12 @@ class LossFinder:
             ref = names.method_ref(cls, outer, Instance(cls))
         else:
             ref = FunctionRef(module=module, node=outer, qualname=outer.name)
+            site = _only_call(module, outer)
+            if site is not None:
+                # the factory's one call in its module: its closures hold those arguments
+                self.ev.eval_expr(site, self.ev.module_scope(module))
+                if _nested(outer) in self.ev.closures:
+                    return
         scope = self.ev.module_scope(module)
         self.ev.calls.call_function(ref, [], {}, scope, outer)
 
@@ -596,6 +602,31 @@ def _is_compile_site(call: ast.Call) -> bool:
     return bool(keywords & {"loss", "metrics", "weighted_metrics", "optimizer"}) or (
         len(call.args) >= 2
     )
+
+
+def _only_call(
+    module: ModuleInfo, function: ast.FunctionDef | ast.AsyncFunctionDef
+) -> ast.Call | None:
+    """The one call of a module-level function in its own module, outside the function
+    (`adapt(tf.metrics.mean_iou, ...)` in `mean_iou_metric`); None when it has none or several."""
+    name = function.name
+    if module.source.text.count(f"{name}(") < 2:  # the `def` and a call
+        return None
+    last = function.end_lineno or function.lineno
+    calls = [
+        node
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == name
+        and not function.lineno <= node.lineno <= last
+    ]
+    return calls[0] if len(calls) == 1 else None
+
+
+def _nested(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST | None:
+    """The first function defined in a function's body (its closure tells it was run)."""
+    return next((n for n in ast.walk(function) if n is not function and isinstance(n, _DEFS)), None)
 
 
 def _qualname(enclosing: list[DefNode] | tuple[DefNode, ...], name: str) -> str:

@@ -203,6 +203,9 @@ class Names:
     def instance_attribute(self, inst: Instance, attr: str) -> Value:
         found = self.find_method(inst.cls, attr)
         if found is not None:
+            decorators = found[1].decorator_list
+            if any(isinstance(d, ast.Name) and d.id == "classmethod" for d in decorators):
+                return self.method_ref(found[0], found[1], inst.cls)  # `cls` is the class
             return self.method_ref(found[0], found[1], inst)
         attrs = self._init_attributes(inst)
         if attr in attrs:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from losslint.cache import Cache, content_hash, stat_key
-from losslint.config import DEFAULT_LOSS_ARG_NAMES, ROOT_MARKERS, Config
+from losslint.config import DEFAULT_LOSS_ARG_NAMES, ROOT_MARKERS, Config, loss_pairs
 from losslint.engine.collector import collector_paused
 from losslint.engine.records import Record, UnitResult, unit_from_json, unit_to_json
 from losslint.engine.report import diagnostics as place_records
@@ -263,7 +263,7 @@ class Session:
         # read and gate every file before importing the analysis: when the gate rules out
         # every file, the analysis is never imported
         reader = run.reader = ProjectIndex(self.root, self.overlays)
-        pairs = frozenset(self.config.loss_arg_names)
+        pairs = loss_pairs(self.config.loss_arg_names)
         results: list[UnitResult] = []
         heavy: list[tuple[Path, int]] = []
         for path in todo:

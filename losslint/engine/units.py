@@ -32,7 +32,7 @@ from losslint.analysis.sample_weight import (
     dropped_by_signature,
 )
 from losslint.analysis.values import FixPlan, Origin
-from losslint.config import Config
+from losslint.config import Config, loss_pairs
 from losslint.engine.records import Record, Span, UnitResult
 from losslint.index.gate import (
     file_gate,
@@ -68,9 +68,9 @@ class UnitAnalyser:
         self.root = real_path(root)
         self.index = ProjectIndex(root, overlays, load_catalogue().frameworks)
         self.evaluator = Evaluator(self.index)
-        self.finder = LossFinder(self.evaluator, config.loss_arg_names)
+        self.pairs = loss_pairs(config.loss_arg_names)
+        self.finder = LossFinder(self.evaluator, self.pairs)
         self._loops: LoopObjectives | None = None  # (imported only for files with a loop)
-        self.pairs = frozenset(config.loss_arg_names)
         self.render = render
         if sys.getrecursionlimit() < RECURSION_LIMIT:
             sys.setrecursionlimit(RECURSION_LIMIT)
