@@ -64,6 +64,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
+    # `from_config(config)` takes no `reduction`: no fix is offered at such a constructor
+    assert found["alternative_constructors.build_losses.<locals>.total"]["fix"] is None
 
 
 def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -> None:

@@ -171,8 +171,14 @@ class Calls:
         if obj.per_sample:
             return transfer.per_sample_result(values)
         plan = None
-        if obj.ctor is not None and obj.ctor_module is not None and not obj.reduction_given:
-            plan = FixPlan("reduction_none", safe=False, ctor=obj.ctor, ctor_module=obj.ctor_module)
+        ctor = obj.ctor
+        built_by = (
+            ctor.func.attr if ctor is not None and isinstance(ctor.func, ast.Attribute) else ""
+        )
+        if built_by in self.ev.catalogue.alternative_constructors:
+            ctor = None  # `from_config(config)` takes no `reduction`: no fix to offer there
+        if ctor is not None and obj.ctor_module is not None and not obj.reduction_given:
+            plan = FixPlan("reduction_none", safe=False, ctor=ctor, ctor_module=obj.ctor_module)
         label = obj.name.rsplit(".", 1)[-1]
         origin = Origin(
             kind="loss_object",
