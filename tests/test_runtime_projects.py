@@ -232,6 +232,12 @@ def test_last_axis_size_is_derived_from_the_loss_constant_slices(run: dict[str, 
     assert runtime["input_shape"][-1] == 9
 
 
+def test_a_batch_split_into_equal_parts_gets_a_batch_that_splits(run: dict[str, Any]) -> None:
+    """`tf.shape(y_pred)[0] // 3`: anchors, positives and negatives need a batch of 3k."""
+    runtime = _confirmed(run, "triplets.triplet_loss")
+    assert runtime["input_shape"][0] % 3 == 0 and runtime["output_shape"] == []
+
+
 def test_import_time_patches_of_the_backend_run_and_are_undone(run: dict[str, Any]) -> None:
     """`K.where = where` and `setattr(K, "clipped_log", ...)` at the top level of an imported
     project module run; a later loss that never imports that module does not see them."""

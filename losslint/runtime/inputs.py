@@ -189,13 +189,24 @@ def _is_int(node: ast.AST) -> bool:
     )
 
 
+# the batch size divided into equal parts: `K.shape(y_pred)[0] // 3` (anchors, positives and
+# negatives of a triplet loss), `batch_size // 2`
+_BATCH_PARTS = re.compile(
+    r"(?:shape\([^()]*\)\s*\[\s*0\s*\]|\.shape\s*\[\s*0\s*\]|batch\w*)\s*//\s*[234]\b"
+)
+PARTS_BATCH = 12  # divisible into 2, 3 or 4 equal parts, and unlike the other dimensions
+
+
 def derived_shapes(source: str) -> list[tuple[int, ...]]:
-    """Shapes of ranks 2 to 4 whose last axis fits the loss's own constant indices (tried
-    after the default shapes: boxes with 9 channels, `y[..., 4:9]`)."""
+    """Shapes tried after the default ones: a batch that splits into equal parts when the
+    loss divides its batch size (`shape[0] // 3`), and shapes of ranks 2 to 4 whose last
+    axis fits the loss's own constant indices (boxes with 9 channels, `y[..., 4:9]`)."""
+    shapes: list[tuple[int, ...]] = []
+    if _BATCH_PARTS.search(source):
+        shapes += [(PARTS_BATCH, 7), (PARTS_BATCH, 8)]
     channels = last_axis_size(source)
     if channels is None:
-        return []
-    shapes = []
+        return shapes
     for inner in ((), (6,), (8, 8)):
         batch = 5
         while batch in (*inner, channels):
