@@ -239,3 +239,15 @@ def test_the_text_gate_admits_every_custom_loop_call_the_catalogue_names() -> No
         assert has_loop_sink(f"layer = module.{name}(function)\n"), name
     for name in catalogue.step_methods:
         assert has_loop_sink(f"class M:\n    def {name}(self, data):\n        pass\n"), name
+
+
+def test_a_factory_called_more_than_once_binds_no_call(tmp_path: Path) -> None:
+    """Only a factory's one call in its module gives its nested loss a closure; with two, the
+    nested loss is analysed with the factory's defaults (an unknown `metric_fn`: no finding)."""
+    root = copy_case("research_patterns", tmp_path)
+    source = (root / "factory_call_sites.py").read_text()
+    twice = source + (
+        "\n\ndef auc_metric():\n    return wrap_streaming_metric(tf.compat.v1.metrics.auc)\n"
+    )
+    (root / "factory_call_sites.py").write_text(twice)
+    assert "factory_call_sites.wrap_streaming_metric.<locals>.metric" not in _findings(root)
