@@ -61,6 +61,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "alternative_constructors.build_losses.<locals>.total",  # Loss objects from from_config
         "prefixed_spellings.keypoint_loss",  # (y_gt, y_pr): (gt, pr) with the `y_` prefix
         "factory_call_sites.wrap_streaming_metric.<locals>.metric",  # its factory's one call
+        "bound_tensors.relativistic_loss",  # partial-bound Keras tensors, K.mean(axis=0)
+        "weighted_losses.RankHinge.call",  # compute_weighted_loss, self.reduction from __init__
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -108,6 +110,9 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "objective_terms.sequence_nll",  # a term of a train step's objective, in another file
         "objective_terms.margin_loss",
         "prefixed_spellings.keypoint_error",
+        "layer_terms.BoxLoss.call",  # a Keras layer's forward pass: its term goes to add_loss
+        "bound_tensors.feature_gap",  # axis=-1 of the bound tensors: one value per sample
+        "weighted_losses.PerSampleHinge.call",  # reduction=Reduction.NONE reaches the base
     ):
         assert quiet not in found
 

@@ -19,6 +19,7 @@ from losslint.analysis.values import (
     FunctionRef,
     Group,
     Instance,
+    LayerObject,
     LossObject,
     Mapping,
     MetricObject,
@@ -98,6 +99,8 @@ class Calls:
             return self.call_loss_object(callee, call, scope)
         if isinstance(callee, MetricObject):
             return transfer.keras_losses.metric_result(callee.name, call, scope)
+        if isinstance(callee, LayerObject):
+            return transfer.keras_losses.layer_call(call) or self.opaque(call)
         if isinstance(callee, Choice):
             called = join_all(self.call_value(option, call, scope) for option in callee.options)
             return called if called is not None else self.opaque(call)
@@ -162,6 +165,11 @@ class Calls:
         if found is not None:
             ref = names.method_ref(found[0], found[1], inst)
             return self.call_function(ref, call.args, call.kwargs, scope, call.node)
+        base = names.external_base(inst.cls)
+        if base is not None and self.ev.catalogue.is_layer_class(
+            self.ev.catalogue.canonical(base.qualname)
+        ):
+            return transfer.keras_losses.layer_call(call) or self.opaque(call)  # a project layer
         return self.opaque(call)
 
     def call_loss_object(self, obj: LossObject, call: CallArgs, scope: Scope) -> Value:

@@ -64,8 +64,13 @@ class Catalogue:
     entries: dict[str, Entry]
     loss_bases: frozenset[str]
     loss_classes: frozenset[str]
+    loss_kept_keywords: frozenset[str]
     metric_bases: frozenset[str]
     scalar_prefixes: tuple[str, ...]
+    keras_inputs: frozenset[str]
+    keras_models: frozenset[str]
+    layer_prefixes: tuple[str, ...]
+    not_layers: frozenset[str]
     linear: frozenset[str]
     scaling: frozenset[str]
     scaling_either: frozenset[str]
@@ -93,9 +98,28 @@ class Catalogue:
 
     def lookup(self, qualname: str) -> Entry | None:
         entry = self.entries.get(qualname)
-        if entry is None and qualname.startswith(self.scalar_prefixes):
-            return Entry("scalar_op", op=qualname.rsplit(".", 1)[-1])
-        return entry
+        if entry is not None:
+            return entry
+        short = qualname.rsplit(".", 1)[-1]
+        if qualname.startswith(self.scalar_prefixes):
+            return Entry("scalar_op", op=short)
+        if qualname in self.keras_inputs:
+            return Entry("keras_input", op=short)
+        if self.is_layer_class(qualname):
+            return Entry("layer_class", op=short)
+        return None
+
+    def is_layer_class(self, qualname: str) -> bool:
+        """A Keras model or layer class: its objects map a batch to a batch."""
+        if qualname in self.keras_models:
+            return True
+        short = qualname.rsplit(".", 1)[-1]
+        return (
+            qualname.startswith(self.layer_prefixes)
+            and short[:1].isupper()
+            and qualname not in self.not_layers
+            and qualname not in self.keras_inputs
+        )
 
     def is_framework(self, dotted: str) -> bool:
         """Whether an import of `dotted` is a framework API (read from here, never followed)."""
@@ -180,6 +204,8 @@ def load() -> Catalogue:
         entries[name] = Entry("diagonal", op="builder")
     for name in data["loss_class"]["names"]:
         entries[name] = Entry("loss_class", op=name.rsplit(".", 1)[-1])
+    for name in data["weighted_loss"]["names"]:
+        entries[name] = Entry("weighted_loss", op=name.rsplit(".", 1)[-1])
     for name in data["metric_class"]["names"]:
         entries[name] = Entry("metric_class", op=name.rsplit(".", 1)[-1])
     for name in data["scalar_op"]["names"]:
@@ -214,8 +240,13 @@ def load() -> Catalogue:
         entries=entries,
         loss_bases=frozenset(data["loss_class"]["base"]),
         loss_classes=frozenset(data["loss_class"]["names"]),
+        loss_kept_keywords=frozenset(data["loss_class"]["kept-keywords"]),
         metric_bases=frozenset(data["loss_class"]["metric_base"]),
         scalar_prefixes=tuple(data["scalar_op"]["prefixes"]),
+        keras_inputs=frozenset(data["keras_tensors"]["inputs"]),
+        keras_models=frozenset(data["keras_tensors"]["models"]),
+        layer_prefixes=tuple(data["keras_tensors"]["layer-prefixes"]),
+        not_layers=frozenset(data["keras_tensors"]["not-layers"]),
         linear=frozenset(elementwise["linear"]),
         scaling=frozenset(elementwise["scaling"]),
         scaling_either=frozenset(elementwise["scaling-either"]),

@@ -339,9 +339,13 @@ class LossFinder:
         plain class (`class Losses: def dice(self, y_true, y_pred)`) or of a Keras layer or
         model (a CRF layer's `sparse_loss`, a model's `dice_coef`); never a method of a Keras
         Loss (`__call__` reduces by contract, and `call` is found as the class's own candidate)
-        nor of a Keras Metric (`update_state`)."""
+        nor of a Keras Metric (`update_state`), nor the `call` of a Keras layer or model: Keras
+        calls it with the layer's inputs (a layer computing a loss term gives it to
+        `add_loss`)."""
         is_loss, is_metric = self.ev.names.class_kind(owner)
-        return not (is_loss or is_metric or self._test_case(owner))
+        if is_loss or is_metric or self._test_case(owner):
+            return False
+        return node.name not in ("call", "__call__") or not self.ev.names.framework_class(owner)
 
     def _test_case(self, cls: ClassRef, depth: int = 0) -> bool:
         """Whether a class is a test case (a base, through project bases, is named like one)."""

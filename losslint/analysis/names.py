@@ -211,7 +211,39 @@ class Names:
         if attr in attrs:
             return attrs[attr]
         class_value = self.class_attribute(inst.cls, attr)
+        if class_value is None and attr in self.catalogue.loss_kept_keywords:
+            is_loss, _ = self.class_kind(inst.cls)
+            class_value = self._base_init_keyword(inst, attr) if is_loss else None
         return class_value if class_value is not None else Const()
+
+    def _base_init_keyword(self, inst: Instance, keyword: str) -> Value | None:
+        """What a class's `__init__` gives its base's `__init__` as `keyword`
+        (`super().__init__(reduction=...)`), with the instance's own arguments for the
+        parameters it passes on; None when it passes nothing."""
+        found = self.find_method(inst.cls, "__init__")
+        if found is None:
+            return None
+        cls, init = found
+        scope = self.ev.module_scope(cls.module)
+        for node in ast.walk(init):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            given = next((k.value for k in node.keywords if k.arg == keyword), None)
+            if node.func.attr != "__init__" or given is None:
+                continue
+            params = [a.arg for a in init.args.args][1:]  # after `self`
+            if not (isinstance(given, ast.Name) and given.id in params):
+                return self.ev.eval_expr(given, scope)
+            passed = dict(inst.kwargs).get(given.id)
+            index = params.index(given.id)
+            if passed is None and index < len(inst.args):
+                passed = inst.args[index]
+            if passed is not None:
+                return passed
+            defaults = init.args.defaults
+            position = index - (len(params) - len(defaults))
+            return self.ev.eval_expr(defaults[position], scope) if position >= 0 else None
+        return None
 
     def class_attribute(self, cls: ClassRef, attr: str, _depth: int = 0) -> Value | None:
         for stmt in cls.node.body:

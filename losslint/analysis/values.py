@@ -310,6 +310,13 @@ class MetricObject:
 
 
 @dataclass(frozen=True)
+class LayerObject:
+    """A Keras model or layer object: called on a batch, it gives a batch."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Seq:
     items: tuple[Value, ...]
 
@@ -369,6 +376,7 @@ Value = (
     | Instance
     | LossObject
     | MetricObject
+    | LayerObject
     | Seq
     | Mapping
     | Parts

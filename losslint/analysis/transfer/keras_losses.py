@@ -1,5 +1,6 @@
 """Keras' own losses and metrics: functional losses (one value per sample), image metrics
-(one value per image), Loss classes (their instances reduce), and scalar-only ops."""
+(one value per image), Loss classes (their instances reduce), scalar-only ops, and Keras'
+symbolic tensors (`keras.Input`, and what models and layers give for a batch)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from losslint.analysis.transfer.common import (
     reduction_is_none,
 )
 from losslint.analysis.values import (
+    UNKNOWN_RANK,
     Batched,
     Const,
     Flat,
+    LayerObject,
     LossObject,
     MetricObject,
     Origin,
     Rank,
     Reduced,
+    Seq,
     Unknown,
     Value,
     as_tensor,
@@ -119,3 +123,51 @@ def scalar_op(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope:
         function=scope.function,
     )
     return Reduced.of(origin)
+
+
+def keras_input(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
+    """`keras.Input(shape)`: a batch of the model's samples, of a rank not told here."""
+    return Batched(rank=UNKNOWN_RANK)
+
+
+def layer_class(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
+    """Constructing a Keras model or layer: calling the object later maps a batch to a batch."""
+    return LayerObject(qualname)
+
+
+def layer_call(call: CallArgs) -> Value | None:
+    """A model or layer called on a batch (or a list of batches): a batch of unknown rank;
+    None when no argument is a batch."""
+    values = [as_tensor(v) for v in call.tensors()]
+    for value in call.args[:1]:
+        if isinstance(value, Seq):
+            values += [as_tensor(item) for item in value.items]
+    if any(isinstance(v, Batched) for v in values) and not any(
+        isinstance(v, Reduced | Flat) for v in values
+    ):
+        return Batched(rank=UNKNOWN_RANK)
+    return None
+
+
+def weighted_loss(
+    ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope
+) -> Value:
+    """`compute_weighted_loss(values, sample_weight, reduction=...)`: the weighted values with
+    `reduction="none"`, else (the default too) one scalar for the whole batch."""
+    values = as_tensor(call.args[0]) if call.args else None
+    if values is None or not tainted(values):
+        return ev.calls.opaque(call)
+    reduction = call.kwargs.get("reduction")
+    if reduction is None and len(call.args) > 2 and not qualname.startswith("tf1losses."):
+        reduction = call.args[2]
+    is_none = reduction_is_none(reduction)
+    if is_none:
+        return values
+    if is_none is None or isinstance(values, Reduced):
+        return values if isinstance(values, Reduced) else Unknown(tainted=True)
+    return lost_at(
+        call,
+        scope,
+        entry.op,
+        'reduces the weighted values to one scalar (its `reduction` is not "none")',
+    )
