@@ -238,6 +238,14 @@ def test_a_batch_split_into_equal_parts_gets_a_batch_that_splits(run: dict[str, 
     assert runtime["input_shape"][0] % 3 == 0 and runtime["output_shape"] == []
 
 
+def test_parameters_defaulting_to_none_get_batches_when_none_fails(run: dict[str, Any]) -> None:
+    """`relativistic_loss(y_true, y_pred, real=None, fake=None)`, compiled through
+    `partial(..., real=D(x), fake=D(G(z)))`: alone it fails on None; with batches it runs."""
+    runtime = _confirmed(run, "relativistic.relativistic_loss")
+    assert any("real=<a batch like y_pred>" in a for a in runtime["arguments"]), runtime
+    assert runtime["output_shape"] == [runtime["input_shape"][-1]]
+
+
 def test_import_time_patches_of_the_backend_run_and_are_undone(run: dict[str, Any]) -> None:
     """`K.where = where` and `setattr(K, "clipped_log", ...)` at the top level of an imported
     project module run; a later loss that never imports that module does not see them."""

@@ -55,6 +55,17 @@ def required_parameters(func: Callable[..., Any], skip: int = 0) -> list[inspect
     return [p for p in params if p.name not in skipped and p.default is p.empty]
 
 
+def none_parameters(func: Callable[..., Any]) -> list[str]:
+    """Parameters after `y_true, y_pred` that default to None (`disc_r=None`)."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keyword = [p for p in params if p.kind is p.KEYWORD_ONLY]
+    return [p.name for p in [*positional[2:], *keyword] if p.default is None]
+
+
 def wants_framework(source: str) -> bool:
     """Whether code reads framework modules from `**kwargs` (segmentation_models style)."""
     return bool(_FRAMEWORK_USE.search(source))

@@ -30,6 +30,7 @@ from losslint.runtime.arguments import (
     FRAMEWORK,
     ArgumentSet,
     candidates,
+    none_parameters,
     required_parameters,
     wants_framework,
 )
@@ -117,6 +118,7 @@ class Prober:
         self._arg_attempt = 0
         self._searched = False
         self._arguments: list[str] = []
+        self._batch_parameters: list[str] = []  # given a batch like y_pred (see `measure`)
         self._classes = 7
         self._last_dim = 7
 
@@ -632,12 +634,37 @@ class Prober:
 
     def _call(self, fn: Callable[..., Any], y_true: Any, y_pred: Any) -> Any:
         tf = self.tf
-        return self._to_array(fn(tf.constant(y_true), tf.constant(y_pred)))
+        batches = {name: tf.constant(y_pred) for name in self._batch_parameters}
+        return self._to_array(fn(tf.constant(y_true), tf.constant(y_pred), **batches))
 
     def measure(
         self, fn: Callable[..., Any], attempts: list[tuple[tuple[int, ...], str]]
     ) -> dict[str, Any]:
-        """Call `fn` on the first input that works; report output shape, coupling and mean."""
+        """Call `fn` on the first input that works; report output shape, coupling and mean.
+
+        A loss that failed on a `None` its extra parameters default to (`disc_r=None`, which
+        its compile site binds with `functools.partial(loss, disc_r=D(x))`, a batch of the
+        model) is tried again with a batch like `y_pred` for each of them."""
+        self._batch_parameters = []
+        result = self._measure(fn, attempts)
+        errors = " ".join(t.get("error", "") for t in result.get("tried") or [])
+        names = none_parameters(fn) if "NoneType" in errors else []
+        if result.get("status") != "call_error" or not names:
+            return result
+        self._batch_parameters = names
+        again = self._measure(fn, attempts)
+        if again.get("status") == "call_error":
+            self._batch_parameters = []
+            return result
+        self._arguments.append(
+            ", ".join(f"{name}=<a batch like y_pred>" for name in names)
+            + " (parameters that default to None)"
+        )
+        return again
+
+    def _measure(
+        self, fn: Callable[..., Any], attempts: list[tuple[tuple[int, ...], str]]
+    ) -> dict[str, Any]:
         tried: list[dict[str, Any]] = []
         for shape, labels in attempts:
             y_true, y_pred = make_inputs(shape, labels)
