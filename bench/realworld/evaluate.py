@@ -9,6 +9,7 @@
     python bench/realworld/evaluate.py --corpus github --split fresh2   # the second fresh split, once
     python bench/realworld/evaluate.py --corpus github --split fresh3   # the third fresh split, once
     python bench/realworld/evaluate.py --corpus github --split fresh4   # the fourth fresh split, once
+    python bench/realworld/evaluate.py --corpus github --split fresh5   # the fifth fresh split, once
     python bench/realworld/evaluate.py --corpus all --split all
     python bench/realworld/evaluate.py --corpus github --naive # also score the naive matcher
     python bench/realworld/evaluate.py --runtime               # also run --runtime, count verdicts
@@ -87,7 +88,7 @@ def pypi_groups(only: list[str] | None) -> list[Group]:
     return groups
 
 
-GITHUB_SPLITS = ("dev", "test", "holdout", "fresh", "fresh2", "fresh3", "fresh4")
+GITHUB_SPLITS = ("dev", "test", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
 
 
 def in_split(repo: dict[str, str], split: str) -> bool:
