@@ -63,6 +63,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "factory_call_sites.wrap_streaming_metric.<locals>.metric",  # its factory's one call
         "bound_tensors.relativistic_loss",  # partial-bound Keras tensors, K.mean(axis=0)
         "weighted_losses.RankHinge.call",  # compute_weighted_loss, self.reduction from __init__
+        "gradient_penalty.l1_loss",  # K.gradients in a sibling loss makes no training loop
+        "gradient_penalty.gradient_penalty_loss",
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")

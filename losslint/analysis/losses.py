@@ -9,6 +9,7 @@ becomes an `Issue`: one origin, or a group of origins combined non-linearly (a r
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -326,11 +327,29 @@ class LossFinder:
     def _loop_script(self, module: ModuleInfo) -> bool:
         """Whether a module trains with its own loop (`tape.gradient`, `minimize`, ...) and
         compiles nothing: its loss-shaped functions are that loop's helpers, scalars by
-        contract (a compile site elsewhere still makes one a loss)."""
+        contract (a compile site elsewhere still makes one a loss). A training call inside a
+        loss-shaped function (a gradient penalty's `K.gradients(y_pred, samples)`) is part of
+        that loss, not a loop."""
         text = module.source.text
         if ".compile" in text:
             return False
-        return any(f".{name}(" in text for name in self.ev.catalogue.training_calls)
+        calls = [f".{name}(" for name in self.ev.catalogue.training_calls]
+        if not any(call in text for call in calls):
+            return False
+        losses = [
+            (node.lineno, node.end_lineno or node.lineno)
+            for node, _, _ in _functions(module)
+            if self._named_like_a_loss(_positional(node)[:3])
+        ]
+        return any(
+            any(call in line for call in calls)
+            and not any(first <= number <= last for first, last in losses)
+            for number, line in enumerate(module.lines, 1)
+        )
+
+    def _named_like_a_loss(self, params: list[str]) -> bool:
+        """Two neighbouring parameters named like a loss's (a stray `self` first included)."""
+        return any(pair in self.pairs for pair in itertools.pairwise(params))
 
     def _loss_shaped_method(
         self, owner: ClassRef, node: ast.FunctionDef | ast.AsyncFunctionDef
