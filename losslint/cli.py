@@ -440,6 +440,13 @@ def _main(
         if not quiet and not silent and output_format == "text":
             sys.stdout.flush()  # the summary follows the findings when both go to one pipe
             click.echo(_summary_text(summary, fix, nothing_found), err=True)
+        if session.held_back and not silent:
+            count = len(session.held_back)
+            click.echo(
+                f"note: {count} loss-shaped function{'s' if count != 1 else ''} not checked: "
+                "no file of this project names Keras (set `loss-arg-names` to check them)",
+                err=True,
+            )
         if nothing_found and not silent:
             click.echo(
                 "warning: no Python files or notebooks found under the given paths "

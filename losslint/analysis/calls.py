@@ -46,12 +46,6 @@ def is_static(node: ast.AST) -> bool:
     return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
 
 
-def is_classmethod(node: ast.AST) -> bool:
-    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-        return False
-    return any(isinstance(d, ast.Name) and d.id == "classmethod" for d in node.decorator_list)
-
-
 def is_generator(node: ast.AST) -> bool:
     """Whether a function's own body yields (nested functions and lambdas not counted)."""
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

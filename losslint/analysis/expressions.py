@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from losslint.analysis.calls import is_classmethod
 from losslint.analysis.context import CallArgs, Scope
 from losslint.analysis.values import (
     UNKNOWN_RANK,
@@ -306,9 +305,7 @@ class Expressions:
         if isinstance(base, ClassRef):
             found = names.find_method(base, attr)
             if found is not None:
-                # a class method gets the class it is called on as `cls`
-                bound = base if is_classmethod(found[1]) else None
-                return names.method_ref(found[0], found[1], bound)
+                return names.bound_method(base, found, None)
             value = names.class_attribute(base, attr)
             constructor = attr in self.ev.catalogue.alternative_constructors
             if value is None and constructor and names.framework_class(base):

@@ -200,13 +200,23 @@ class Names:
             cls=cls,
         )
 
+    def bound_method(
+        self,
+        taken_from: ClassRef,
+        found: tuple[ClassRef, ast.FunctionDef | ast.AsyncFunctionDef],
+        instance: Value | None,
+    ) -> FunctionRef:
+        """A method taken from a class or an instance: bound to the instance (None: unbound),
+        except a class method, which gets the class it was taken from as `cls`."""
+        cls, method = found
+        if any(isinstance(d, ast.Name) and d.id == "classmethod" for d in method.decorator_list):
+            instance = taken_from
+        return self.method_ref(cls, method, instance)
+
     def instance_attribute(self, inst: Instance, attr: str) -> Value:
         found = self.find_method(inst.cls, attr)
         if found is not None:
-            decorators = found[1].decorator_list
-            if any(isinstance(d, ast.Name) and d.id == "classmethod" for d in decorators):
-                return self.method_ref(found[0], found[1], inst.cls)  # `cls` is the class
-            return self.method_ref(found[0], found[1], inst)
+            return self.bound_method(inst.cls, found, inst)
         attrs = self._init_attributes(inst)
         if attr in attrs:
             return attrs[attr]

@@ -143,6 +143,9 @@ class Session:
         self._memory: dict[Path, UnitResult] = {}
         self._project: list[Path] | None = None
         self.internal_errors: list[Diagnostic] = []
+        # functions of the last lint's files found only by their parameter names and not
+        # reported because no file of the project speaks Keras (the CLI says so)
+        self.held_back: list[str] = []
         # per file, by content hash: the text gate's answer and the imports found in the text
         self._gates: dict[Path, tuple[str, int | None]] = {}
         self._imports: dict[Path, tuple[str, frozenset[Path]]] = {}
@@ -482,6 +485,10 @@ class Session:
         objectives = {k for unit in run.units.values() for k in unit.objectives}
         keras_free = self._keras_free(run)
         placed = place_records(records, wanted, uses, objectives, keras_free)
+        self.held_back = []
+        if keras_free:  # what the project's silence on Keras held back, to be said
+            would = place_records(records, wanted, uses, objectives)
+            self.held_back = sorted({d.function for found in would.values() for d in found})
         found: dict[Path, list[Diagnostic]] = {}
         for path in targets:
             unit = run.units.get(path)

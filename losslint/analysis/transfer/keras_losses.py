@@ -161,10 +161,10 @@ def weighted_loss(
     if reduction is None and len(call.args) > 2 and not qualname.startswith("tf1losses."):
         reduction = call.args[2]
     is_none = reduction_is_none(reduction)
-    if is_none:
-        return values
-    if is_none is None or isinstance(values, Reduced):
-        return values if isinstance(values, Reduced) else Unknown(tainted=True)
+    if is_none or isinstance(values, Reduced):
+        return values  # weighted, not reduced; or already reduced
+    if is_none is None:
+        return Unknown(tainted=True)
     return lost_at(
         call,
         scope,
