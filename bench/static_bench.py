@@ -242,7 +242,20 @@ def measure(
     return float(wall), float(cpu), int(kilobytes) / 1024
 
 
+# the interpreter that runs losslint: this one, or a plain install's (`--install`)
 LOSSLINT = [sys.executable, "-m", "losslint", "--exit-zero"]
+
+
+def plain_install(folder: Path) -> Path:
+    """A fresh virtualenv with this checkout installed as a user gets it (not editable: no
+    import hook of an editable install runs at start-up); its python."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(REPO)],
+        check=True,
+    )
+    return python
 
 
 def ruff_command(*targets: str) -> list[str]:
@@ -352,6 +365,11 @@ def main() -> int:
     parser.add_argument("--corpus", help="keras' sources (a folder holding keras/src/...)")
     parser.add_argument("--baseline", help="an older losslint checkout, for the one-file run")
     parser.add_argument("--json", help="write the rows as JSON here")
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="run losslint from a plain (non-editable) install of this checkout in a new venv",
+    )
     options = parser.parse_args()
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "losslint")], check=True)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -359,6 +377,8 @@ def main() -> int:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        if options.install:
+            LOSSLINT[0] = str(plain_install(tmp / "venv"))
         trees: list[tuple[str, Path, str]] = []
         synthetic = tmp / "synthetic"
         make_project(synthetic, options.groups)
@@ -405,7 +425,7 @@ def main() -> int:
                     ),
                 )
             )
-        version = [sys.executable, "-m", "losslint", "--version"]
+        version = [LOSSLINT[0], "-m", "losslint", "--version"]
         ruff_version = [ruff_command()[0], "--version"]
         rows.append(Row("--version", "", *alternate(options.repeat, small, version, ruff_version)))
     _targets(rows)

@@ -140,7 +140,8 @@ class _Ignorer:
                         lines.extend(f.read().splitlines())
                 except OSError:
                     continue
-            if lines:
+            # a fresh `git init` leaves an exclude file of comments only: no spec, no pathspec
+            if any(line.strip() and not line.startswith("#") for line in lines):
                 spec = _spec(lines)
             self._gitignores[folder] = spec
         return self._gitignores[folder]

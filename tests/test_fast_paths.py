@@ -419,6 +419,26 @@ def test_a_text_lint_imports_no_libcst_and_no_process_pool(project: Path) -> Non
 
 
 @pytest.mark.slow
+def test_a_fresh_git_repository_needs_no_gitignore_matcher(project: Path) -> None:
+    """`git init` writes .git/info/exclude with comments only: no pattern, no pathspec; a
+    real pattern there still excludes."""
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    exclude = project / ".git" / "info" / "exclude"
+    assert exclude.read_text().startswith("#")  # what git wrote: comments only
+    write(project, "losses.py", BAD)
+    write(project, "skipped.py", BAD)
+    assert "pathspec" not in _imported(["--no-cache", "."], project, exit_code=1)
+    exclude.write_text(exclude.read_text() + "skip*.py\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "losslint", "--no-cache", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert "losses.py" in proc.stdout and "skipped.py" not in proc.stdout
+
+
+@pytest.mark.slow
 def test_a_small_lint_parses_no_toml_it_has_parsed_before(tmp_path: Path) -> None:
     """The catalogue's parsed form is kept beside it (`toml_cache`); a project without a
     pyproject.toml then needs no TOML parser, a `--no-cache` run no JSON, a file without
