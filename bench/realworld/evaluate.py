@@ -10,6 +10,7 @@
     python bench/realworld/evaluate.py --corpus github --split fresh3   # the third fresh split, once
     python bench/realworld/evaluate.py --corpus github --split fresh4   # the fourth fresh split, once
     python bench/realworld/evaluate.py --corpus github --split fresh5   # the fifth fresh split, once
+    python bench/realworld/evaluate.py --corpus github --split fresh6   # the sixth fresh split, once
     python bench/realworld/evaluate.py --corpus all --split all
     python bench/realworld/evaluate.py --corpus github --naive # also score the naive matcher
     python bench/realworld/evaluate.py --runtime               # also run --runtime, count verdicts
@@ -88,7 +89,17 @@ def pypi_groups(only: list[str] | None) -> list[Group]:
     return groups
 
 
-GITHUB_SPLITS = ("dev", "test", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
+GITHUB_SPLITS = (
+    "dev",
+    "test",
+    "holdout",
+    "fresh",
+    "fresh2",
+    "fresh3",
+    "fresh4",
+    "fresh5",
+    "fresh6",
+)
 
 
 def in_split(repo: dict[str, str], split: str) -> bool:
