@@ -180,3 +180,27 @@ def test_fetch_extracts_the_pinned_commit_from_a_mirror(tmp_path: Path) -> None:
     assert (dest / "a.py").read_text() == "first\n"  # the pinned commit, not HEAD
     assert not (dest / "run.sh").exists()
     assert fetch_github.find_mirror(tmp_path / "mirror", "owner/name", "0" * 40) is None
+
+
+def test_lambda_findings_match_the_manifests_lambda_names(tmp_path: Path) -> None:
+    """losslint names a lambda after its scope (`outer.<locals>.<lambda>@L`) and, in a
+    notebook, its cell (`<lambda>@cell N:ROW`); the manifest names it `<lambda>@LINE` in the
+    module, counting a notebook's lines in its joined code cells."""
+    script = tmp_path / "train.py"
+    script.write_text("x = 1\n")
+    assert evaluate.lambda_alias("train.build.<locals>.<lambda>@7", script) == "train.<lambda>@7"
+    assert evaluate.lambda_alias("train.build", script) is None
+    assert evaluate.lambda_alias("other.<lambda>@7", script) is None
+    notebook = tmp_path / "demo.ipynb"
+    cells = [
+        {"cell_type": "code", "source": ["import keras\n", "from keras import ops"]},
+        {"cell_type": "markdown", "source": ["# the model"]},
+        {
+            "cell_type": "code",
+            "source": ["m = keras.Sequential()\n", "m.compile(loss=lambda t, p: ops.mean(p))"],
+        },
+    ]
+    notebook.write_text(json.dumps({"cells": cells, "nbformat": 4, "nbformat_minor": 5}))
+    joined = enumerate_github.notebook_source(notebook).splitlines()
+    assert "lambda t, p" in joined[3]  # line 4 of the joined code
+    assert evaluate.lambda_alias("demo.<lambda>@cell 3:2", notebook) == "demo.<lambda>@4"

@@ -65,6 +65,9 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "weighted_losses.RankHinge.call",  # compute_weighted_loss, self.reduction from __init__
         "gradient_penalty.l1_loss",  # K.gradients in a sibling loss makes no training loop
         "gradient_penalty.gradient_penalty_loss",
+        "normalised_options.token_error",  # default "mean" through `(reduction or "mean").lower()`
+        "weighted_reduction.weighted_bce",  # a `weight` coefficient: still a loss
+        "snippet_solution.perplexity",  # `np` never imported: a `%load`ed snippet's NumPy
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -115,6 +118,8 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "layer_terms.BoxLoss.call",  # a Keras layer's forward pass: its term goes to add_loss
         "bound_tensors.feature_gap",  # axis=-1 of the bound tensors: one value per sample
         "weighted_losses.PerSampleHinge.call",  # reduction=Reduction.NONE reaches the base
+        "normalised_options.TokenError.call",  # reduction="None", lower-cased: no reduction
+        "weighted_reduction.weighted_objective.<locals>.weighted",  # requires `weights`
     ):
         assert quiet not in found
 

@@ -70,6 +70,30 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def lambda_alias(function: str, path: Path) -> str | None:
+    """The manifest's name for a lambda losslint names by its scope and notebook cell.
+
+    The manifest names every lambda `<lambda>@LINE` after its module, whatever function it is
+    written in, and counts a notebook's lines in its joined code cells (`notebook_source`);
+    losslint names it `outer.<locals>.<lambda>@LINE`, or `<lambda>@cell N:ROW` in a notebook
+    (N counting every cell from 1)."""
+    module = module_name(path)
+    if not function.startswith(module + ".") or "<lambda>@" not in function:
+        return None
+    where = function.rsplit("<lambda>@", 1)[1]
+    cell, _, row = where.rpartition(":")
+    if cell.startswith("cell "):
+        cells = json.loads(path.read_text(encoding="utf-8", errors="replace")).get("cells", [])
+        before = 0
+        for cell_source in cells[: int(cell[5:]) - 1]:
+            if cell_source.get("cell_type") == "code":
+                source = cell_source.get("source", "")
+                text = "".join(source) if isinstance(source, list) else source
+                before += text.count("\n") + 1
+        where = str(before + int(row))
+    return f"{module}.<lambda>@{where}"
+
+
 def read_tsv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -271,6 +295,9 @@ def evaluate(
                 # one finding per location; `losses` lists every loss it makes batch-reduced
                 for function in finding.get("losses") or [finding["function"]]:
                     flagged[function].append(finding)
+                    alias = lambda_alias(function, Path(finding["filename"]))
+                    if alias is not None:
+                        flagged[alias].append(finding)
         score, naive_score = Score(), Score()
         trees: dict[str, ast.Module | None] = {}
         for row in group.rows:

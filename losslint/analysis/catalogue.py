@@ -81,8 +81,11 @@ class Catalogue:
     duck_backends: dict[str, str]
     keras2_modules: dict[str, str]
     tensor_methods: dict[str, str]
+    string_methods: frozenset[str]
+    conventional_names: dict[str, str]
     operand_keywords: tuple[str, ...]
     loss_tensor_keywords: tuple[str, ...]
+    weighting_parameters: frozenset[str]
 
     def canonical(self, qualname: str) -> str:
         """Rewrite known aliases (`tensorflow.keras.x` -> `keras.x`, ...), one after another
@@ -257,6 +260,9 @@ def load() -> Catalogue:
         duck_backends=dict(data["duck_backends"]),
         keras2_modules=dict(data["keras2_modules"]),
         tensor_methods=dict(data["tensor_methods"]),
+        string_methods=frozenset(data["literal_methods"]["str"]),
+        conventional_names=dict(data["conventional_names"]),
         operand_keywords=tuple(data["keywords"]["operand"]),
         loss_tensor_keywords=tuple(data["keywords"]["loss-tensors"]),
+        weighting_parameters=frozenset(data["keywords"]["weighting"]),
     )

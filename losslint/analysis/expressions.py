@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 from losslint.analysis.context import CallArgs, Scope
 from losslint.analysis.values import (
+    NO_LITERAL,
     UNKNOWN_RANK,
+    Alternatives,
     ArgRef,
     Batched,
     ClassRef,
@@ -34,6 +36,7 @@ from losslint.analysis.values import (
     elements,
     join,
     join_all,
+    literal_of,
     tainted,
 )
 
@@ -244,7 +247,14 @@ class Expressions:
         assert isinstance(expr, ast.BoolOp)
         values = [self.eval(v, scope) for v in expr.values]
         if all(isinstance(v, Const) for v in values):
-            return Const()
+            # `reduction or "mean"`: Python's short circuit, while the literals are known
+            for value in values[:-1]:
+                literal = literal_of(value)
+                if literal is NO_LITERAL or isinstance(literal, Alternatives):
+                    return Const()
+                if bool(literal) == isinstance(expr.op, ast.Or):
+                    return value
+            return values[-1]
         return Unknown(tainted=any(tainted(v) for v in values))
 
     def _compare(self, expr: ast.expr, scope: Scope) -> Value:
@@ -420,7 +430,7 @@ class Expressions:
             and func.value.func.id == "super"
         ):
             return self.ev.calls.super_call(func.attr, self.arguments(expr, scope), scope)
-        method = self._tensor_method(expr, scope)
+        method = self._tensor_method(expr, scope) or self._string_method(expr, scope)
         if method is not None:
             return method
         callee = self.eval(func, scope)
@@ -447,6 +457,21 @@ class Expressions:
         call.args.insert(0, base)
         call.arg_refs.insert(0, ArgRef(func.value))
         return self.ev.calls.call_value(Symbol(name), call, scope)
+
+    def _string_method(self, expr: ast.Call, scope: Scope) -> Value | None:
+        """`reduction.lower()` of a known string: that string, normalised."""
+        func = expr.func
+        if (
+            not isinstance(func, ast.Attribute)
+            or func.attr not in self.ev.catalogue.string_methods
+            or expr.args
+            or expr.keywords
+        ):
+            return None
+        base = self.eval(func.value, scope)
+        if isinstance(base, Const) and isinstance(base.literal, str):
+            return Const(literal=getattr(base.literal, func.attr)())
+        return None
 
     def arguments(self, expr: ast.Call, scope: Scope) -> CallArgs:
         call = CallArgs(expr, [], {}, [], {}, False)

@@ -285,7 +285,7 @@ class LossFinder:
             if len(params) < 2:
                 continue
             names = (params[0], params[1])
-            if names not in self.pairs:
+            if names not in self.pairs or self._weighted_reduction(node, params):
                 continue
             ref = self._ref_for(module, node, owner, enclosing)
             if ref is None:
@@ -301,6 +301,12 @@ class LossFinder:
                 priority=PRIORITY_NAMED,
                 target=self._target(ref, kind, module, None, None),
             )
+
+    def _weighted_reduction(self, node: FunctionNode, params: list[str]) -> bool:
+        """Whether a loss-shaped function requires per-sample weights after its pair: it is
+        the weighted reduction Keras applies itself, never a loss Keras calls."""
+        required = params[: len(params) - len(node.args.defaults)]
+        return not self.ev.catalogue.weighting_parameters.isdisjoint(required[2:])
 
     def _other_framework_module(self, module: ModuleInfo) -> bool:
         """Whether a module is written for another framework (PyTorch, ...): it imports one

@@ -59,7 +59,8 @@ class Names:
                     return Unknown()
             if name in _BUILTINS:
                 return Symbol(name)
-            return Unknown()
+            conventional = self.ev.catalogue.conventional_names.get(name)
+            return Unknown() if conventional is None else Symbol(conventional)
         return self.resolve_binding(module, name, binding)
 
     def resolve_binding(self, module: ModuleInfo, name: str, binding: Binding) -> Value:
