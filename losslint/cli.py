@@ -334,6 +334,7 @@ def _main(
 
     echo: bytes | None = None
     notebooks: NotebookSet | None = None
+    explicit: list[Path] = []  # files named on the command line
     nothing_found = False  # no file to check: never reported as "All checks passed!"
     if stdin_mode:
         stdin_result, echo = _run_stdin(session, options, stdin_filename, force_exclude)
@@ -377,7 +378,7 @@ def _main(
             options=options,
         )
     if notebooks is not None:  # after runtime mode, which works on the notebooks' code cells
-        results = notebooks.finish(results)
+        results = notebooks.finish(results, explicit)
         for warning in notebooks.warnings:
             click.echo(f"warning: {warning}", err=True)
 

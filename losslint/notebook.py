@@ -96,10 +96,13 @@ class CodeCell:
 
 @dataclass(frozen=True)
 class SkippedCell:
-    """A code cell left out of the virtual module, and why."""
+    """A code cell left out of the virtual module, and why; `error` is where a cell that
+    does not parse fails (row and column within the cell), reported as LL000."""
 
     cell: int
     reason: str
+    error: Position | None = None
+    text: str = ""  # a cell that does not parse: its masked text (the text gate reads it)
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,14 @@ class Notebook:
                 skipped.append(SkippedCell(index, reason or f"cell magic {cell_magic(dedented)}"))
                 continue
             masked_text, masked_rows = masked
+            error = _syntax_error(masked_text)
+            if error is not None:
+                # Jupyter runs every cell on its own: one that does not parse (an exercise
+                # stub, Python 2) fails alone, and the other cells are still checked
+                message, at = error
+                column = at.column + (shifts[at.row - 1] if shifts else 0)
+                skipped.append(SkippedCell(index, message, Position(at.row, column), masked_text))
+                continue
             code.append(CodeCell(index, row, offset, cell.source, masked_text, masked_rows, shifts))
             row += code[-1].rows
             offset += len(masked_text) + 1
@@ -294,6 +305,18 @@ class Notebook:
             if code.offset <= start and end <= code.offset + len(code.masked):
                 return code
         raise NotebookError("a fix crosses a cell boundary")
+
+
+def _syntax_error(text: str) -> tuple[str, Position] | None:
+    """Why and where a cell's masked text does not parse, as the engine parses a module."""
+    from losslint.source import SourceError, check_syntax
+
+    try:
+        check_syntax(text, Path("<cell>"))
+    except SourceError as exc:
+        message = exc.message.replace("cannot parse file", "cannot parse cell", 1)
+        return message, Position(max(1, exc.row), max(1, exc.column))
+    return None
 
 
 def _mask_coding_cookie(code: list[CodeCell]) -> list[CodeCell]:

@@ -10,11 +10,13 @@ notebook's JSON text, validated with nbformat.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from losslint.config import Config
+from losslint.config import Config, loss_pairs
 from losslint.engine import LintOptions, Session, filter_diagnostics
+from losslint.index.gate import file_gate
 from losslint.model import Diagnostic, Edit, FileResult, Fix
 from losslint.notebook import Notebook, NotebookError, is_notebook, validate
 from losslint.source import SourceError, read_bytes, real_path
@@ -56,8 +58,12 @@ class NotebookSet:
             found.files.append(path)
         return found
 
-    def finish(self, results: list[FileResult]) -> list[FileResult]:
-        """Map the engine's results for the notebooks (virtual modules) back to cells.
+    def finish(
+        self, results: list[FileResult], explicit: Collection[Path] = ()
+    ) -> list[FileResult]:
+        """Map the engine's results for the notebooks (virtual modules) back to cells; a code
+        cell that does not parse is LL000 where a file's syntax error would be (`explicit`
+        notebooks, and those that pass the text gate).
 
         A fixed virtual module becomes the notebook's fixed JSON text, validated first (raises
         NotebookDependencyError without nbformat); a fix that cannot be written back is
@@ -74,7 +80,15 @@ class NotebookSet:
             final[real_path(result.path)] = fixed
             mapped.append(result)
         names = _Names(final, self.config.root)
-        out = [_in_cells(r, final.get(real_path(r.path)), names) for r in mapped]
+        named = {real_path(p) for p in explicit}
+        pairs = loss_pairs(self.config.loss_arg_names)
+        out = []
+        for result in mapped:
+            notebook = final.get(real_path(result.path))
+            checked = notebook is not None and (
+                real_path(result.path) in named or file_gate(_gate_text(notebook), pairs)
+            )
+            out.append(_in_cells(result, notebook, names, unparsed=checked))
         return out + self.errors
 
     def _write_back(self, result: FileResult, notebook: Notebook) -> tuple[FileResult, Notebook]:
@@ -108,7 +122,7 @@ def lint_notebook_source(
     found = NotebookSet(session, options, [path], {real_path(path): notebook})
     session.set_overlay(path, notebook.virtual_bytes)
     result = session.lint([path], options, explicit=[path])[0]
-    return found.finish([result])[0], found.warnings
+    return found.finish([result], [path])[0], found.warnings
 
 
 def map_to_cells(result: FileResult, notebook: Notebook, root: Path) -> FileResult:
@@ -117,12 +131,34 @@ def map_to_cells(result: FileResult, notebook: Notebook, root: Path) -> FileResu
     For notebooks held in memory (editors): no JSON is written back; `notebook.fixed_cells`
     turns a fixed virtual module into cell sources.
     """
-    return _in_cells(result, notebook, _Names({real_path(result.path): notebook}, root))
+    return _in_cells(result, notebook, _Names({real_path(result.path): notebook}, root), True)
 
 
-def _in_cells(result: FileResult, notebook: Notebook | None, names: _Names) -> FileResult:
+def _in_cells(
+    result: FileResult, notebook: Notebook | None, names: _Names, unparsed: bool
+) -> FileResult:
     diagnostics = [names.rewrite(_to_cells(d, notebook), notebook) for d in result.diagnostics]
+    if notebook is not None and unparsed:
+        diagnostics += _unparsed_cells(result.path, notebook)
     return replace(result, diagnostics=tuple(sorted(diagnostics, key=Diagnostic.sort_key)))
+
+
+def _gate_text(notebook: Notebook) -> str:
+    """Every code cell's text, those that do not parse included."""
+    return notebook.virtual + "".join(s.text + "\n" for s in notebook.skipped if s.error)
+
+
+def _unparsed_cells(path: Path, notebook: Notebook) -> list[Diagnostic]:
+    """LL000 for each code cell that does not parse (left out of the analysis)."""
+    found = []
+    for skipped in notebook.skipped:
+        if skipped.error is None:
+            continue
+        message = f"{skipped.reason} (this cell is not checked; the other cells are)"
+        at = skipped.error
+        found.append(SourceError(message, at.row, at.column).diagnostic(path))
+        found[-1] = replace(found[-1], cell=skipped.cell)
+    return found
 
 
 def _unreadable(

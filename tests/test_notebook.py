@@ -358,17 +358,19 @@ def test_json_row_finds_the_line_a_cell_row_is_stored_on() -> None:
 def test_a_cells_common_indent_is_removed_as_ipython_does_and_columns_map_back() -> None:
     # IPython strips the first line's indent from every line that has it (TensorFlow's own
     # docs have such cells); positions and fixes still refer to the cell as written
-    source = "\n  def mse(y_true, y_pred):\n    return mean(y_true - y_pred)\n x = 1"
+    # (a line without that indent, here inside brackets, keeps its text)
+    source = "\n  def mse(y_true, y_pred):\n    return mean(y_true - (\n y_pred))"
     nb = Notebook.from_text(jupyter(code(source)))
     (cell,) = nb.code_cells
-    assert nb.virtual == "\ndef mse(y_true, y_pred):\n  return mean(y_true - y_pred)\n x = 1\n"
+    assert nb.virtual == "\ndef mse(y_true, y_pred):\n  return mean(y_true - (\n y_pred))\n"
     assert cell.shifts == (0, 2, 2, 0)
     assert nb.to_cell(Position(3, 10)) == (1, Position(3, 12))  # `mean(` in the cell
     assert nb.to_virtual(1, Position(3, 12)) == Position(3, 10)
-    fixed = nb.virtual.replace("y_pred)\n x", "y_pred, axis=-1)\n x")
+    fixed = nb.virtual.replace("y_pred))", "y_pred), axis=-1)")
     new = Notebook.from_text(nb.apply_virtual_text(fixed))
-    assert new.code_cells[0].text == source.replace("y_pred)\n x", "y_pred, axis=-1)\n x")
-    edit_at = nb.to_virtual(1, Position(3, 32))
+    assert new.code_cells[0].text == source.replace("y_pred))", "y_pred), axis=-1)")
+    edit_at = nb.to_virtual(1, Position(4, 9))
+    assert edit_at == Position(4, 9)
     assert Notebook.from_text(nb.apply_edits([Edit(", axis=-1", edit_at, edit_at)])).code_cells[
         0
-    ].text == source.replace("y_pred)\n x", "y_pred, axis=-1)\n x")
+    ].text == source.replace("y_pred))", "y_pred), axis=-1)")

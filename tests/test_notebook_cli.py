@@ -184,6 +184,27 @@ def test_a_syntax_error_in_a_cell_is_reported_in_that_cell(project: Path) -> Non
     ]
 
 
+def test_a_cell_that_does_not_parse_hides_no_other_cell(project: Path) -> None:
+    """Jupyter runs each cell on its own: an exercise stub that does not parse is LL000 in its
+    cell, the other cells are still checked and fixed, and the stub is written back as it was."""
+    stub = "def build_model():\n    # TODO: your code here\n"
+    compile_cell = "model = tf.keras.Sequential()\nmodel.compile(loss=mse)"
+    path = notebook(project, "lab.ipynb", "import tensorflow as tf", BAD_CELL, stub, compile_cell)
+    result = run_cli(["--format", "json", "."], project)
+    assert result.exit_code == 1
+    found = [(f["code"], f["cell"], f["location"]["row"]) for f in json.loads(result.stdout)]
+    assert found == [("LL001", 3, 2), ("LL000", 4, 2)]
+    message = json.loads(result.stdout)[1]["message"]
+    assert message.startswith("cannot parse cell: expected an indented block")
+    fixed = run_cli(["--fix", "."], project)
+    assert fixed.exit_code == 1  # the stub is still a syntax error
+    cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
+    assert cells[2] == GOOD_CELL and cells[3] == stub and cells[4] == compile_cell
+    again = path.read_bytes()
+    run_cli(["--fix", "."], project)
+    assert path.read_bytes() == again
+
+
 def test_a_notebook_whose_fix_would_not_validate_is_not_written(project: Path) -> None:
     path = notebook(project, "train.ipynb", "import tensorflow as tf", BAD_CELL)
     doc = json.loads(path.read_text())
