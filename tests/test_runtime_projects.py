@@ -246,6 +246,29 @@ def test_parameters_defaulting_to_none_get_batches_when_none_fails(run: dict[str
     assert runtime["output_shape"] == [runtime["input_shape"][-1]]
 
 
+def test_a_loss_its_factory_renames_is_still_built(run: dict[str, Any]) -> None:
+    """`f.__name__ = "Masked MSE"` before `return f`: the factory still returns `f`."""
+    runtime = _confirmed(run, "masked.masked_mse_loss.<locals>.f")
+    assert runtime["output_shape"] == []
+
+
+def test_a_loss_nested_in_a_script_function_runs_when_it_closes_over_nothing(
+    run: dict[str, Any],
+) -> None:
+    """`def main(): def identity_loss(...)`: compiled at module level alone, `main` never runs;
+    a nested loss reading a local of `main` stays inconclusive."""
+    runtime = _confirmed(run, "script.main.<locals>.identity_loss")
+    assert runtime["output_shape"] == []
+    local = run["by"]["script.main.<locals>.scaled_loss"]
+    assert (local["verdict"], local["reason"]) == ("inconclusive", "nested")
+
+
+def test_a_tf_function_call_method_runs_on_a_live_instance(run: dict[str, Any]) -> None:
+    """`@tf.function def call(self, ...)` of a Loss subclass is a method (an instance is
+    built, and kept alive: the bound tf.function holds it only weakly)."""
+    assert _confirmed(run, "margins.MarginAccuracy.call")["output_shape"] == []
+
+
 def test_import_time_patches_of_the_backend_run_and_are_undone(run: dict[str, Any]) -> None:
     """`K.where = where` and `setattr(K, "clipped_log", ...)` at the top level of an imported
     project module run; a later loss that never imports that module does not see them."""

@@ -2,9 +2,8 @@
 
 `Prober.handle` answers one job of the worker's protocol (`losslint.runtime.child`): it
 rebuilds the loss from definitions-only modules (`losslint.runtime.importer`), calls it like
-Keras would on synthetic batches, and reports facts (output shape, batch coupling, mean); the
-linter side (`losslint.runtime.bridge`) turns them into verdicts. TensorFlow and Keras are
-passed in by the worker process.
+Keras would on synthetic batches, and reports facts (output shape, batch coupling, mean) that
+`losslint.runtime.bridge` turns into verdicts. TensorFlow and Keras come from the worker.
 """
 
 from __future__ import annotations
@@ -44,6 +43,7 @@ from losslint.runtime.failures import (
 )
 from losslint.runtime.importer import ProjectImporter
 from losslint.runtime.inputs import attempts, make_inputs, parse_shape_comment, perturb
+from losslint.runtime.nested import nested_standalone
 from losslint.runtime.site import SiteError, evaluate_site
 
 _RTOL, _ATOL = 1e-5, 1e-6
@@ -94,9 +94,8 @@ class Prober:
 
     `legacy`: this worker runs tf_keras (`TF_USE_LEGACY_KERAS=1`), and project code's `keras`
     imports are read as `tf_keras`. Otherwise Keras 3, and a loss whose Keras 2 calls fail is
-    tried again with the compatibility layer (`keras.backend` gains the Keras 2 functions Keras 3
-    removed, from Keras 3's own TensorFlow implementations of them).
-    """
+    tried again with the compatibility layer (`keras.backend` gains the Keras 2 functions
+    Keras 3 removed, from its own TensorFlow implementations)."""
 
     def __init__(self, tf: Any, keras: Any, legacy: bool = False) -> None:
         import numpy as np
@@ -367,8 +366,14 @@ class Prober:
             return value
         method = parts[-1]
         static = inspect.getattr_static(value, method, None)
-        if inspect.isclass(value) and inspect.isfunction(static):
-            if method != "__call__" and _ignores_first_parameter(static):
+        # a method, plain or wrapped by a decorator that binds like one (`@tf.function`)
+        bindable = callable(static) and hasattr(static, "__get__")
+        if inspect.isclass(value) and bindable and not isinstance(static, type | staticmethod):
+            if (
+                method != "__call__"
+                and inspect.isfunction(static)
+                and _ignores_first_parameter(static)
+            ):
                 # `def wasserstein(self, y_true, y_pred)` never reads `self`: no instance, so
                 # none of the class's constructor runs
                 return functools.partial(static, None)
@@ -379,7 +384,8 @@ class Prober:
     def _instantiate(self, cls: type) -> Any:
         self._inject_framework(cls)
         chosen = self._pick_arguments(cls, cls.__name__, 0)
-        return cls(*chosen.args, **chosen.kwargs)
+        self._instance = cls(*chosen.args, **chosen.kwargs)  # a `tf.function` method holds
+        return self._instance  # its instance only weakly: kept alive here
 
     # -- arguments --
 
@@ -492,9 +498,13 @@ class Prober:
             )
 
     def _call_factory(self, factory: Any, segment: str) -> Any:
-        """Call the function a nested loss lives in, only if it is a factory returning it."""
+        """Call the function a nested loss lives in if it is a factory returning it (else
+        `runtime.nested` builds a nested def that reads none of its locals alone)."""
         name = getattr(factory, "__qualname__", repr(factory))
         if not self._returns_nested(factory, segment):
+            alone = nested_standalone(factory, segment, self.importer)
+            if alone is not None:
+                return alone
             raise LossBuildError(
                 f"`{segment}` is nested in `{name}`, which does not return it; runtime mode "
                 f"calls only factories that return the loss, and no compile site gives one"
@@ -502,7 +512,9 @@ class Prober:
         chosen = self._pick_arguments(factory, getattr(factory, "__name__", name), 0)
         value = factory(*chosen.args, **chosen.kwargs)
         wanted = "<lambda>" if segment.startswith("<lambda>@") else segment.split(".")[0]
-        if getattr(value, "__name__", None) != wanted:
+        # its def name counts too: `f.__name__ = "Masked MSE"` renames it for Keras' logs
+        code = getattr(value, "__code__", None)
+        if wanted not in (getattr(value, "__name__", None), getattr(code, "co_name", None)):
             raise LossBuildError(f"`{name}()` returned {type(value).__name__}, not `{segment}`")
         return value
 
@@ -597,8 +609,7 @@ class Prober:
         """A `# losslint: shape=` hint, and the source text the label kinds are chosen from
         (the outermost definition around the loss, and its compile-site expression)."""
         assert self.importer is not None
-        path = Path(target["path"])
-        line = int(target["line"])
+        path, line = Path(target["path"]), int(target["line"])
         try:
             text = self.importer.source(path)
             tree = ast.parse(text)

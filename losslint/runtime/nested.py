@@ -1,0 +1,115 @@
+"""Rebuilding a loss defined inside a function that does not return it (`def main(): def
+identity_loss(y_true, y_pred): ...; model.compile(loss=identity_loss)`), without running
+that function: when the nested `def` closes over none of its enclosing function's names, its
+code means the same at module level, so it is compiled there alone (decorators left out)."""
+
+from __future__ import annotations
+
+import ast
+import symtable
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from losslint.runtime.importer import ProjectImporter
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _own_defs(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.FunctionDef]:
+    """Plain `def`s in `func`'s own body (under `if`/`with`/`try` too, not in nested defs)."""
+    found: list[ast.FunctionDef] = []
+    stack: list[ast.AST] = list(func.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef):
+            found.append(node)
+            continue
+        if not isinstance(node, ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _closes_over_nothing(source: str, filename: str, outer: ast.AST, inner: ast.AST) -> bool:
+    """Whether `inner` (a def in `outer`) reads no local of an enclosing function."""
+    try:
+        table = symtable.symtable(source, filename, "exec")
+    except (SyntaxError, ValueError):
+        return False
+    path = [outer, inner]
+    for node in path:
+        assert isinstance(node, _DEFS)
+        table = next(
+            (
+                t
+                for t in table.get_children()
+                if t.get_name() == node.name and t.get_lineno() in _def_lines(node)
+            ),
+            None,
+        )
+        if table is None:
+            return False
+    assert isinstance(table, symtable.Function)
+    return not table.get_frees()
+
+
+def _def_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[int]:
+    return {node.lineno, *(d.lineno for d in node.decorator_list)}
+
+
+def standalone(
+    module: ModuleType, source: str, filename: str, outer_name: str, first_line: int, name: str
+) -> Any:
+    """The function `name` defined in the function `outer_name` (first line `first_line`) of
+    `module`'s `source`, compiled at module level; None when it reads an enclosing local or
+    is not there."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    for outer in ast.walk(tree):
+        if not (
+            isinstance(outer, _DEFS)
+            and outer.name == outer_name
+            and first_line in _def_lines(outer)
+        ):
+            continue
+        for inner in _own_defs(outer):
+            if inner.name != name or not _closes_over_nothing(source, filename, outer, inner):
+                continue
+            alone = ast.FunctionDef(
+                name=inner.name,
+                args=inner.args,
+                body=inner.body,
+                decorator_list=[],
+                returns=None,
+                type_comment=None,
+            )
+            code = compile(
+                ast.fix_missing_locations(ast.copy_location(ast.Module([alone], []), inner)),
+                filename,
+                "exec",
+            )
+            namespace = vars(module)
+            scratch: dict[str, Any] = {}
+            exec(code, namespace, scratch)  # a `def` only: nothing of the project runs
+            return scratch.get(name)
+    return None
+
+
+def nested_standalone(factory: Any, segment: str, importer: ProjectImporter | None) -> Any:
+    """The def `segment` nested in the function `factory`, if it reads none of its locals."""
+    code = getattr(factory, "__code__", None)
+    module = sys.modules.get(getattr(factory, "__module__", "") or "")
+    if importer is None or code is None or module is None:
+        return None
+    if segment.startswith("<lambda>@") or "." in segment:
+        return None
+    try:
+        source = importer.source(importer.path_for(code.co_filename))
+    except (OSError, ValueError):
+        return None
+    return standalone(
+        module, source, code.co_filename, factory.__name__, code.co_firstlineno, segment
+    )
