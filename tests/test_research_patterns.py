@@ -68,6 +68,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "normalised_options.token_error",  # default "mean" through `(reduction or "mean").lower()`
         "weighted_reduction.weighted_bce",  # a `weight` coefficient: still a loss
         "snippet_solution.perplexity",  # `np` never imported: a `%load`ed snippet's NumPy
+        "keras2_paths.flat_bce",  # `keras.objectives.binary_crossentropy` of flattened batches
+        "keras2_paths.mean_error",  # `keras.backend.tensorflow_backend.mean`
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -120,6 +122,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "weighted_losses.PerSampleHinge.call",  # reduction=Reduction.NONE reaches the base
         "normalised_options.TokenError.call",  # reduction="None", lower-cased: no reduction
         "weighted_reduction.weighted_objective.<locals>.weighted",  # requires `weights`
+        "keras2_paths.per_sample_bce",
     ):
         assert quiet not in found
 

@@ -227,7 +227,9 @@ def load() -> Catalogue:
         entries[name] = Entry("reshape")
     for name in data["flatten"]["batch_flatten"]:
         entries[name] = Entry("batch_flatten")
-    aliases = sorted(data["aliases"].items(), key=lambda item: -len(item[0]))
+    # Keras 2.0-2.3 module paths (`keras.objectives`) mean the modules that replaced them
+    renamed = {**data["keras2_modules"], **data["aliases"]}
+    aliases = sorted(renamed.items(), key=lambda item: -len(item[0]))
     elementwise = data["elementwise"]
     return Catalogue(
         frameworks=frozenset(data["frameworks"]),
