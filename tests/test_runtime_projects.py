@@ -261,6 +261,8 @@ def test_a_loss_nested_in_a_script_function_runs_when_it_closes_over_nothing(
     assert runtime["output_shape"] == []
     local = run["by"]["script.main.<locals>.scaled_loss"]
     assert (local["verdict"], local["reason"]) == ("inconclusive", "nested")
+    computed = run["by"]["script.evaluate.<locals>.weighted_loss"]  # a default that is a call
+    assert (computed["verdict"], computed["reason"]) == ("inconclusive", "nested")
 
 
 def test_a_tf_function_call_method_runs_on_a_live_instance(run: dict[str, Any]) -> None:

@@ -1,11 +1,13 @@
 """Rebuilding a loss defined inside a function that does not return it (`def main(): def
 identity_loss(y_true, y_pred): ...; model.compile(loss=identity_loss)`), without running
 that function: when the nested `def` closes over none of its enclosing function's names, its
-code means the same at module level, so it is compiled there alone (decorators left out)."""
+code means the same at module level, so it is compiled there alone (decorators and
+annotations left out; not when a default value is computed by a call)."""
 
 from __future__ import annotations
 
 import ast
+import copy
 import symtable
 import sys
 from types import ModuleType
@@ -78,9 +80,16 @@ def standalone(
         for inner in _own_defs(outer):
             if inner.name != name or not _closes_over_nothing(source, filename, outer, inner):
                 continue
+            defaults = [*inner.args.defaults, *(d for d in inner.args.kw_defaults if d)]
+            if any(isinstance(n, ast.Call) for d in defaults for n in ast.walk(d)):
+                return None  # a default computed by a call would run project code
+            args = copy.deepcopy(inner.args)
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None:
+                    arg.annotation = None  # annotations are never evaluated
             alone = ast.FunctionDef(
                 name=inner.name,
-                args=inner.args,
+                args=args,
                 body=inner.body,
                 decorator_list=[],
                 returns=None,
