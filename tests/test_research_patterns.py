@@ -70,6 +70,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "snippet_solution.perplexity",  # `np` never imported: a `%load`ed snippet's NumPy
         "keras2_paths.flat_bce",  # `keras.objectives.binary_crossentropy` of flattened batches
         "keras2_paths.mean_error",  # `keras.backend.tensorflow_backend.mean`
+        "zipped_terms.weighted_terms",  # sum(w * t for w, t in zip(WEIGHTS, terms))
+        "zipped_terms.enumerated_terms",  # for i, term in enumerate(terms)
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -123,6 +125,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "normalised_options.TokenError.call",  # reduction="None", lower-cased: no reduction
         "weighted_reduction.weighted_objective.<locals>.weighted",  # requires `weights`
         "keras2_paths.per_sample_bce",
+        "zipped_terms.per_sample_terms",
     ):
         assert quiet not in found
 

@@ -61,6 +61,8 @@ SPECIAL: dict[str, Any] = {
     "fromkeys": builtins.fromkeys,
     "partial": builtins.partial,
     "total": builtins.total,
+    "zipped": builtins.zipped,
+    "enumerated": builtins.enumerated,
     "foreign": builtins.foreign,
     "cond": builtins.cond,
     "constant": builtins.constant,

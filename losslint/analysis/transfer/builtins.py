@@ -87,6 +87,28 @@ def total(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
     return result
 
 
+def zipped(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    """`zip(weights, losses)` of known lists: the list of their element tuples."""
+    if call.starred or call.kwargs or not call.args:
+        return ev.calls.opaque(call)
+    if not all(isinstance(a, Seq) for a in call.args):
+        return Unknown(tainted=any(tainted(a) for a in call.args))
+    columns = [a.items for a in call.args if isinstance(a, Seq)]
+    return Seq(tuple(Seq(row) for row in zip(*columns, strict=False)))
+
+
+def enumerated(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
+    """`enumerate(losses)`: (index, element) pairs; the indices are literals for a list."""
+    if call.starred or len(call.args) != 1:
+        return ev.calls.opaque(call)
+    items = call.args[0]
+    if isinstance(items, Seq):
+        return Seq(tuple(Seq((Const(literal=i), v)) for i, v in enumerate(items.items)))
+    if isinstance(items, Parts):
+        return Parts(Seq((Const(), items.item)))
+    return Unknown(tainted=tainted(items))
+
+
 def partial(ev: Evaluator, call: CallArgs, scope: Scope) -> Value:
     if not call.args:
         return Unknown()
