@@ -271,6 +271,11 @@ def test_a_tf_function_call_method_runs_on_a_live_instance(run: dict[str, Any]) 
     assert _confirmed(run, "margins.MarginAccuracy.call")["output_shape"] == []
 
 
+def test_a_snippet_without_imports_gets_the_conventional_modules(run: dict[str, Any]) -> None:
+    """`np.` in a solution file `%load`ed into a notebook: NumPy, as the analysis reads it."""
+    assert _confirmed(run, "solution_nll.nll")["output_shape"] == []
+
+
 def test_import_time_patches_of_the_backend_run_and_are_undone(run: dict[str, Any]) -> None:
     """`K.where = where` and `setattr(K, "clipped_log", ...)` at the top level of an imported
     project module run; a later loss that never imports that module does not see them."""

@@ -14,6 +14,8 @@ patch outlives the job that needed it.
 from __future__ import annotations
 
 import ast
+import contextlib
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -27,6 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from losslint.analysis.catalogue import load as load_catalogue
 from losslint.runtime.allowlist import FRAMEWORKS
 from losslint.runtime.rebuild import (
     Failed,
@@ -553,3 +556,14 @@ class _DefinitionsLoader(importlib.abc.Loader):
         )
         self.importer.loaded[module.__name__] = LoadedModule(self.path, rebuilt, failed, deps)
         exec(code, module.__dict__)
+        _conventional_names(module.__dict__, text)
+
+
+def _conventional_names(namespace: dict[str, Any], text: str) -> None:
+    """`np.`, `tf.`, `K.` read but never bound (a snippet `%load`ed into a notebook that
+    imported them, or Keras 2's star imports): the conventional modules, as the analysis reads
+    them (catalogue `[conventional_names]`)."""
+    for name, target in load_catalogue().conventional_names.items():
+        if name not in namespace and re.search(rf"(?<![\w.]){name}\.", text):
+            with contextlib.suppress(ImportError):
+                namespace[name] = importlib.import_module(target)
