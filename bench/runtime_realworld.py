@@ -98,17 +98,8 @@ def run_package(root: Path, timeout: float) -> tuple[list[dict[str, Any]], float
     return json.loads(proc.stdout), wall, proc.stderr
 
 
-GITHUB_SPLITS = (
-    "dev",
-    "test",
-    "holdout",
-    "fresh",
-    "fresh2",
-    "fresh3",
-    "fresh4",
-    "fresh5",
-    "fresh6",
-)
+sys.path.insert(0, str(HERE / "realworld"))
+from evaluate import GITHUB_SPLITS  # noqa: E402  (the splits evaluate.py scores)
 
 
 def github_rows(corpus: Path, split: str) -> list[dict[str, str]]:
