@@ -334,7 +334,6 @@ def _main(
 
     echo: bytes | None = None
     notebooks: NotebookSet | None = None
-    explicit: list[Path] = []  # files named on the command line
     nothing_found = False  # no file to check: never reported as "All checks passed!"
     if stdin_mode:
         stdin_result, echo = _run_stdin(session, options, stdin_filename, force_exclude)
@@ -360,6 +359,8 @@ def _main(
         named = {os.path.abspath(t) for t in targets if not os.path.isdir(t)}
         explicit = [f for f in files if str(f) in named]
         results = session.lint(files, options, explicit)
+        if notebooks is not None:  # a notebook whose module does not parse: cell by cell
+            results = notebooks.recover(results)
         results.extend(
             FileResult(
                 path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)
@@ -378,7 +379,7 @@ def _main(
             options=options,
         )
     if notebooks is not None:  # after runtime mode, which works on the notebooks' code cells
-        results = notebooks.finish(results, explicit)
+        results = notebooks.finish(results)
         for warning in notebooks.warnings:
             click.echo(f"warning: {warning}", err=True)
 

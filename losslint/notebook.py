@@ -102,7 +102,6 @@ class SkippedCell:
     cell: int
     reason: str
     error: Position | None = None
-    text: str = ""  # a cell that does not parse: its masked text (the text gate reads it)
 
 
 @dataclass(frozen=True)
@@ -116,8 +115,13 @@ class Notebook:
     skipped: tuple[SkippedCell, ...]
     virtual: str
 
+    @property
+    def split(self) -> bool:
+        """Whether code cells that do not parse were left out (`alone`)."""
+        return any(s.error is not None for s in self.skipped)
+
     @classmethod
-    def parse(cls, data: bytes) -> Notebook:
+    def parse(cls, data: bytes, alone: bool = False) -> Notebook:
         """Read .ipynb bytes; raises NotebookError (with a position in the JSON text)."""
         bom = data.startswith(b"\xef\xbb\xbf")
         body = data[3:] if bom else data
@@ -127,10 +131,10 @@ class Notebook:
             row = body.count(b"\n", 0, exc.start) + 1
             column = exc.start - (body.rfind(b"\n", 0, exc.start) + 1) + 1
             raise NotebookError("not valid JSON: invalid UTF-8 byte", row, column) from exc
-        return cls.from_text(text, bom)
+        return cls.from_text(text, bom, alone)
 
     @classmethod
-    def from_text(cls, text: str, bom: bool = False) -> Notebook:
+    def from_text(cls, text: str, bom: bool = False, alone: bool = False) -> Notebook:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -159,16 +163,25 @@ class Notebook:
             language,
             text,
             bom,
+            alone,
         )
 
     @classmethod
     def from_cells(
-        cls, cells: Sequence[Cell], language: str | None = None, text: str = "", bom: bool = False
+        cls,
+        cells: Sequence[Cell],
+        language: str | None = None,
+        text: str = "",
+        bom: bool = False,
+        alone: bool = False,
     ) -> Notebook:
         """The notebook made of `cells` (in order; `language`: the notebook's kernel language).
 
         Editors hold cells in memory: such a notebook has no JSON `text` (positions, cell
-        mapping and `fixed_cells` work; JSON write-back needs `from_text`).
+        mapping and `fixed_cells` work; JSON write-back needs `from_text`). `alone`: parse
+        each code cell on its own, as Jupyter runs it, and leave out those that do not parse
+        (an exercise stub, Python 2), so that the other cells are still checked; only worth
+        its parses once the whole module has failed to parse.
         """
         code: list[CodeCell] = []
         skipped: list[SkippedCell] = []
@@ -183,13 +196,11 @@ class Notebook:
                 skipped.append(SkippedCell(index, reason or f"cell magic {cell_magic(dedented)}"))
                 continue
             masked_text, masked_rows = masked
-            error = _syntax_error(masked_text)
+            error = _syntax_error(masked_text) if alone else None
             if error is not None:
-                # Jupyter runs every cell on its own: one that does not parse (an exercise
-                # stub, Python 2) fails alone, and the other cells are still checked
                 message, at = error
                 column = at.column + (shifts[at.row - 1] if shifts else 0)
-                skipped.append(SkippedCell(index, message, Position(at.row, column), masked_text))
+                skipped.append(SkippedCell(index, message, Position(at.row, column)))
                 continue
             code.append(CodeCell(index, row, offset, cell.source, masked_text, masked_rows, shifts))
             row += code[-1].rows

@@ -10,13 +10,11 @@ notebook's JSON text, validated with nbformat.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from losslint.config import Config, loss_pairs
+from losslint.config import Config
 from losslint.engine import LintOptions, Session, filter_diagnostics
-from losslint.index.gate import file_gate
 from losslint.model import Diagnostic, Edit, FileResult, Fix
 from losslint.notebook import Notebook, NotebookError, is_notebook, validate
 from losslint.source import SourceError, read_bytes, real_path
@@ -58,12 +56,31 @@ class NotebookSet:
             found.files.append(path)
         return found
 
-    def finish(
-        self, results: list[FileResult], explicit: Collection[Path] = ()
-    ) -> list[FileResult]:
-        """Map the engine's results for the notebooks (virtual modules) back to cells; a code
-        cell that does not parse is LL000 where a file's syntax error would be (`explicit`
-        notebooks, and those that pass the text gate).
+    def recover(self, results: list[FileResult]) -> list[FileResult]:
+        """Lint again, cell by cell, the notebooks whose virtual module did not parse.
+
+        Jupyter runs each cell on its own: a cell that does not parse (an exercise stub,
+        Python 2) fails alone. Such a notebook's module is made again without those cells
+        (`Notebook.from_text(..., alone=True)`) and linted, so that the other cells are still
+        checked and fixed; `finish` reports each left-out cell as LL000. Only a notebook the
+        engine parsed (named, or passing the text gate) gets here, and one that parses is
+        never parsed cell by cell.
+        """
+        recovered = []
+        for result in results:
+            key = real_path(result.path)
+            notebook = self.notebooks.get(key)
+            if notebook is not None and any(d.code == "LL000" for d in result.diagnostics):
+                alone = Notebook.from_text(notebook.text, notebook.bom, alone=True)
+                if alone.split:
+                    self.notebooks[key] = alone
+                    self.session.set_overlay(result.path, alone.virtual_bytes)
+                    result = self.session.lint([result.path], self.options, [result.path])[0]
+            recovered.append(result)
+        return recovered
+
+    def finish(self, results: list[FileResult]) -> list[FileResult]:
+        """Map the engine's results for the notebooks (virtual modules) back to cells.
 
         A fixed virtual module becomes the notebook's fixed JSON text, validated first (raises
         NotebookDependencyError without nbformat); a fix that cannot be written back is
@@ -80,15 +97,7 @@ class NotebookSet:
             final[real_path(result.path)] = fixed
             mapped.append(result)
         names = _Names(final, self.config.root)
-        named = {real_path(p) for p in explicit}
-        pairs = loss_pairs(self.config.loss_arg_names)
-        out = []
-        for result in mapped:
-            notebook = final.get(real_path(result.path))
-            checked = notebook is not None and (
-                real_path(result.path) in named or file_gate(_gate_text(notebook), pairs)
-            )
-            out.append(_in_cells(result, notebook, names, unparsed=checked))
+        out = [_in_cells(r, final.get(real_path(r.path)), names) for r in mapped]
         return out + self.errors
 
     def _write_back(self, result: FileResult, notebook: Notebook) -> tuple[FileResult, Notebook]:
@@ -99,7 +108,7 @@ class NotebookSet:
         try:
             fixed_text = notebook.apply_virtual_text(result.fixed_source)
             validate(fixed_text)
-            fixed = Notebook.from_text(fixed_text, notebook.bom)
+            fixed = Notebook.from_text(fixed_text, notebook.bom, alone=notebook.split)
         except NotebookError as exc:
             self.warnings.append(f"{result.path}: not fixed: {exc.message}")
             options = replace(self.options, fix=False)
@@ -121,8 +130,8 @@ def lint_notebook_source(
         return _unreadable(path, exc, session.config, options), []
     found = NotebookSet(session, options, [path], {real_path(path): notebook})
     session.set_overlay(path, notebook.virtual_bytes)
-    result = session.lint([path], options, explicit=[path])[0]
-    return found.finish([result], [path])[0], found.warnings
+    result = found.recover(session.lint([path], options, explicit=[path]))[0]
+    return found.finish([result])[0], found.warnings
 
 
 def map_to_cells(result: FileResult, notebook: Notebook, root: Path) -> FileResult:
@@ -131,21 +140,14 @@ def map_to_cells(result: FileResult, notebook: Notebook, root: Path) -> FileResu
     For notebooks held in memory (editors): no JSON is written back; `notebook.fixed_cells`
     turns a fixed virtual module into cell sources.
     """
-    return _in_cells(result, notebook, _Names({real_path(result.path): notebook}, root), True)
+    return _in_cells(result, notebook, _Names({real_path(result.path): notebook}, root))
 
 
-def _in_cells(
-    result: FileResult, notebook: Notebook | None, names: _Names, unparsed: bool
-) -> FileResult:
+def _in_cells(result: FileResult, notebook: Notebook | None, names: _Names) -> FileResult:
     diagnostics = [names.rewrite(_to_cells(d, notebook), notebook) for d in result.diagnostics]
-    if notebook is not None and unparsed:
+    if notebook is not None:
         diagnostics += _unparsed_cells(result.path, notebook)
     return replace(result, diagnostics=tuple(sorted(diagnostics, key=Diagnostic.sort_key)))
-
-
-def _gate_text(notebook: Notebook) -> str:
-    """Every code cell's text, those that do not parse included."""
-    return notebook.virtual + "".join(s.text + "\n" for s in notebook.skipped if s.error)
 
 
 def _unparsed_cells(path: Path, notebook: Notebook) -> list[Diagnostic]:

@@ -374,3 +374,16 @@ def test_a_cells_common_indent_is_removed_as_ipython_does_and_columns_map_back()
     assert Notebook.from_text(nb.apply_edits([Edit(", axis=-1", edit_at, edit_at)])).code_cells[
         0
     ].text == source.replace("y_pred))", "y_pred), axis=-1)")
+
+
+def test_cells_are_parsed_one_by_one_only_when_asked() -> None:
+    """A notebook's module is made of all its code cells; `alone=True` (once the module has
+    failed to parse) leaves out each cell that does not parse on its own, with where."""
+    text = jupyter(code("import keras"), code("def build():\n    # TODO\n"), code("x = 1"))
+    whole = Notebook.from_text(text)
+    assert not whole.split and "def build():" in whole.virtual
+    alone = Notebook.from_text(text, alone=True)
+    assert alone.split and "def build():" not in alone.virtual
+    [(cell, error)] = [(s.cell, s.error) for s in alone.skipped if s.error]
+    assert cell == 2 and error is not None and error.row == 2
+    assert [c.cell for c in alone.code_cells] == [1, 3]

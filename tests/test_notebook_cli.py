@@ -196,6 +196,8 @@ def test_a_cell_that_does_not_parse_hides_no_other_cell(project: Path) -> None:
     assert found == [("LL001", 3, 2), ("LL000", 4, 2)]
     message = json.loads(result.stdout)[1]["message"]
     assert message.startswith("cannot parse cell: expected an indented block")
+    warm = run_cli(["--format", "json", "."], project)  # the cache holds the module's LL000
+    assert warm.stdout == result.stdout
     fixed = run_cli(["--fix", "."], project)
     assert fixed.exit_code == 1  # the stub is still a syntax error
     cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]

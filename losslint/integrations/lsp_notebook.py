@@ -51,14 +51,17 @@ class NotebookCells:
 
     @functools.cached_property
     def notebook(self) -> Notebook:
-        """The notebook made of these cells (markdown cells and cells without text left out)."""
+        """The notebook made of these cells (markdown cells and cells without text left out);
+        a cell being typed that does not parse yet is left out alone, and the others are
+        still checked."""
         return Notebook.from_cells(
             [
                 Cell("code", c.text, c.language)
                 if c.code and c.text is not None
                 else Cell("markdown" if not c.code else "raw", "")
                 for c in self.cells
-            ]
+            ],
+            alone=True,
         )
 
     def cell(self, uri: str) -> tuple[int, CellDocument] | None:
