@@ -548,3 +548,16 @@ def test_runtime_all_findings_follow_selection_and_noqa(tmp_path: Path) -> None:
     noqa = "def opaque(y_true, y_pred):  # noqa: LL001\n    return reduce(y_pred)\n"
     assert found(noqa) == []
     assert len(found(noqa, LintOptions(disable_noqa=True))) == 1
+
+
+def test_conventional_names_fill_only_names_the_module_never_binds() -> None:
+    """`np.` in a snippet that never imports NumPy is NumPy; a `K` that a left-out or failed
+    statement binds (`K = load_backend()`) stays unbound, as the static analysis reads it."""
+    import numpy
+
+    from losslint.runtime.importer import _conventional_names
+
+    text = "def loss(y_true, y_pred):\n    return np.mean(K.abs(y_true - y_pred))\n"
+    namespace: dict[str, object] = {}
+    _conventional_names(namespace, text, bound={"K"})
+    assert namespace == {"np": numpy}

@@ -556,14 +556,18 @@ class _DefinitionsLoader(importlib.abc.Loader):
         )
         self.importer.loaded[module.__name__] = LoadedModule(self.path, rebuilt, failed, deps)
         exec(code, module.__dict__)
-        _conventional_names(module.__dict__, text)
+        bound = {n for d in rebuilt.dropped for n in d.names} | {n for f in failed for n in f.names}
+        _conventional_names(module.__dict__, text, bound)
 
 
-def _conventional_names(namespace: dict[str, Any], text: str) -> None:
+def _conventional_names(namespace: dict[str, Any], text: str, bound: set[str]) -> None:
     """`np.`, `tf.`, `K.` read but never bound (a snippet `%load`ed into a notebook that
     imported them, or Keras 2's star imports): the conventional modules, as the analysis reads
-    them (catalogue `[conventional_names]`)."""
+    them (catalogue `[conventional_names]`). A name a left-out or failed statement binds
+    (`bound`) is not one of them."""
     for name, target in load_catalogue().conventional_names.items():
-        if name not in namespace and re.search(rf"(?<![\w.]){name}\.", text):
+        if name in namespace or name in bound:
+            continue
+        if re.search(rf"(?<![\w.]){name}\.", text):
             with contextlib.suppress(ImportError):
                 namespace[name] = importlib.import_module(target)
