@@ -83,18 +83,12 @@ def standalone(
             defaults = [*inner.args.defaults, *(d for d in inner.args.kw_defaults if d)]
             if any(isinstance(n, ast.Call) for d in defaults for n in ast.walk(d)):
                 return None  # a default computed by a call would run project code
-            args = copy.deepcopy(inner.args)
+            alone = copy.copy(inner)  # every field this Python's `FunctionDef` has
+            alone.args = args = copy.deepcopy(inner.args)
+            alone.decorator_list, alone.returns = [], None
             for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
                 if arg is not None:
                     arg.annotation = None  # annotations are never evaluated
-            alone = ast.FunctionDef(
-                name=inner.name,
-                args=args,
-                body=inner.body,
-                decorator_list=[],
-                returns=None,
-                type_comment=None,
-            )
             code = compile(
                 ast.fix_missing_locations(ast.copy_location(ast.Module([alone], []), inner)),
                 filename,
