@@ -360,7 +360,7 @@ def _main(
         explicit = [f for f in files if str(f) in named]
         results = session.lint(files, options, explicit)
         if notebooks is not None:  # a notebook whose module does not parse: cell by cell
-            results = notebooks.recover(results)
+            results = notebooks.recover(results, explicit)
         results.extend(
             FileResult(
                 path=p, diagnostics=(SourceError("no such file or directory").diagnostic(p),)

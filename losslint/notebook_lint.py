@@ -56,7 +56,9 @@ class NotebookSet:
             found.files.append(path)
         return found
 
-    def recover(self, results: list[FileResult]) -> list[FileResult]:
+    def recover(
+        self, results: list[FileResult], explicit: list[Path] | None = None
+    ) -> list[FileResult]:
         """Lint again, cell by cell, the notebooks whose virtual module did not parse.
 
         Jupyter runs each cell on its own: a cell that does not parse (an exercise stub,
@@ -64,9 +66,11 @@ class NotebookSet:
         (`Notebook.from_text(..., alone=True)`) and linted, so that the other cells are still
         checked and fixed; `finish` reports each left-out cell as LL000. Only a notebook the
         engine parsed (named, or passing the text gate) gets here, and one that parses is
-        never parsed cell by cell.
+        never parsed cell by cell. The whole run is linted again (the session analyses again
+        only what depends on those notebooks), so that a loss in a module the notebook
+        compiles is judged with that compile site.
         """
-        recovered = []
+        split = []
         for result in results:
             key = real_path(result.path)
             notebook = self.notebooks.get(key)
@@ -75,9 +79,11 @@ class NotebookSet:
                 if alone.split:
                     self.notebooks[key] = alone
                     self.session.set_overlay(result.path, alone.virtual_bytes)
-                    result = self.session.lint([result.path], self.options, [result.path])[0]
-            recovered.append(result)
-        return recovered
+                    split.append(result.path)
+        if not split:
+            return results
+        named = [*(explicit or []), *split]
+        return self.session.lint([r.path for r in results], self.options, named)
 
     def finish(self, results: list[FileResult]) -> list[FileResult]:
         """Map the engine's results for the notebooks (virtual modules) back to cells.
@@ -130,7 +136,7 @@ def lint_notebook_source(
         return _unreadable(path, exc, session.config, options), []
     found = NotebookSet(session, options, [path], {real_path(path): notebook})
     session.set_overlay(path, notebook.virtual_bytes)
-    result = found.recover(session.lint([path], options, explicit=[path]))[0]
+    result = found.recover(session.lint([path], options, explicit=[path]), [path])[0]
     return found.finish([result])[0], found.warnings
 
 

@@ -207,6 +207,20 @@ def test_a_cell_that_does_not_parse_hides_no_other_cell(project: Path) -> None:
     assert path.read_bytes() == again
 
 
+def test_a_recovered_notebooks_compile_site_counts_for_the_project(project: Path) -> None:
+    """A metric defined in a module and compiled by a notebook with an unparsable cell is
+    judged with that compile site: one LL004 in the module, none left in the notebook."""
+    (project / "metrics.py").write_text("import tensorflow as tf\n\n\n" + BAD_CELL + "\n")
+    compile_cell = "model = tf.keras.Sequential()\nmodel.compile(loss='mse', metrics=[mse])"
+    stub = "def build_model():\n    # TODO\n"
+    notebook(
+        project, "lab.ipynb", "import tensorflow as tf\nfrom metrics import mse", stub, compile_cell
+    )
+    result = run_cli(["--format", "json", "."], project)
+    found = [(f["filename"].rsplit("/", 1)[1], f["code"]) for f in json.loads(result.stdout)]
+    assert sorted(found) == [("lab.ipynb", "LL000"), ("metrics.py", "LL004")]
+
+
 def test_a_notebook_whose_fix_would_not_validate_is_not_written(project: Path) -> None:
     path = notebook(project, "train.ipynb", "import tensorflow as tf", BAD_CELL)
     doc = json.loads(path.read_text())
