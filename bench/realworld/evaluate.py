@@ -11,6 +11,7 @@
     python bench/realworld/evaluate.py --corpus github --split fresh4   # the fourth fresh split, once
     python bench/realworld/evaluate.py --corpus github --split fresh5   # the fifth fresh split, once
     python bench/realworld/evaluate.py --corpus github --split fresh6   # the sixth fresh split, once
+    python bench/realworld/evaluate.py --corpus github --split fresh7   # the seventh fresh split, once
     python bench/realworld/evaluate.py --corpus all --split all
     python bench/realworld/evaluate.py --corpus github --naive # also score the naive matcher
     python bench/realworld/evaluate.py --runtime               # also run --runtime, count verdicts
@@ -123,6 +124,7 @@ GITHUB_SPLITS = (
     "fresh4",
     "fresh5",
     "fresh6",
+    "fresh7",
 )
 
 
