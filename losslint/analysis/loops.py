@@ -155,7 +155,8 @@ class LoopObjectives:
                 callees = [wrapped]
                 if isinstance(wrapped, ast.Lambda):
                     callees = [c.func for c in ast.walk(wrapped.body) if isinstance(c, ast.Call)]
-                elif isinstance(wrapped, ast.Name):
+                elif isinstance(wrapped, ast.Name) and function is not None:
+                    # (a module's own function is named as it is: the module scope finds it)
                     local = _local_functions(nodes).get(wrapped.id)
                     if local is not None:  # `jax.grad(objective)` of a nested def: its calls
                         returned = [

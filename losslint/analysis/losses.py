@@ -37,7 +37,7 @@ from losslint.analysis.values import (
     Value,
 )
 from losslint.index.gate import names_keras
-from losslint.index.modules import DefNode, FunctionNode, ModuleInfo
+from losslint.index.modules import DefNode, FunctionNode, ModuleInfo, collect_bindings
 from losslint.model import LossTarget
 from losslint.source import real_path
 
@@ -133,8 +133,10 @@ class LossFinder:
             if not _is_compile_site(call):
                 continue
             functions = [n for n in enclosing if isinstance(n, _DEFS)]
-            scope = self._scope_for(module, enclosing)
             site_line = module.line_of(call)
+            scope = self._scope_for(module, enclosing)
+            if not enclosing:
+                scope = self._definitions_before(module, scope, site_line)
             where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
             container: ast.AST = functions[-1] if functions else module.tree
             if container not in self._collections:
@@ -188,6 +190,23 @@ class LossFinder:
                 self_value=inner.self_value,
             )
         return scope
+
+    def _definitions_before(self, module: ModuleInfo, scope: Scope, line: int) -> Scope:
+        """A compile site run with the module: a function or class defined again after it
+        (a notebook's later cell) is the definition before it there."""
+        before, _ = collect_bindings([s for s in module.tree.body if s.lineno < line])
+        changed = {
+            name: binding
+            for name, binding in before.items()
+            if binding.kind in ("def", "class")
+            and module.bindings.get(name, binding).node is not binding.node
+        }
+        if not changed:
+            return scope
+        env = dict(scope.env)
+        for name, binding in changed.items():
+            env[name] = self.ev.names.resolve_binding(module, name, binding)
+        return replace(scope, env=env)
 
     def _targets(
         self,
