@@ -7,7 +7,7 @@
 For every triaged function of the PyPI corpus (`bench/realworld/triage.tsv`) and, with
 `--github DIR`, of a GitHub corpus (`DIR/github.tsv`, `DIR/github_repos.toml`, sources in
 `DIR/.cache/github/owner+name/`; `--split dev|test|holdout|fresh|fresh2|fresh3|fresh4|fresh5|fresh6|fresh7|all`; notebooks
-left out), this runs `losslint --runtime --show-refuted --format json` on a copy of the
+left out unless `--notebooks`), this runs `losslint --runtime --show-refuted --format json` on a copy of the
 package's Python files in a temporary folder (default settings: 20 s timeout) and counts the
 runtime verdicts of the findings on `reduced` rows (the acceptance measure) and on
 `per-sample` rows (which must never be confirmed). Inconclusive verdicts are grouped by
@@ -86,6 +86,10 @@ def _not_python(folder: str, names: list[str]) -> list[str]:
     ]
 
 
+def _not_python_or_notebook(folder: str, names: list[str]) -> list[str]:
+    return [n for n in _not_python(folder, names) if not n.endswith(".ipynb")]
+
+
 def run_package(root: Path, timeout: float) -> tuple[list[dict[str, Any]], float, str]:
     args = [sys.executable, "-m", "losslint", "--format", "json", "--no-cache", "--exit-zero"]
     args += ["--no-respect-gitignore", "--runtime", "--show-refuted", "."]
@@ -102,9 +106,10 @@ sys.path.insert(0, str(HERE / "realworld"))
 from evaluate import GITHUB_SPLITS  # noqa: E402  (the splits evaluate.py scores)
 
 
-def github_rows(corpus: Path, split: str) -> list[dict[str, str]]:
+def github_rows(corpus: Path, split: str, notebooks: bool = False) -> list[dict[str, str]]:
     """The labelled rows of a GitHub corpus (`github.tsv`, `github_repos.toml`) in `split`,
-    as PyPI-style rows whose `package` is the source folder name (`owner+name`)."""
+    as PyPI-style rows whose `package` is the source folder name (`owner+name`); rows in
+    notebooks only with `notebooks` (not their lambdas, which the two name differently)."""
     import tomllib
 
     with open(corpus / "github_repos.toml", "rb") as handle:
@@ -114,14 +119,14 @@ def github_rows(corpus: Path, split: str) -> list[dict[str, str]]:
         repo = repos.get(row["repo"])
         if repo is None or (split != "all" and repo.get("split") != split):
             continue
-        if row["path"].endswith(".ipynb"):
-            continue  # notebooks are not part of this measure
+        if row["path"].endswith(".ipynb") and (not notebooks or "<lambda>" in row["function"]):
+            continue  # notebooks are not part of the default measure
         rows.append({**row, "package": row["repo"].replace("/", "+"), "version": ""})
     return rows
 
 
 def measure(
-    corpus: str, rows: list[dict[str, str]], sources: Path, timeout: float
+    corpus: str, rows: list[dict[str, str]], sources: Path, timeout: float, notebooks: bool = False
 ) -> list[dict[str, Any]]:
     """One record per finding on a triaged function."""
     by_root: dict[Path, list[dict[str, str]]] = defaultdict(list)
@@ -137,7 +142,8 @@ def measure(
             # a copy of the Python files outside any project: no pyproject.toml above it (this
             # repository's own, with its short fixture timeout) changes the settings
             copy = Path(scratch) / root.name
-            shutil.copytree(root, copy, ignore=_not_python, symlinks=True)
+            ignore = _not_python_or_notebook if notebooks else _not_python
+            shutil.copytree(root, copy, ignore=ignore, symlinks=True)
             findings, wall, stderr = run_package(copy, timeout)
             if stderr.startswith("exit -"):  # killed by a signal from outside: once more
                 print(f"{root.name}: {stderr.strip()}; running it again", file=sys.stderr)
@@ -228,6 +234,11 @@ def main() -> int:
         "fresh7 or all",
     )
     parser.add_argument("--no-pypi", action="store_true", help="skip the PyPI corpus")
+    parser.add_argument(
+        "--notebooks",
+        action="store_true",
+        help="GitHub rows in notebooks too (left out by default)",
+    )
     parser.add_argument("--package", action="append", help="only these PyPI packages")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per package")
     options = parser.parse_args()
@@ -245,11 +256,12 @@ def main() -> int:
                 rows = [r for r in rows if r["package"] in options.package]
             records += measure("PyPI", rows, PYPI / ".cache" / "src", options.timeout)
         if options.github:
-            rows = github_rows(options.github, options.split)
+            rows = github_rows(options.github, options.split, options.notebooks)
             if options.package:
                 rows = [r for r in rows if r["repo"] in options.package]
-            name = f"GitHub ({options.split})"
-            records += measure(name, rows, options.github / ".cache" / "github", options.timeout)
+            name = f"GitHub ({options.split}{', notebooks too' if options.notebooks else ''})"
+            sources = options.github / ".cache" / "github"
+            records += measure(name, rows, sources, options.timeout, options.notebooks)
         if options.json:
             options.json.write_text(json.dumps(records, indent=1))
     if options.before:

@@ -198,7 +198,11 @@ def test_a_loss_failing_on_its_second_call_is_reported(run: dict[str, Any]) -> N
 def test_summary_lists_inconclusive_reasons(run: dict[str, Any]) -> None:
     lines = run["stderr"].splitlines()
     index = lines.index("runtime: inconclusive, by reason (what to do):")
-    reasons = [line.split()[:2] for line in lines[index + 1 : index + 4]]
+    reasons = []
+    for line in lines[index + 1 :]:
+        if not line.startswith(" "):
+            break
+        reasons.append(line.split()[:2])
     assert ["1", "later-call"] in reasons
     assert any(line.startswith("runtime probe [1/") for line in lines)
     assert any(line.startswith("runtime fix [1/") for line in lines)
@@ -296,3 +300,13 @@ def test_several_predictions_per_target_and_list_arguments(run: dict[str, Any]) 
 def test_shape_parameters_get_broadcastable_ones(run: dict[str, Any]) -> None:
     runtime = _confirmed(run, "multi_losses.FlowPrior.flow_loss")
     assert any("vol_shape=(1, 1)" in a for a in runtime["arguments"]), runtime
+
+
+def test_a_missing_name_is_explained_by_its_own_notebook(run: dict[str, Any]) -> None:
+    """Two notebooks bind `dist`: one by a loop runtime mode does not run, the other by an
+    import that fails here. The loss of the second is told about its own failed import."""
+    assert _confirmed(run, "a_evaluation.mse")["output_shape"] == []
+    runtime = run["by"]["b_missing_module.nll"]
+    assert runtime["verdict"] == "inconclusive" and runtime["reason"] == "import", runtime
+    assert "(b_missing_module.ipynb:2) failed to load" in runtime["detail"]
+    assert "a_evaluation.ipynb" not in runtime["detail"]

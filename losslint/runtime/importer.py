@@ -83,6 +83,14 @@ def _identifier(stem: str) -> str:
     return name if name.isidentifier() else f"_{name}"
 
 
+def raised_in(exc: BaseException) -> str | None:
+    """The file of the innermost frame an exception was raised in."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename if tb is not None else None
+
+
 @dataclass
 class LoadedModule:
     """A module the importer built: its file, the filtered tree and its guarded failures."""
@@ -418,13 +426,23 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
             submodule_search_locations=[str(location.parent)] if is_package else None,
         )
 
-    def explain_missing(self, name: str, _depth: int = 0) -> str | None:
+    def explain_missing(
+        self, name: str, module_file: str | None = None, _depth: int = 0
+    ) -> str | None:
         """Why a top-level name is missing from the rebuilt modules, when they tell (and why
         a name that statement needed is missing: `class Tagger(Layer)` after a failed
-        `from keras.engine import Layer`, or `from .layers import Tagger` after that)."""
+        `from keras.engine import Layer`, or `from .layers import Tagger` after that).
+        `module_file`: the file of the module that lacks it (two notebooks may both bind it);
+        a failed binding there explains more than one runtime mode left out."""
         failures: list[tuple[int, str, Failed]] = []
+        left_out: str | None = None
+        wanted = self.path_for(module_file).resolve() if module_file else None
+        if wanted is not None and all(
+            m.path is None or m.path.resolve() != wanted for m in self.loaded.values()
+        ):
+            wanted = None  # raised in a library's code: any rebuilt module may explain it
         for loaded in self.loaded.values():
-            if loaded.path is None:
+            if loaded.path is None or (wanted is not None and loaded.path.resolve() != wanted):
                 continue
             where = loaded.path.name
             for failure in loaded.failed:
@@ -434,18 +452,20 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
                     imported = needed is not None and needed.group(1) == name
                     failures.append((int(imported), where, failure))
             for dropped in loaded.rebuilt.dropped if loaded.rebuilt else ():
-                if name in dropped.names:
-                    return (
+                if name in dropped.names and left_out is None:
+                    left_out = (
                         f"`{name}` is bound by a top-level statement runtime mode does not run "
                         f"({where}:{dropped.line}: {dropped.reason})"
                     )
+        if left_out is not None and (wanted is None or not failures):
+            return left_out
         if not failures:
             return None
         _, where, failure = min(failures, key=lambda item: item[0])
         text = f"`{name}` ({where}:{failure.line}) failed to load: {failure.error}"
         needed = _UNDEFINED.match(failure.error)
         if needed and needed.group(1) != name and _depth < 3:
-            cause = self.explain_missing(needed.group(1), _depth + 1)
+            cause = self.explain_missing(needed.group(1), _depth=_depth + 1)
             if cause is not None:
                 text += f", as {cause}"
         return text

@@ -41,7 +41,7 @@ from losslint.runtime.failures import (
     input_independent,
     keras2_failure,
 )
-from losslint.runtime.importer import ProjectImporter
+from losslint.runtime.importer import ProjectImporter, raised_in
 from losslint.runtime.inputs import attempts, make_inputs, parse_shape_comment, perturb
 from losslint.runtime.nested import nested_standalone
 from losslint.runtime.site import SiteError, evaluate_site
@@ -236,7 +236,7 @@ class Prober:
         text = describe(exc)
         name = getattr(exc, "name", None)
         if isinstance(exc, NameError | AttributeError) and isinstance(name, str) and self.importer:
-            why = self.importer.explain_missing(name)
+            why = self.importer.explain_missing(name, raised_in(exc))
             if why:
                 text += f" ({why})"
         return text
@@ -355,7 +355,7 @@ class Prober:
         parts = segment.split(".")
         if not hasattr(module, parts[0]):
             assert self.importer is not None
-            why = self.importer.explain_missing(parts[0])
+            why = self.importer.explain_missing(parts[0], getattr(module, "__file__", None))
             raise LossBuildError(
                 f"`{parts[0]}` is not defined in the rebuilt module" + (f": {why}" if why else "")
             )
