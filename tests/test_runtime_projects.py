@@ -310,3 +310,12 @@ def test_a_missing_name_is_explained_by_its_own_notebook(run: dict[str, Any]) ->
     assert runtime["verdict"] == "inconclusive" and runtime["reason"] == "import", runtime
     assert "(b_missing_module.ipynb:2) failed to load" in runtime["detail"]
     assert "a_evaluation.ipynb" not in runtime["detail"]
+
+
+def test_a_factory_choosing_its_loss_by_name_gets_the_names_it_compares_with(
+    run: dict[str, Any],
+) -> None:
+    """`compile(loss=make_loss(args.loss))`: the site cannot be evaluated, and the factory
+    returns a loss only for "dice", a literal its body compares its parameter with."""
+    runtime = _confirmed(run, "losses.make_loss.<locals>.loss")
+    assert "built with make_loss(loss_name='dice') (searched)" in runtime["detail"]

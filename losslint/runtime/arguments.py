@@ -4,7 +4,8 @@ Tried in this order, each giving whole argument sets: a `# losslint: args=(...)`
 `def`/`class` line; calls to the same name with literal arguments anywhere in the project
 (module-level instances such as `loss = CELoss(0, 1)`, other compile sites, tests); calls in the
 docstring's examples; then values chosen per parameter from its default, its annotation, its
-type in the docstring and its name (class counts, indices, formats, scalars). No TensorFlow here.
+type in the docstring and its name (class counts, indices, formats, scalars), led by the
+literals the function compares it with (a factory dispatching on a loss name). No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import ast
 import inspect
 import itertools
 import re
+import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,6 +193,35 @@ def parameter_values(param: inspect.Parameter, doc: str, classes: int, last_dim:
     return unique
 
 
+def compared_literals(func: Callable[..., Any]) -> dict[str, list[Any]]:
+    """The literals each name is compared with in a function's own source (`if loss_name ==
+    "bce_dice":`, `if mode in ("l1", "l2"):`): a factory that dispatches on a name returns a
+    loss only for one of those."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return {}
+    found: dict[str, list[Any]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare) or not isinstance(node.left, ast.Name):
+            continue
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            items: list[ast.expr] = []
+            if isinstance(op, ast.Eq | ast.NotEq):
+                items = [right]
+            elif isinstance(op, ast.In | ast.NotIn) and isinstance(
+                right, ast.Tuple | ast.List | ast.Set
+            ):
+                items = list(right.elts)
+            values = found.setdefault(node.left.id, [])
+            for item in items:
+                value = item.value if isinstance(item, ast.Constant) else None
+                usable = isinstance(value, str | int | float) and not isinstance(value, bool)
+                if usable and value not in values:
+                    values.append(value)
+    return found
+
+
 def candidates(
     func: Callable[..., Any],
     name: str,
@@ -215,7 +246,11 @@ def candidates(
         doc += "\n" + (inspect.getdoc(init) or "")
     found += itertools.islice(literal_calls(name, sources), MAX_SETS)
     if params:
-        pools = [parameter_values(p, doc, classes, last_dim)[:4] for p in params]
+        compared = compared_literals(func) if inspect.isfunction(func) else {}
+        pools = [
+            [*compared.get(p.name, []), *parameter_values(p, doc, classes, last_dim)[:4]]
+            for p in params
+        ]
         for combo in itertools.islice(itertools.product(*pools), MAX_SETS):
             kwargs = {p.name: v for p, v in zip(params, combo, strict=True)}
             found.append(ArgumentSet((), kwargs, "searched"))
