@@ -6,7 +6,7 @@
 
 For every triaged function of the PyPI corpus (`bench/realworld/triage.tsv`) and, with
 `--github DIR`, of a GitHub corpus (`DIR/github.tsv`, `DIR/github_repos.toml`, sources in
-`DIR/.cache/github/owner+name/`; `--split dev|test|holdout|fresh|fresh2|fresh3|fresh4|fresh5|fresh6|fresh7|all`; notebooks
+`DIR/.cache/github/owner+name/`; `--split dev|test|holdout|fresh|fresh2|fresh3|fresh4|fresh5|fresh6|fresh7|fresh8|all`; notebooks
 left out unless `--notebooks`), this runs `losslint --runtime --show-refuted --format json` on a copy of the
 package's Python files in a temporary folder (default settings: 20 s timeout) and counts the
 runtime verdicts of the findings on `reduced` rows (the acceptance measure) and on
@@ -231,7 +231,7 @@ def main() -> int:
         default="dev",
         choices=(*GITHUB_SPLITS, "all"),
         help="GitHub split: dev, test, holdout, fresh, fresh2, fresh3, fresh4, fresh5, fresh6, "
-        "fresh7 or all",
+        "fresh7, fresh8 or all",
     )
     parser.add_argument("--no-pypi", action="store_true", help="skip the PyPI corpus")
     parser.add_argument(
