@@ -70,15 +70,52 @@ DEFAULT_LOSS_ARG_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 
+_NAME_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def name_tokens(name: str) -> tuple[str, ...]:
+    """The words of a parameter name, lower-cased: `true_targets` -> (true, targets),
+    `predY` -> (pred, y)."""
+    return tuple(t.lower() for t in _NAME_TOKEN.findall(name))
+
+
+class LossSpellings(frozenset[tuple[str, str]]):
+    """The parameter pairs that make a function loss-shaped (`pair in spellings`).
+
+    The pairs themselves, and names that contain both words of a pair as words of their own
+    (`trueY, predY` for `true, pred`; `true_targets, predictions` for `targets, predictions`).
+    Only pairs of real words (three letters or more) count that way: `y, p` does not make
+    `y_train, p_value` a loss.
+    """
+
+    def __contains__(self, pair: object) -> bool:
+        if frozenset.__contains__(self, pair):
+            return True
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            return False
+        return _contains_words(self, *pair)
+
+
+@functools.lru_cache(maxsize=4096)
+def _contains_words(pairs: LossSpellings, first: str, second: str) -> bool:
+    firsts, seconds = set(name_tokens(first)), set(name_tokens(second))
+    return any(
+        a in firsts and b in seconds
+        for a, b in pairs
+        if len(a) >= 3 and len(b) >= 3 and a.isalpha() and b.isalpha()
+    )
+
+
 @functools.lru_cache(maxsize=8)
-def loss_pairs(names: tuple[tuple[str, str], ...]) -> frozenset[tuple[str, str]]:
+def loss_pairs(names: tuple[tuple[str, str], ...]) -> LossSpellings:
     """The parameter spellings that make a function loss-shaped: `loss-arg-names`, each also
-    with the `y_` prefix research code puts on both (`y_gt, y_pr` for `gt, pr`)."""
+    with the `y_` prefix research code puts on both (`y_gt, y_pr` for `gt, pr`), and names
+    that contain a pair's words (`LossSpellings`)."""
     pairs = set(names)
     for first, second in names:
         if not first.startswith("y") and not second.startswith("y"):
             pairs.add((f"y_{first}", f"y_{second}"))
-    return frozenset(pairs)
+    return LossSpellings(pairs)
 
 
 KNOWN_KEYS = frozenset(

@@ -74,6 +74,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "zipped_terms.enumerated_terms",  # for i, term in enumerate(terms)
         "redefined.nll",  # the definition before the compile site, not the later one
         "tf_internals.squared_error",  # tensorflow.python.ops.math_ops
+        "token_spellings.wasserstein_loss",  # (trueY, predY): the words of (true, pred)
+        "token_spellings.hamming_loss",  # (true_targets, predictions)
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -133,6 +135,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "redefined.gap",  # compiled per-sample; its reducing redefinition comes after
         "jax_objective.nll",  # jax.grad of a module-level function
         "tf_internals.per_sample_error",
+        "token_spellings.scaled_mean",  # (y_train, p_value): letters of (y, p), not words
     ):
         assert quiet not in found
 

@@ -36,6 +36,7 @@ from losslint.analysis.values import (
     Symbol,
     Value,
 )
+from losslint.config import LossSpellings
 from losslint.index.gate import names_keras
 from losslint.index.modules import DefNode, FunctionNode, ModuleInfo, collect_bindings
 from losslint.model import LossTarget
@@ -113,7 +114,7 @@ class LossFinder:
 
     def __init__(self, evaluator: Evaluator, loss_arg_names: Iterable[tuple[str, str]]) -> None:
         self.ev = evaluator
-        self.pairs = {(a, b) for a, b in loss_arg_names}
+        self.pairs = LossSpellings(loss_arg_names)
         self._evaluated: dict[ast.AST, None] = evaluator.memos.table()
         self._collections: dict[ast.AST, list[tuple[tuple[int, int, int, int], ast.Assign]]] = (
             evaluator.memos.table()
