@@ -82,10 +82,12 @@ def name_tokens(name: str) -> tuple[str, ...]:
 class LossSpellings(frozenset[tuple[str, str]]):
     """The parameter pairs that make a function loss-shaped (`pair in spellings`).
 
-    The pairs themselves, and names that contain both words of a pair as words of their own
-    (`trueY, predY` for `true, pred`; `true_targets, predictions` for `targets, predictions`).
-    Only pairs of real words (three letters or more) count that way: `y, p` does not make
-    `y_train, p_value` a loss.
+    The pairs themselves, the same words cased or joined otherwise (`y_t, y_p` for `yt, yp`),
+    and names that contain both words of a pair as words of their own (`trueY, predY` for
+    `true, pred`; `true_targets, predictions` for `targets, predictions`).
+    Only pairs of words (two letters or more) count that way: `y, p` does not make
+    `y_train, p_value` a loss; and a pair listed both ways (`ytrue, ypred`, `ypred, ytrue`)
+    is taken literally, so `y_pred, y_true` (a helper's reversed order) is none.
     """
 
     def __contains__(self, pair: object) -> bool:
@@ -98,12 +100,17 @@ class LossSpellings(frozenset[tuple[str, str]]):
 
 @functools.lru_cache(maxsize=4096)
 def _contains_words(pairs: LossSpellings, first: str, second: str) -> bool:
-    firsts, seconds = set(name_tokens(first)), set(name_tokens(second))
-    return any(
-        a in firsts and b in seconds
-        for a, b in pairs
-        if len(a) >= 3 and len(b) >= 3 and a.isalpha() and b.isalpha()
-    )
+    firsts, seconds = name_tokens(first), name_tokens(second)
+    spelled = ("".join(firsts), "".join(seconds))
+    for a, b in pairs:
+        if frozenset.__contains__(pairs, (b, a)):
+            continue  # listed both ways (`ytrue, ypred` and `ypred, ytrue`): taken literally
+        if ("".join(name_tokens(a)), "".join(name_tokens(b))) == spelled:
+            return True  # the same words, cased or joined otherwise: `y_t, y_p` for `yt, yp`
+        words = len(a) >= 2 and len(b) >= 2 and a.isalpha() and b.isalpha()
+        if words and a in firsts and b in seconds:
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=8)

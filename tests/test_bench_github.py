@@ -145,7 +145,15 @@ def test_every_repository_is_in_a_split_evaluate_accepts() -> None:
     assert runtime_realworld.GITHUB_SPLITS == evaluate.GITHUB_SPLITS
     labelled = {row["repo"] for row in evaluate.read_tsv(BENCH / "github.tsv")}
     for split in (
-        "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8"
+        "holdout",
+        "fresh",
+        "fresh2",
+        "fresh3",
+        "fresh4",
+        "fresh5",
+        "fresh6",
+        "fresh7",
+        "fresh8",
     ):
         names = [r["name"] for r in repos if evaluate.in_split(r, split)]
         assert len(names) >= 12

@@ -76,6 +76,9 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "tf_internals.squared_error",  # tensorflow.python.ops.math_ops
         "token_spellings.wasserstein_loss",  # (trueY, predY): the words of (true, pred)
         "token_spellings.hamming_loss",  # (true_targets, predictions)
+        "token_spellings.ssim_loss",  # (gt, y_pred): the words of (gt, pred)
+        "token_spellings.coverage",  # (y_t, y_p): (yt, yp) spelled with an underscore
+        "keras3_bases.StateLoss.call",  # keras.Loss is keras.losses.Loss
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -136,6 +139,8 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "jax_objective.nll",  # jax.grad of a module-level function
         "tf_internals.per_sample_error",
         "token_spellings.scaled_mean",  # (y_train, p_value): letters of (y, p), not words
+        "token_spellings.check",  # (y_pred, y_true): reversed, a helper's order
+        "nested_objective.Translator.compile.<locals>.get_loss",  # a nested add_loss term
     ):
         assert quiet not in found
 

@@ -79,6 +79,15 @@ def _wrapped(nodes: list[ast.AST], wrappers: tuple[str, ...]) -> Iterator[ast.ex
                 yield node.args[0]
 
 
+def _qualname(chain: list[ast.AST]) -> str:
+    """The qualified name of the last of these nested definitions (outermost first)."""
+    parts: list[str] = []
+    for node in chain[:-1]:
+        name = getattr(node, "name", "")
+        parts.extend((name,) if isinstance(node, ast.ClassDef) else (name, "<locals>"))
+    return ".".join([*parts, getattr(chain[-1], "name", "")])
+
+
 def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
     """Every node of a body, not entering nested functions and classes."""
     stack: list[ast.AST] = list(reversed(body))
@@ -131,9 +140,11 @@ class LoopObjectives:
         bodies: list[tuple[ast.AST | None, list[ast.stmt], ClassRef | None, bool]] = [
             (None, module.tree.body, None, False)
         ]
+        prefixes: dict[int, str] = {}  # how a function's own nested defs are named
         for node, enclosing in module.scan.functions:
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
+            prefixes[id(node)] = _qualname([*enclosing, node]) + ".<locals>."
             owner = None
             if enclosing and isinstance(enclosing[-1], ast.ClassDef):
                 owner = ClassRef(module, enclosing[-1], enclosing[-1].name)
@@ -147,7 +158,8 @@ class LoopObjectives:
             nodes = list(_own_nodes(body))  # walked once: the helpers below reuse them
             sinks = list(_sinks(nodes, step, self.calls))
             if sinks:
-                refs, parameters = self._objectives(module, function, nodes, owner, sinks)
+                prefix = prefixes.get(id(function), "")
+                refs, parameters = self._objectives(module, function, nodes, owner, sinks, prefix)
                 found += refs
                 passed.extend((function, p) for p in parameters if function is not None)
             for wrapped in _wrapped(nodes, self.wrappers):
@@ -197,7 +209,8 @@ class LoopObjectives:
                     nodes = list(_own_nodes(node.body))
                     returned = [n.value for n in nodes if isinstance(n, ast.Return) and n.value]
                 if returned:
-                    terms, _ = self._objectives(ref.module, node, nodes, ref.cls, returned)
+                    prefix = "" if isinstance(node, ast.Lambda) else f"{ref.qualname}.<locals>."
+                    terms, _ = self._objectives(ref.module, node, nodes, ref.cls, returned, prefix)
                     following += terms
             level = following
         return found
@@ -242,9 +255,11 @@ class LoopObjectives:
         nodes: list[ast.AST],
         owner: ClassRef | None,
         sinks: list[ast.expr],
+        locals_prefix: str = "",
     ) -> tuple[list[FunctionRef], set[str]]:
         """The functions whose result feeds the sinks, and the parameters (functions the
-        caller passes in) that do."""
+        caller passes in) that do; a def nested in `function` is named `locals_prefix` + its
+        name."""
         parameters: set[str] = set()
         if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             parameters = {a.arg for a in [*function.args.posonlyargs, *function.args.args]}
@@ -276,6 +291,14 @@ class LoopObjectives:
             func = call.func
             if isinstance(func, ast.Name) and func.id in parameters and func.id not in assigned:
                 given.add(func.id)
+                continue
+            if isinstance(func, ast.Name) and func.id in local and locals_prefix:
+                # `loss = get_loss(output, target)` of a def nested right here
+                found.append(
+                    FunctionRef(
+                        module=module, node=local[func.id], qualname=locals_prefix + func.id
+                    )
+                )
                 continue
             found += self._callee(module, func, assigned, owner, 0)
         return found, given
