@@ -98,19 +98,31 @@ class LossSpellings(frozenset[tuple[str, str]]):
         return _contains_words(self, *pair)
 
 
-@functools.lru_cache(maxsize=4096)
-def _contains_words(pairs: LossSpellings, first: str, second: str) -> bool:
-    firsts, seconds = name_tokens(first), name_tokens(second)
-    spelled = ("".join(firsts), "".join(seconds))
+@functools.lru_cache(maxsize=8)
+def _spelling_forms(
+    pairs: LossSpellings,
+) -> tuple[frozenset[tuple[str, str]], dict[str, frozenset[str]]]:
+    """The pairs' words joined (`y_true` -> `ytrue`), and for each first word of two letters
+    or more the second words a longer name may contain with it; a pair listed both ways
+    (`ytrue, ypred` and `ypred, ytrue`) is in neither: it is taken literally."""
+    joined: set[tuple[str, str]] = set()
+    words: dict[str, set[str]] = {}
     for a, b in pairs:
         if frozenset.__contains__(pairs, (b, a)):
-            continue  # listed both ways (`ytrue, ypred` and `ypred, ytrue`): taken literally
-        if ("".join(name_tokens(a)), "".join(name_tokens(b))) == spelled:
-            return True  # the same words, cased or joined otherwise: `y_t, y_p` for `yt, yp`
-        words = len(a) >= 2 and len(b) >= 2 and a.isalpha() and b.isalpha()
-        if words and a in firsts and b in seconds:
-            return True
-    return False
+            continue
+        joined.add(("".join(name_tokens(a)), "".join(name_tokens(b))))
+        if len(a) >= 2 and len(b) >= 2 and a.isalpha() and b.isalpha():
+            words.setdefault(a, set()).add(b)
+    return frozenset(joined), {a: frozenset(b) for a, b in words.items()}
+
+
+@functools.lru_cache(maxsize=4096)
+def _contains_words(pairs: LossSpellings, first: str, second: str) -> bool:
+    joined, words = _spelling_forms(pairs)
+    firsts, seconds = name_tokens(first), name_tokens(second)
+    if ("".join(firsts), "".join(seconds)) in joined:
+        return True  # the same words, cased or joined otherwise: `y_t, y_p` for `yt, yp`
+    return any(not words.get(token, frozenset()).isdisjoint(seconds) for token in firsts)
 
 
 @functools.lru_cache(maxsize=8)
