@@ -83,8 +83,10 @@ class LossSpellings(frozenset[tuple[str, str]]):
     """The parameter pairs that make a function loss-shaped (`pair in spellings`).
 
     The pairs themselves, the same words cased or joined otherwise (`y_t, y_p` for `yt, yp`),
-    and names that contain both words of a pair as words of their own (`trueY, predY` for
-    `true, pred`; `true_targets, predictions` for `targets, predictions`).
+    and names made of the pairs' words and single letters that contain both words of a pair
+    (`trueY, predY` for `true, pred`; `true_targets, predictions` for `targets,
+    predictions`); a name with any other word (`pose_true`, `label_smoothing`) never matches
+    that way.
     Only pairs of words (two letters or more) count that way: `y, p` does not make
     `y_train, p_value` a loss; and a pair listed both ways (`ytrue, ypred`, `ypred, ytrue`)
     is taken literally, so `y_pred, y_true` (a helper's reversed order) is none.
@@ -101,27 +103,31 @@ class LossSpellings(frozenset[tuple[str, str]]):
 @functools.lru_cache(maxsize=8)
 def _spelling_forms(
     pairs: LossSpellings,
-) -> tuple[frozenset[tuple[str, str]], dict[str, frozenset[str]]]:
-    """The pairs' words joined (`y_true` -> `ytrue`), and for each first word of two letters
-    or more the second words a longer name may contain with it; a pair listed both ways
-    (`ytrue, ypred` and `ypred, ytrue`) is in neither: it is taken literally."""
+) -> tuple[frozenset[tuple[str, str]], dict[str, frozenset[str]], frozenset[str]]:
+    """The pairs' words joined (`y_true` -> `ytrue`); for each first word of two letters or
+    more, the second words a longer name may contain with it; and every word of the pairs. A
+    pair listed both ways (`ytrue, ypred` and `ypred, ytrue`) is taken literally."""
     joined: set[tuple[str, str]] = set()
     words: dict[str, set[str]] = {}
+    vocabulary: set[str] = set()
     for a, b in pairs:
+        vocabulary.update(name_tokens(a), name_tokens(b))
         if frozenset.__contains__(pairs, (b, a)):
             continue
         joined.add(("".join(name_tokens(a)), "".join(name_tokens(b))))
         if len(a) >= 2 and len(b) >= 2 and a.isalpha() and b.isalpha():
             words.setdefault(a, set()).add(b)
-    return frozenset(joined), {a: frozenset(b) for a, b in words.items()}
+    return frozenset(joined), {a: frozenset(b) for a, b in words.items()}, frozenset(vocabulary)
 
 
 @functools.lru_cache(maxsize=4096)
 def _contains_words(pairs: LossSpellings, first: str, second: str) -> bool:
-    joined, words = _spelling_forms(pairs)
+    joined, words, vocabulary = _spelling_forms(pairs)
     firsts, seconds = name_tokens(first), name_tokens(second)
     if ("".join(firsts), "".join(seconds)) in joined:
         return True  # the same words, cased or joined otherwise: `y_t, y_p` for `yt, yp`
+    if any(len(t) > 1 and t not in vocabulary for t in (*firsts, *seconds)):
+        return False  # another word (`pose_true`, `label_smoothing`): not a loss's spelling
     return any(not words.get(token, frozenset()).isdisjoint(seconds) for token in firsts)
 
 

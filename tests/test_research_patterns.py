@@ -140,6 +140,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "tf_internals.per_sample_error",
         "token_spellings.scaled_mean",  # (y_train, p_value): letters of (y, p), not words
         "token_spellings.check",  # (y_pred, y_true): reversed, a helper's order
+        "token_spellings.pose_error",  # (pose_true, pose_pred): `pose` is no loss word
         "nested_objective.Translator.compile.<locals>.get_loss",  # a nested add_loss term
     ):
         assert quiet not in found
