@@ -319,3 +319,9 @@ def test_a_factory_choosing_its_loss_by_name_gets_the_names_it_compares_with(
     returns a loss only for "dice", a literal its body compares its parameter with."""
     runtime = _confirmed(run, "losses.make_loss.<locals>.loss")
     assert "built with make_loss(loss_name='dice') (searched)" in runtime["detail"]
+
+
+def test_a_numpy_score_function_runs_on_arrays(run: dict[str, Any]) -> None:
+    """`.astype()` and `.sum()` are NumPy array methods a tensor lacks: such a function is
+    run again on the same values as NumPy arrays."""
+    assert _confirmed(run, "scores.energy_error")["output_shape"] == []

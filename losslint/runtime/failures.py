@@ -61,6 +61,15 @@ def input_independent(exc: BaseException) -> bool:
     return True
 
 
+_ARRAY_METHOD = re.compile(r"EagerTensor'? object has no attribute '?(\w+)")
+
+
+def wants_arrays(errors: str) -> bool:
+    """A NumPy score function run on tensors: `.sum()`, `.astype()`, `.copy()` are methods of
+    NumPy arrays that an EagerTensor lacks."""
+    return _ARRAY_METHOD.search(errors) is not None
+
+
 def keras2_failure(result: dict[str, Any]) -> bool:
     """Whether Keras 2 or TensorFlow 1 code failed (worth another try with the compatibility
     layer, or under tf_keras)."""

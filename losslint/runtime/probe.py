@@ -40,6 +40,7 @@ from losslint.runtime.failures import (
     describe,
     input_independent,
     keras2_failure,
+    wants_arrays,
 )
 from losslint.runtime.importer import ProjectImporter, raised_in
 from losslint.runtime.inputs import attempts, make_inputs, parse_shape_comment, perturb
@@ -118,6 +119,7 @@ class Prober:
         self._searched = False
         self._arguments: list[str] = []
         self._batch_parameters: list[str] = []  # given a batch like y_pred (see `measure`)
+        self._arrays = False  # inputs as NumPy arrays, not tensors (see `measure`)
         self._classes = 7
         self._last_dim = 7
 
@@ -645,6 +647,8 @@ class Prober:
 
     def _call(self, fn: Callable[..., Any], y_true: Any, y_pred: Any) -> Any:
         tf = self.tf
+        if self._arrays:
+            return self._to_array(fn(y_true, y_pred))
         batches = {name: tf.constant(y_pred) for name in self._batch_parameters}
         return self._to_array(fn(tf.constant(y_true), tf.constant(y_pred), **batches))
 
@@ -656,9 +660,16 @@ class Prober:
         A loss that failed on a `None` its extra parameters default to (`disc_r=None`, which
         its compile site binds with `functools.partial(loss, disc_r=D(x))`, a batch of the
         model) is tried again with a batch like `y_pred` for each of them."""
-        self._batch_parameters = []
+        self._batch_parameters, self._arrays = [], False
         result = self._measure(fn, attempts)
         errors = " ".join(t.get("error", "") for t in result.get("tried") or [])
+        if result.get("status") == "call_error" and wants_arrays(errors):
+            self._arrays = True  # a NumPy score function: NumPy arrays, as it expects
+            again = self._measure(fn, attempts)
+            if again.get("status") != "call_error":
+                self._arguments.append("y_true, y_pred as NumPy arrays (it uses array methods)")
+                return again
+            self._arrays = False
         names = none_parameters(fn) if "NoneType" in errors else []
         if result.get("status") != "call_error" or not names:
             return result
