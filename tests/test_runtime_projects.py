@@ -325,3 +325,9 @@ def test_a_numpy_score_function_runs_on_arrays(run: dict[str, Any]) -> None:
     """`.astype()` and `.sum()` are NumPy array methods a tensor lacks: such a function is
     run again on the same values as NumPy arrays."""
     assert _confirmed(run, "scores.energy_error")["output_shape"] == []
+
+
+def test_the_definition_a_finding_is_about_runs_not_a_later_one(run: dict[str, Any]) -> None:
+    """The module's final `nll` is a later, per-sample definition: the earlier one, which the
+    compile site uses and the finding is about, is the one run (before, it was refuted)."""
+    assert _confirmed(run, "redefined_losses.nll")["output_shape"] == []

@@ -83,22 +83,52 @@ def standalone(
             defaults = [*inner.args.defaults, *(d for d in inner.args.kw_defaults if d)]
             if any(isinstance(n, ast.Call) for d in defaults for n in ast.walk(d)):
                 return None  # a default computed by a call would run project code
-            alone = copy.copy(inner)  # every field this Python's `FunctionDef` has
-            alone.args = args = copy.deepcopy(inner.args)
-            alone.decorator_list, alone.returns = [], None
-            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-                if arg is not None:
-                    arg.annotation = None  # annotations are never evaluated
-            code = compile(
-                ast.fix_missing_locations(ast.copy_location(ast.Module([alone], []), inner)),
-                filename,
-                "exec",
-            )
-            namespace = vars(module)
-            scratch: dict[str, Any] = {}
-            exec(code, namespace, scratch)  # a `def` only: nothing of the project runs
-            return scratch.get(name)
+            return _def_alone(module, inner, filename)
     return None
+
+
+def _def_alone(
+    module: ModuleType, node: ast.FunctionDef | ast.AsyncFunctionDef, filename: str
+) -> Any:
+    """The function of a `def` node compiled alone in `module`'s namespace (decorators and
+    annotations left out)."""
+    alone = copy.copy(node)  # every field this Python's `FunctionDef` has
+    alone.args = args = copy.deepcopy(node.args)
+    alone.decorator_list, alone.returns = [], None
+    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+        if arg is not None:
+            arg.annotation = None  # annotations are never evaluated
+    code = compile(
+        ast.fix_missing_locations(ast.copy_location(ast.Module([alone], []), node)),
+        filename,
+        "exec",
+    )
+    scratch: dict[str, Any] = {}
+    exec(code, vars(module), scratch)  # a `def` only: nothing of the project runs
+    return scratch.get(node.name)
+
+
+def definition_at(value: Any, line: int, importer: ProjectImporter | None) -> Any:
+    """`value`, a module-level function; or, when the module defines its name again after the
+    definition at `line` (a notebook's later cell), that earlier definition compiled alone,
+    which is the one the finding (and the compile site above the later one) is about."""
+    code = getattr(value, "__code__", None)
+    module = sys.modules.get(getattr(value, "__module__", "") or "")
+    if importer is None or code is None or module is None:
+        return value
+    try:
+        tree = ast.parse(importer.source(importer.path_for(code.co_filename)))
+    except (OSError, SyntaxError, ValueError):
+        return value
+    for node in tree.body:
+        if isinstance(node, _DEFS) and node.name == value.__name__ and line in _def_lines(node):
+            if code.co_firstlineno in _def_lines(node):
+                return value  # the same definition
+            defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]
+            if any(isinstance(n, ast.Call) for d in defaults for n in ast.walk(d)):
+                return value  # a default computed by a call would run project code
+            return _def_alone(module, node, code.co_filename)
+    return value
 
 
 def nested_standalone(factory: Any, segment: str, importer: ProjectImporter | None) -> Any:

@@ -44,7 +44,7 @@ from losslint.runtime.failures import (
 )
 from losslint.runtime.importer import ProjectImporter, raised_in
 from losslint.runtime.inputs import attempts, make_inputs, parse_shape_comment, perturb
-from losslint.runtime.nested import nested_standalone
+from losslint.runtime.nested import definition_at, nested_standalone
 from losslint.runtime.site import SiteError, evaluate_site
 
 _RTOL, _ATOL = 1e-5, 1e-6
@@ -284,6 +284,8 @@ class Prober:
             if site_error is not None:
                 raise LossBuildError(f"{site_error}; {exc}") from exc
             raise
+        if len(segments) == 1 and "." not in qualname and inspect.isfunction(value):
+            value = definition_at(value, line, self.importer)  # not a later one of that name
         return self._as_callable(value, kind, qualname)
 
     def _from_site(self, site_expr: str, site_path: Path, qualname: str) -> Any:
