@@ -2,14 +2,18 @@
 identity_loss(y_true, y_pred): ...; model.compile(loss=identity_loss)`), without running
 that function: when the nested `def` closes over none of its enclosing function's names, its
 code means the same at module level, so it is compiled there alone (decorators and
-annotations left out; not when a default value is computed by a call)."""
+annotations left out; not when a default value is computed by a call). Also: the earlier of
+two module-level definitions of one name, and what a function's code says about itself (its
+own `return`s, whether it reads its first parameter)."""
 
 from __future__ import annotations
 
 import ast
 import copy
+import dis
 import symtable
 import sys
+from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -145,4 +149,32 @@ def nested_standalone(factory: Any, segment: str, importer: ProjectImporter | No
         return None
     return standalone(
         module, source, code.co_filename, factory.__name__, code.co_firstlineno, segment
+    )
+
+
+def own_returns(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Return]:
+    """`return` statements of `func` itself (not of functions nested in it)."""
+    stack: list[ast.AST] = list(func.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+_LOCAL_ACCESS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "STORE_FAST", "DELETE_FAST"})
+
+
+def ignores_first_parameter(func: Any) -> bool:
+    """Whether a function never reads its first parameter (`self`), nor lets an inner function
+    or a zero-argument `super()` do so."""
+    code = func.__code__
+    if code.co_argcount == 0 or "__class__" in code.co_freevars:
+        return False
+    first = code.co_varnames[0]
+    if first in code.co_cellvars:
+        return False
+    return not any(
+        ins.opname in _LOCAL_ACCESS and ins.argval == first for ins in dis.get_instructions(code)
     )

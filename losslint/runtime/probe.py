@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dis
 import functools
 import gc
 import inspect
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -44,7 +43,12 @@ from losslint.runtime.failures import (
 )
 from losslint.runtime.importer import ProjectImporter, raised_in
 from losslint.runtime.inputs import attempts, make_inputs, parse_shape_comment, perturb
-from losslint.runtime.nested import definition_at, nested_standalone
+from losslint.runtime.nested import (
+    definition_at,
+    ignores_first_parameter,
+    nested_standalone,
+    own_returns,
+)
 from losslint.runtime.site import SiteError, evaluate_site
 
 _RTOL, _ATOL = 1e-5, 1e-6
@@ -52,38 +56,10 @@ MAX_ARGUMENT_SETS = 12  # argument sets tried per loss (see losslint.runtime.arg
 __all__ = ["make_inputs", "parse_shape_comment", "perturb"]
 
 
-def _own_returns(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Return]:
-    """`return` statements of `func` itself (not of functions nested in it)."""
-    stack: list[ast.AST] = list(func.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Return):
-            yield node
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            stack.extend(ast.iter_child_nodes(node))
-
-
 def _close(a: Any, b: Any) -> Any:
     import numpy as np
 
     return np.isclose(a, b, rtol=_RTOL, atol=_ATOL, equal_nan=True)
-
-
-_LOCAL_ACCESS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "STORE_FAST", "DELETE_FAST"})
-
-
-def _ignores_first_parameter(func: Any) -> bool:
-    """Whether a function never reads its first parameter (`self`), nor lets an inner function
-    or a zero-argument `super()` do so."""
-    code = func.__code__
-    if code.co_argcount == 0 or "__class__" in code.co_freevars:
-        return False
-    first = code.co_varnames[0]
-    if first in code.co_cellvars:
-        return False
-    return not any(
-        ins.opname in _LOCAL_ACCESS and ins.argval == first for ins in dis.get_instructions(code)
-    )
 
 
 class _NoMoreArguments(Exception):
@@ -376,7 +352,7 @@ class Prober:
             if (
                 method != "__call__"
                 and inspect.isfunction(static)
-                and _ignores_first_parameter(static)
+                and ignores_first_parameter(static)
             ):
                 # `def wasserstein(self, y_true, y_pred)` never reads `self`: no instance, so
                 # none of the class's constructor runs
@@ -541,7 +517,7 @@ class Prober:
                 and code.co_firstlineno in (node.lineno, *(d.lineno for d in node.decorator_list))
             ):
                 continue
-            for ret in _own_returns(node):
+            for ret in own_returns(node):
                 value = ret.value
                 if (
                     lambda_line is not None
