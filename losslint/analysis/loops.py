@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from losslint.analysis.values import Choice, ClassRef, FunctionRef, Instance, Value
-from losslint.index.modules import ModuleInfo, target_names
+from losslint.index.modules import ModuleInfo, qualified_name, target_names
 
 if TYPE_CHECKING:
     from losslint.analysis.evaluator import Evaluator
@@ -77,15 +77,6 @@ def _wrapped(nodes: list[ast.AST], wrappers: tuple[str, ...]) -> Iterator[ast.ex
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if name in wrappers:
                 yield node.args[0]
-
-
-def _qualname(chain: list[ast.AST]) -> str:
-    """The qualified name of the last of these nested definitions (outermost first)."""
-    parts: list[str] = []
-    for node in chain[:-1]:
-        name = getattr(node, "name", "")
-        parts.extend((name,) if isinstance(node, ast.ClassDef) else (name, "<locals>"))
-    return ".".join([*parts, getattr(chain[-1], "name", "")])
 
 
 def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
@@ -144,7 +135,7 @@ class LoopObjectives:
         for node, enclosing in module.scan.functions:
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
-            prefixes[id(node)] = _qualname([*enclosing, node]) + ".<locals>."
+            prefixes[id(node)] = qualified_name(enclosing, node.name) + ".<locals>."
             owner = None
             if enclosing and isinstance(enclosing[-1], ast.ClassDef):
                 owner = ClassRef(module, enclosing[-1], enclosing[-1].name)

@@ -38,7 +38,13 @@ from losslint.analysis.values import (
 )
 from losslint.config import LossSpellings
 from losslint.index.gate import names_keras
-from losslint.index.modules import DefNode, FunctionNode, ModuleInfo, collect_bindings
+from losslint.index.modules import (
+    DefNode,
+    FunctionNode,
+    ModuleInfo,
+    collect_bindings,
+    qualified_name,
+)
 from losslint.model import LossTarget
 from losslint.source import real_path
 
@@ -169,7 +175,7 @@ class LossFinder:
         owner: ClassRef | None = None
         for index, node in enumerate(enclosing):
             if isinstance(node, ast.ClassDef):
-                owner = ClassRef(module, node, _qualname(enclosing[:index], node.name))
+                owner = ClassRef(module, node, qualified_name(enclosing[:index], node.name))
                 continue
             inner = Scope(module=module, function=node.name, env=dict(scope.env))
             method = owner is not None and index > 0 and enclosing[index - 1] is owner.node
@@ -432,10 +438,13 @@ class LossFinder:
         if isinstance(node, ast.Lambda):
             name = f"<lambda>@{node.lineno}"
             return FunctionRef(
-                module=module, node=node, qualname=_qualname(enclosing, name), closure=closure or {}
+                module=module,
+                node=node,
+                qualname=qualified_name(enclosing, name),
+                closure=closure or {},
             )
         return FunctionRef(
-            module=module, node=node, qualname=_qualname(enclosing, node.name), closure=closure
+            module=module, node=node, qualname=qualified_name(enclosing, node.name), closure=closure
         )
 
     def _evaluate_enclosing(self, module: ModuleInfo, enclosing: list[DefNode]) -> None:
@@ -678,20 +687,10 @@ def _nested(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST | None:
     return next((n for n in ast.walk(function) if n is not function and isinstance(n, _DEFS)), None)
 
 
-def _qualname(enclosing: list[DefNode] | tuple[DefNode, ...], name: str) -> str:
-    parts: list[str] = []
-    for node in enclosing:
-        if isinstance(node, ast.ClassDef):
-            parts.append(node.name)
-        else:
-            parts.extend((node.name, "<locals>"))
-    return ".".join([*parts, name])
-
-
 def module_classes(module: ModuleInfo) -> Iterator[ClassRef]:
     """Every class, with its qualified name (`outer.<locals>.Inner` inside functions)."""
     for node, enclosing in module.scan.classes:
-        yield ClassRef(module, node, _qualname(enclosing, node.name))
+        yield ClassRef(module, node, qualified_name(enclosing, node.name))
 
 
 def _functions(
@@ -704,6 +703,6 @@ def _functions(
             if isinstance(node, ast.Lambda):
                 continue
             cls = enclosing[-1]
-            owner = ClassRef(module, cls, _qualname(enclosing[:-1], cls.name))
+            owner = ClassRef(module, cls, qualified_name(enclosing[:-1], cls.name))
             enclosing = enclosing[:-1]
         yield node, owner, list(enclosing)

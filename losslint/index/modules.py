@@ -306,6 +306,18 @@ def import_bindings(stmt: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, Bi
         )
 
 
+def qualified_name(enclosing: list[DefNode] | tuple[DefNode, ...], name: str) -> str:
+    """`name` defined inside `enclosing` (outermost first), as Python's `__qualname__` spells
+    it: `Outer.method.<locals>.inner`."""
+    parts: list[str] = []
+    for node in enclosing:
+        if isinstance(node, ast.ClassDef):
+            parts.append(node.name)
+        else:
+            parts.extend((node.name, "<locals>"))
+    return ".".join([*parts, name])
+
+
 def target_names(target: ast.AST) -> Iterator[str]:
     """The names an assignment target binds."""
     if isinstance(target, ast.Name):
