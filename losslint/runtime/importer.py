@@ -436,15 +436,12 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         a failed binding there explains more than one runtime mode left out."""
         failures: list[tuple[int, str, Failed]] = []
         left_out: str | None = None
+        modules = [(m.path, m) for m in self.loaded.values() if m.path is not None]
         wanted = self.path_for(module_file).resolve() if module_file else None
-        if wanted is not None and all(
-            m.path is None or m.path.resolve() != wanted for m in self.loaded.values()
-        ):
-            wanted = None  # raised in a library's code: any rebuilt module may explain it
-        for loaded in self.loaded.values():
-            if loaded.path is None or (wanted is not None and loaded.path.resolve() != wanted):
-                continue
-            where = loaded.path.name
+        own = [(path, m) for path, m in modules if wanted and path.resolve() == wanted]
+        # raised in a library's code (no rebuilt module's): any rebuilt module may explain it
+        for path, loaded in own or modules:
+            where = path.name
             for failure in loaded.failed:
                 if name in failure.names:
                     needed = _UNDEFINED.match(failure.error)
@@ -457,7 +454,7 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
                         f"`{name}` is bound by a top-level statement runtime mode does not run "
                         f"({where}:{dropped.line}: {dropped.reason})"
                     )
-        if left_out is not None and (wanted is None or not failures):
+        if left_out is not None and (not own or not failures):
             return left_out
         if not failures:
             return None

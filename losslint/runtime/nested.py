@@ -84,9 +84,6 @@ def standalone(
         for inner in _own_defs(outer):
             if inner.name != name or not _closes_over_nothing(source, filename, outer, inner):
                 continue
-            defaults = [*inner.args.defaults, *(d for d in inner.args.kw_defaults if d)]
-            if any(isinstance(n, ast.Call) for d in defaults for n in ast.walk(d)):
-                return None  # a default computed by a call would run project code
             return _def_alone(module, inner, filename)
     return None
 
@@ -95,7 +92,11 @@ def _def_alone(
     module: ModuleType, node: ast.FunctionDef | ast.AsyncFunctionDef, filename: str
 ) -> Any:
     """The function of a `def` node compiled alone in `module`'s namespace (decorators and
-    annotations left out)."""
+    annotations left out); None when a default value is computed by a call, which would run
+    project code."""
+    defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]
+    if any(isinstance(n, ast.Call) for d in defaults for n in ast.walk(d)):
+        return None
     alone = copy.copy(node)  # every field this Python's `FunctionDef` has
     alone.args = args = copy.deepcopy(node.args)
     alone.decorator_list, alone.returns = [], None
@@ -116,40 +117,43 @@ def definition_at(value: Any, line: int, importer: ProjectImporter | None) -> An
     """`value`, a module-level function; or, when the module defines its name again after the
     definition at `line` (a notebook's later cell), that earlier definition compiled alone,
     which is the one the finding (and the compile site above the later one) is about."""
-    code = getattr(value, "__code__", None)
-    module = sys.modules.get(getattr(value, "__module__", "") or "")
-    if importer is None or code is None or module is None:
+    found = _source_of(value, importer)
+    if found is None:
         return value
+    module, source, filename = found
     try:
-        tree = ast.parse(importer.source(importer.path_for(code.co_filename)))
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
         return value
     for node in tree.body:
         if isinstance(node, _DEFS) and node.name == value.__name__ and line in _def_lines(node):
-            if code.co_firstlineno in _def_lines(node):
+            if value.__code__.co_firstlineno in _def_lines(node):
                 return value  # the same definition
-            defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]
-            if any(isinstance(n, ast.Call) for d in defaults for n in ast.walk(d)):
-                return value  # a default computed by a call would run project code
-            return _def_alone(module, node, code.co_filename)
+            return _def_alone(module, node, filename) or value
     return value
+
+
+def _source_of(func: Any, importer: ProjectImporter | None) -> tuple[ModuleType, str, str] | None:
+    """The rebuilt module of a project function, the source it was compiled from and the
+    file name it was compiled under."""
+    code = getattr(func, "__code__", None)
+    module = sys.modules.get(getattr(func, "__module__", "") or "")
+    if importer is None or code is None or module is None:
+        return None
+    try:
+        return module, importer.source(importer.path_for(code.co_filename)), code.co_filename
+    except (OSError, ValueError):
+        return None
 
 
 def nested_standalone(factory: Any, segment: str, importer: ProjectImporter | None) -> Any:
     """The def `segment` nested in the function `factory`, if it reads none of its locals."""
-    code = getattr(factory, "__code__", None)
-    module = sys.modules.get(getattr(factory, "__module__", "") or "")
-    if importer is None or code is None or module is None:
+    found = _source_of(factory, importer)
+    if found is None or segment.startswith("<lambda>@") or "." in segment:
         return None
-    if segment.startswith("<lambda>@") or "." in segment:
-        return None
-    try:
-        source = importer.source(importer.path_for(code.co_filename))
-    except (OSError, ValueError):
-        return None
-    return standalone(
-        module, source, code.co_filename, factory.__name__, code.co_firstlineno, segment
-    )
+    module, source, filename = found
+    first_line = factory.__code__.co_firstlineno
+    return standalone(module, source, filename, factory.__name__, first_line, segment)
 
 
 def own_returns(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Return]:
