@@ -80,16 +80,13 @@ def name_tokens(name: str) -> tuple[str, ...]:
 
 
 class LossSpellings(frozenset[tuple[str, str]]):
-    """The parameter pairs that make a function loss-shaped (`pair in spellings`).
-
-    The pairs themselves, the same words cased or joined otherwise (`y_t, y_p` for `yt, yp`),
-    and names made of the pairs' words and single letters that contain both words of a pair
-    (`trueY, predY` for `true, pred`; `true_targets, predictions` for `targets,
-    predictions`); a name with any other word (`pose_true`, `label_smoothing`) never matches
-    that way.
-    Only pairs of words (two letters or more) count that way: `y, p` does not make
-    `y_train, p_value` a loss; and a pair listed both ways (`ytrue, ypred`, `ypred, ytrue`)
-    is taken literally, so `y_pred, y_true` (a helper's reversed order) is none.
+    """The parameter pairs that make a function loss-shaped (`pair in spellings`): the pairs
+    themselves; the same words cased or joined otherwise (`y_t, y_p` for `yt, yp`); and names
+    made only of the pairs' words and single letters that contain a pair of words of two
+    letters or more (`trueY, predY` for `true, pred`; `gt, y_pred` for `gt, pred`), so never
+    `y_train, p_value` (for `y, p`) nor `pose_true` (another word). A pair listed both ways
+    (`ytrue, ypred` and `ypred, ytrue`) is taken literally: `y_pred, y_true`, a helper's
+    reversed order, is no spelling.
     """
 
     def __contains__(self, pair: object) -> bool:
