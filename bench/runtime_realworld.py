@@ -231,7 +231,7 @@ def main() -> int:
         default="dev",
         choices=(*GITHUB_SPLITS, "all"),
         help="GitHub split: dev, test, holdout, fresh, fresh2, fresh3, fresh4, fresh5, fresh6, "
-        "fresh7, fresh8 or all",
+        "fresh7, fresh8, fresh9 or all",
     )
     parser.add_argument("--no-pypi", action="store_true", help="skip the PyPI corpus")
     parser.add_argument(

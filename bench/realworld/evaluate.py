@@ -13,6 +13,7 @@
     python bench/realworld/evaluate.py --corpus github --split fresh6   # the sixth fresh split, once
     python bench/realworld/evaluate.py --corpus github --split fresh7   # the seventh fresh split, once
     python bench/realworld/evaluate.py --corpus github --split fresh8   # the eighth fresh split, once
+    python bench/realworld/evaluate.py --corpus github --split fresh9   # the ninth fresh split, once
     python bench/realworld/evaluate.py --corpus all --split all
     python bench/realworld/evaluate.py --corpus github --naive # also score the naive matcher
     python bench/realworld/evaluate.py --runtime               # also run --runtime, count verdicts
@@ -127,6 +128,7 @@ GITHUB_SPLITS = (
     "fresh6",
     "fresh7",
     "fresh8",
+    "fresh9",
 )
 
 
