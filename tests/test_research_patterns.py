@@ -79,6 +79,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "token_spellings.ssim_loss",  # (gt, y_pred): the words of (gt, pred)
         "token_spellings.coverage",  # (y_t, y_p): (yt, yp) spelled with an underscore
         "keras3_bases.StateLoss.call",  # keras.Loss is keras.losses.Loss
+        "stacked_lists.mean_of_everything",  # reduce_mean([a, b]): the terms and the samples
+        "stacked_lists.summed_terms",  # add_n adds its list's tensors; then reduce_sum
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -142,6 +144,8 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "token_spellings.check",  # (y_pred, y_true): reversed, a helper's order
         "token_spellings.pose_error",  # (pose_true, pose_pred): `pose` is no loss word
         "nested_objective.Translator.compile.<locals>.get_loss",  # a nested add_loss term
+        "stacked_lists.shifted_accuracy",  # equal(p, [t - 1, t, t + 1]), then axis 0: the list
+        "stacked_lists.mean_of_terms",  # reduce_mean([a, b], axis=0): the terms, per sample
     ):
         assert quiet not in found
 

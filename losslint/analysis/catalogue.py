@@ -74,6 +74,7 @@ class Catalogue:
     linear: frozenset[str]
     scaling: frozenset[str]
     scaling_either: frozenset[str]
+    list_sums: frozenset[str]
     sizes: frozenset[str]
     casts: frozenset[str]
     mixing: MixingRules
@@ -255,6 +256,7 @@ def load() -> Catalogue:
         linear=frozenset(elementwise["linear"]),
         scaling=frozenset(elementwise["scaling"]),
         scaling_either=frozenset(elementwise["scaling-either"]),
+        list_sums=frozenset(elementwise["list-sums"]),
         sizes=frozenset(data["shape"]["size"]),
         casts=frozenset(data["constant"]["casts"]),
         mixing=_mixing_rules(data["batch_mixing"]),

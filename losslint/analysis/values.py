@@ -245,7 +245,12 @@ class Const:
 
 @dataclass(frozen=True)
 class Unknown:
+    """A value of unknown shape; `tainted` when it is computed from the inputs; `stacked` when
+    it is a list of batch tensors used as a tensor (the batch axis is then the second, so
+    broadcasting it with a batch tensor does not keep that tensor's shape)."""
+
     tainted: bool = False
+    stacked: bool = False
 
 
 @dataclass(frozen=True)
@@ -422,20 +427,26 @@ def elements(value: Value) -> Value | None:
 
 
 def as_tensor(value: Value) -> Value:
-    """Values used as tensors: references and shapes are constants or unknown."""
+    """Values used as tensors: references and shapes are constants or unknown; a list of
+    batch tensors is stacked (`tf.convert_to_tensor` packs it along a new first axis), so the
+    batch axis is no longer the first and the result is unknown."""
     if isinstance(value, TENSORS):
         return value
     if isinstance(value, Seq | Mapping):
         if not value.items:
             return Const()
-        result: Value = as_tensor(value.items[0])
-        for item in value.items[1:]:
-            result = combine(result, as_tensor(item), linear=True)
+        items = [as_tensor(item) for item in value.items]
+        if isinstance(value, Seq) and any(isinstance(i, Batched | Flat) for i in items):
+            return Unknown(tainted=True, stacked=True)
+        result: Value = items[0]
+        for item in items[1:]:
+            result = combine(result, item, linear=True)
         return result
     if isinstance(value, ShapeOf):
         return Const(batch_size=value.batched)
     if isinstance(value, Parts):
-        return as_tensor(value.item)
+        item = as_tensor(value.item)
+        return Unknown(tainted=True, stacked=True) if isinstance(item, Batched | Flat) else item
     if isinstance(value, Symbol | ModuleRef | ClassRef):
         return Const()  # `tf.float32`, a module or a class used as a value
     return Unknown(tainted=False)
@@ -456,9 +467,10 @@ def combine(a: Value, b: Value, *, linear: bool) -> Value:
     a, b = as_tensor(a), as_tensor(b)
     if isinstance(a, Unknown) or isinstance(b, Unknown):
         other = b if isinstance(a, Unknown) else a
-        if isinstance(other, Batched):
-            return other  # broadcasting with an unknown operand (a constant tensor) keeps the shape
         unknown = a if isinstance(a, Unknown) else b
+        assert isinstance(unknown, Unknown)
+        if isinstance(other, Batched) and not unknown.stacked:
+            return other  # broadcasting with an unknown operand (a constant tensor) keeps the shape
         if isinstance(other, Flat) and not tainted(unknown):
             return other  # the same for a flattened batch, with a constant tensor
         return Unknown(tainted=tainted(a) or tainted(b))

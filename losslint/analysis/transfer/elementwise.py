@@ -11,6 +11,8 @@ from losslint.analysis.transfer.common import UNUSABLE_AXIS, axes_argument, axis
 from losslint.analysis.values import (
     Batched,
     Const,
+    Parts,
+    Seq,
     Value,
     as_tensor,
     combine,
@@ -25,12 +27,23 @@ def _is_const(value: Value) -> bool:
     return isinstance(as_tensor(value), Const)
 
 
+def _listed(value: Value) -> tuple[Value, ...]:
+    """The tensors of a list argument (one element standing for all, for a list of unknown
+    length); a tensor argument as itself."""
+    if isinstance(value, Seq):
+        return value.items
+    return (value.item,) if isinstance(value, Parts) else (value,)
+
+
 def elementwise(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
-    values = [as_tensor(v) for v in call.tensors()]
-    if not values:
-        return Const()
     catalogue = ev.catalogue
     short = qualname.rsplit(".", 1)[-1]
+    tensors = call.tensors()
+    if short in catalogue.list_sums:  # `tf.add_n([a, b])`: the list's tensors, added
+        tensors = [i for v in tensors for i in _listed(v)]
+    values = [as_tensor(v) for v in tensors]
+    if not values:
+        return Const()
     if short in catalogue.scaling and len(values) == 2:
         linear = _is_const(values[1]) or (
             short in catalogue.scaling_either and _is_const(values[0])
