@@ -18,7 +18,7 @@ import ast
 import bisect
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from losslint.analysis.values import Choice, ClassRef, FunctionRef, Instance, Value
 from losslint.index.modules import ModuleInfo, qualified_name, target_names
@@ -112,6 +112,16 @@ def _local_functions(nodes: list[ast.AST]) -> dict[str, ast.FunctionDef | ast.As
     return {n.name: n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
 
 
+class _Body(NamedTuple):
+    """A function whose body may hold a loop (None: the module's own body)."""
+
+    function: ast.AST | None
+    statements: list[ast.stmt]
+    owner: ClassRef | None  # its class, for a method
+    step: bool  # a Keras model's train/test step, whose return value is the objective
+    locals_prefix: str  # how the defs nested in it are named (`f.<locals>.`)
+
+
 class LoopObjectives:
     """Finds the functions a module uses as custom-loop objectives."""
 
@@ -128,28 +138,24 @@ class LoopObjectives:
         """(file, qualified name) of every function whose result is an objective here, with
         the functions whose results make up what those return (`_with_terms`)."""
         found: list[FunctionRef] = []
-        bodies: list[tuple[ast.AST | None, list[ast.stmt], ClassRef | None, bool]] = [
-            (None, module.tree.body, None, False)
-        ]
-        prefixes: dict[int, str] = {}  # how a function's own nested defs are named
+        bodies = [_Body(None, module.tree.body, None, False, "")]
         for node, enclosing in module.scan.functions:
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
-            prefixes[id(node)] = qualified_name(enclosing, node.name) + ".<locals>."
             owner = None
             if enclosing and isinstance(enclosing[-1], ast.ClassDef):
                 owner = ClassRef(module, enclosing[-1], enclosing[-1].name)
             step = owner is not None and node.name in self.steps
-            bodies.append((node, node.body, owner, step))
+            prefix = qualified_name(enclosing, node.name) + ".<locals>."
+            bodies.append(_Body(node, node.body, owner, step, prefix))
         passed: list[tuple[ast.AST, str]] = []  # (function, parameter) the loop calls
         lines = _word_lines(module, self.words)
-        for function, body, owner, step in bodies:
+        for function, body, owner, step, prefix in bodies:
             if not step and not _may_call(function, lines):
                 continue  # no sink and no wrapper: its own nodes need no walk
             nodes = list(_own_nodes(body))  # walked once: the helpers below reuse them
             sinks = list(_sinks(nodes, step, self.calls))
             if sinks:
-                prefix = prefixes.get(id(function), "")
                 refs, parameters = self._objectives(module, function, nodes, owner, sinks, prefix)
                 found += refs
                 passed.extend((function, p) for p in parameters if function is not None)
@@ -209,7 +215,7 @@ class LoopObjectives:
     def _passed_in(
         self,
         module: ModuleInfo,
-        bodies: list[tuple[ast.AST | None, list[ast.stmt], ClassRef | None, bool]],
+        bodies: list[_Body],
         passed: list[tuple[ast.AST, str]],
     ) -> list[FunctionRef]:
         """Functions given, in this module, as the argument a loop calls for its objective."""
@@ -220,7 +226,7 @@ class LoopObjectives:
             wanted.setdefault(function.name, []).append((names.index(parameter), parameter))
         found: list[FunctionRef] = []
         lines = _word_lines(module, re.compile("|".join(map(re.escape, wanted))))
-        for function, body, owner, _step in bodies:
+        for function, body, owner, _step, _prefix in bodies:
             if not _may_call(function, lines):
                 continue  # calls none of the loops
             assigned: dict[str, list[ast.expr]] | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -118,9 +118,9 @@ def _positional(node: FunctionNode) -> list[str]:
 class LossFinder:
     """Discovers loss candidates in modules and analyses them with one shared evaluator."""
 
-    def __init__(self, evaluator: Evaluator, loss_arg_names: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, evaluator: Evaluator, pairs: LossSpellings) -> None:
         self.ev = evaluator
-        self.pairs = LossSpellings(loss_arg_names)
+        self.pairs = pairs
         self._evaluated: dict[ast.AST, None] = evaluator.memos.table()
         self._collections: dict[ast.AST, list[tuple[tuple[int, int, int, int], ast.Assign]]] = (
             evaluator.memos.table()

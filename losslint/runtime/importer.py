@@ -145,6 +145,7 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         # module name -> a file no import statement can name (see `load_path`)
         self.unnamed: dict[str, Path] = {}
         self.patches: list[Patch] = []  # applied, oldest first
+        self._trees: dict[str, ast.Module] = {}  # source text -> its tree (see `tree`)
 
     def install(self) -> None:
         if self not in sys.meta_path:
@@ -472,6 +473,15 @@ class ProjectImporter(importlib.abc.MetaPathFinder):
         if resolved in self.overrides:
             return self.overrides[resolved]
         return importlib.util.decode_source(resolved.read_bytes())
+
+    def tree(self, path: Path) -> ast.Module:
+        """`source(path)` parsed, once per text: looking up a loss's definition, its factory's
+        returns and its hints all read the same module. The tree is shared: do not change it.
+        Raises OSError, SyntaxError or ValueError as reading and parsing do."""
+        text = self.source(path)
+        if text not in self._trees:
+            self._trees[text] = ast.parse(text)
+        return self._trees[text]
 
     def load_path(self, path: Path, roots: Iterable[str] = ()) -> ModuleType:
         """The definitions-only module for a project file (importing its packages first).

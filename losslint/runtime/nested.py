@@ -65,15 +65,17 @@ def _def_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[int]:
 
 
 def standalone(
-    module: ModuleType, source: str, filename: str, outer_name: str, first_line: int, name: str
+    module: ModuleType,
+    source: str,
+    tree: ast.Module,
+    filename: str,
+    outer_name: str,
+    first_line: int,
+    name: str,
 ) -> Any:
     """The function `name` defined in the function `outer_name` (first line `first_line`) of
-    `module`'s `source`, compiled at module level; None when it reads an enclosing local or
-    is not there."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
+    `module`'s `source` (parsed: `tree`), compiled at module level; None when it reads an
+    enclosing local or is not there."""
     for outer in ast.walk(tree):
         if not (
             isinstance(outer, _DEFS)
@@ -120,11 +122,7 @@ def definition_at(value: Any, line: int, importer: ProjectImporter | None) -> An
     found = _source_of(value, importer)
     if found is None:
         return value
-    module, source, filename = found
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return value
+    module, _, tree, filename = found
     for node in tree.body:
         if isinstance(node, _DEFS) and node.name == value.__name__ and line in _def_lines(node):
             if value.__code__.co_firstlineno in _def_lines(node):
@@ -133,16 +131,19 @@ def definition_at(value: Any, line: int, importer: ProjectImporter | None) -> An
     return value
 
 
-def _source_of(func: Any, importer: ProjectImporter | None) -> tuple[ModuleType, str, str] | None:
-    """The rebuilt module of a project function, the source it was compiled from and the
-    file name it was compiled under."""
+def _source_of(
+    func: Any, importer: ProjectImporter | None
+) -> tuple[ModuleType, str, ast.Module, str] | None:
+    """The rebuilt module of a project function, the source it was compiled from, that
+    source's tree and the file name it was compiled under."""
     code = getattr(func, "__code__", None)
     module = sys.modules.get(getattr(func, "__module__", "") or "")
     if importer is None or code is None or module is None:
         return None
+    path = importer.path_for(code.co_filename)
     try:
-        return module, importer.source(importer.path_for(code.co_filename)), code.co_filename
-    except (OSError, ValueError):
+        return module, importer.source(path), importer.tree(path), code.co_filename
+    except (OSError, SyntaxError, ValueError):
         return None
 
 
@@ -151,9 +152,9 @@ def nested_standalone(factory: Any, segment: str, importer: ProjectImporter | No
     found = _source_of(factory, importer)
     if found is None or segment.startswith("<lambda>@") or "." in segment:
         return None
-    module, source, filename = found
+    module, source, tree, filename = found
     first_line = factory.__code__.co_firstlineno
-    return standalone(module, source, filename, factory.__name__, first_line, segment)
+    return standalone(module, source, tree, filename, factory.__name__, first_line, segment)
 
 
 def own_returns(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Return]:

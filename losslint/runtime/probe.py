@@ -423,7 +423,7 @@ class Prober:
             return None
         try:
             text = self.importer.source(Path(filename))
-            tree = ast.parse(text)
+            tree = self.importer.tree(Path(filename))
         except (OSError, SyntaxError, ValueError):
             return None
         for node in ast.walk(tree):
@@ -505,7 +505,7 @@ class Prober:
         if code is None or DENIED_CALL.match(getattr(factory, "__name__", "")):
             return False
         try:
-            tree = ast.parse(self.importer.source(self.importer.path_for(code.co_filename)))
+            tree = self.importer.tree(self.importer.path_for(code.co_filename))
         except (OSError, SyntaxError, ValueError):
             return False
         lambda_line = int(segment.split("@", 1)[1]) if segment.startswith("<lambda>@") else None
@@ -533,7 +533,7 @@ class Prober:
         assert self.importer is not None
         path = Path(module.__file__)
         filename = self.importer.code_filename(path)
-        tree = ast.parse(self.importer.source(path), filename)
+        tree = self.importer.tree(path)
         for node in ast.walk(tree):
             if isinstance(node, ast.Lambda) and node.lineno == line:
                 code = compile(ast.Expression(node), filename, "eval")
@@ -592,7 +592,7 @@ class Prober:
         path, line = Path(target["path"]), int(target["line"])
         try:
             text = self.importer.source(path)
-            tree = ast.parse(text)
+            tree = self.importer.tree(path)
         except (OSError, SyntaxError, ValueError):
             return None, ""
         lines = text.splitlines()
