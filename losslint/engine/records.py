@@ -66,6 +66,9 @@ class UnitResult:
     uses: tuple[tuple[str, str], ...] = ()  # (file, qualname) of functions compiled here
     objectives: tuple[tuple[str, str], ...] = ()  # ... used as custom-loop objectives here
     keras: bool = True  # index/gate.py's `speaks_keras` (True when unreadable)
+    # a custom training loop not analysed yet: its objectives matter only if a finding's loss
+    # lies in one of its `deps` (engine/session.py analyses it then)
+    deferred: bool = False
 
 
 # -- JSON ---------------------------------------------------------------------------------------
@@ -204,6 +207,7 @@ def unit_to_json(u: UnitResult) -> dict[str, Any]:
         "uses": [list(k) for k in u.uses],
         "objectives": [list(k) for k in u.objectives],
         "keras": u.keras,
+        "deferred": u.deferred,
     }
 
 
@@ -227,4 +231,5 @@ def unit_from_json(path: Path, v: dict[str, Any]) -> UnitResult:
         uses=tuple((a, b) for a, b in v["uses"]),
         objectives=tuple((a, b) for a, b in v["objectives"]),
         keras=bool(v["keras"]),
+        deferred=bool(v["deferred"]),
     )

@@ -114,6 +114,19 @@ class UnitAnalyser:
             if shared is None:
                 self._forget(path, mark)
 
+    def deferred(self, path: Path) -> UnitResult:
+        """The result of a file that passes the gate only for a custom training loop, before
+        any parse: no records, and as `deps` the files its imports may reach (read from the
+        texts). Its loop objectives can only name functions in those files, so it is analysed
+        only when a finding's loss lies in one of them (`Session`)."""
+        path = real_path(path)
+        try:
+            self.index.source(path)
+        except SourceError:
+            return self.analyse(path)  # (read by the gate just before: its LL000 all the same)
+        digest = self.index.digest(path) or ""
+        return replace(self._result(path, digest, (), None, parsed=False), deferred=True)
+
     def _forget(self, path: Path, mark: Mark) -> None:
         """Free a file loaded for its own analysis: its module, and the memos made since.
 
