@@ -19,9 +19,7 @@ LOSSES_SAFE = (
     "    return tf.reduce_mean(tf.square(a - b), axis=-1)\n"
 )
 LOSSES_REDUCING = (
-    "import tensorflow as tf\n\n"
-    "def total(a, b):\n"
-    "    return tf.reduce_mean(tf.square(a - b))\n"
+    "import tensorflow as tf\n\ndef total(a, b):\n    return tf.reduce_mean(tf.square(a - b))\n"
 )
 # the custom loop takes `total` as its objective: a scalar is right there
 LOOP = (
