@@ -74,6 +74,53 @@ def test_compile_calls_that_may_name_a_loss_pass_the_text_gate(text: str) -> Non
     assert text_may_hold_losses(text, PAIRS)
 
 
+CALL = "    def call(self, x, y=None):\n        return x\n"
+# classes with a `call` that loss discovery can never take for a Loss: their bases are
+# framework classes that are no Loss, or classes of the file built on those
+NO_LOSS_CLASSES = [
+    f"from keras.src.ops.operation import Operation\n\nclass Abs(Operation):\n{CALL}",
+    f"import tensorflow as tf\n\nclass Conv(tf.keras.layers.Conv2D):\n{CALL}",
+    f"from tensorflow.keras import layers\n\nclass D(layers.Dense):\n{CALL}",
+    "from keras.src.ops.operation import Operation\n\n"
+    f"class Base(Operation):\n    pass\n\nclass Abs(Base):\n{CALL}",
+    f'"""An Operation, a RNN."""\nfrom keras.src.layers import RNN  # the RNN\n\nclass G(RNN):\n{CALL}',
+    "try:\n    from keras.src.layers import Dense as Base\n"
+    "except ImportError:\n    from tf_keras.layers import Dense as Base\n\n"
+    f"class D(Base):\n{CALL}x = Base(3)\ny = Base.from_config(c)\n",
+]
+# ... and classes that may be one (or that the text cannot tell)
+MAYBE_LOSS_CLASSES = [
+    f"from keras.losses import Loss\n\nclass L(Loss):\n{CALL}",
+    f"import tensorflow as tf\n\nclass L(tf.keras.losses.Loss):\n{CALL}",
+    f"from tensorflow.keras.losses import Huber as Base\n\nclass L(Base):\n{CALL}",
+    "from keras.src.ops.operation import Operation\n\n"
+    f"class B(Operation):\n    pass\n\nclass L(B, keras.losses.Loss):\n{CALL}",
+    f"from keras.src.ops.operation import Operation\nOperation = make()\n\nclass A(Operation):\n{CALL}",
+    f"from keras.src.ops.operation import Operation\n\ndef f(Operation):\n    class A(Operation):\n{CALL}",
+    f"from keras.src.ops.operation import Operation\nfor Operation in x:\n    pass\n\nclass A(Operation):\n{CALL}",
+    f"from keras.src.ops.operation import Operation\nfrom losses import *\n\nclass A(Operation):\n{CALL}",
+    f"from .base import Operation\n\nclass A(Operation):\n{CALL}",
+    f"from keras.src.ops.operation import Operation\nfrom mine import Operation\n\nclass A(Operation):\n{CALL}",
+    f"from keras.src.saving import KerasSaveable\n\nclass Loss(KerasSaveable):\n{CALL}",
+    "from keras.src.ops.operation import Operation\n\n"
+    f"class B(Operation):\n    pass\n\nclass B(Mine):\n    pass\n\nclass A(B):\n{CALL}",
+    "from keras.src.ops.operation import Operation\n\n"
+    f"class B(Operation):\n    pass\nB = Mine\n\nclass A(B):\n{CALL}",
+    "from keras.src.ops.operation import Operation\n\n"
+    f"class B(Operation):\n    pass\n\nclass A(B.Inner):\n{CALL}",
+]
+
+
+@pytest.mark.parametrize("text", NO_LOSS_CLASSES)
+def test_classes_on_framework_bases_that_are_no_loss_are_gated_out(text: str) -> None:
+    assert not text_may_hold_losses(text, PAIRS)
+
+
+@pytest.mark.parametrize("text", MAYBE_LOSS_CLASSES)
+def test_classes_that_may_subclass_a_loss_pass_the_text_gate(text: str) -> None:
+    assert text_may_hold_losses(text, PAIRS)
+
+
 def _sources() -> list[tuple[str, str]]:
     found = []
     for path in sorted(FIXTURES.rglob("*.py")):
@@ -81,7 +128,7 @@ def _sources() -> list[tuple[str, str]]:
             found.append((str(path), decode(path, path.read_bytes()).text))
         except SourceError:
             continue
-    snippets = LITERAL_COMPILES + PROJECT_COMPILES
+    snippets = LITERAL_COMPILES + PROJECT_COMPILES + NO_LOSS_CLASSES + MAYBE_LOSS_CLASSES
     return found + [(f"<snippet {i}>", text) for i, text in enumerate(snippets)]
 
 

@@ -125,7 +125,7 @@ _DEF_PARAMS = re.compile(
     r"def[ \t]+\w+[ \t]*\(\s*(?:self\s*,\s*)?(\w+)\s*(?::[^,()=]*)?(?:=[^,()]*)?,\s*(\w+)"
 )
 _LAMBDA_PARAMS = re.compile(r"lambda[ \t]+(\w+)\s*,\s*(\w+)")
-_CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.MULTILINE)
+_CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
 
 
 def _has_loss_signature(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
@@ -196,16 +196,168 @@ def text_may_hold_losses(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
         return True
     if _has_loss_signature(text, pairs):
         return True
-    if "def call" in text or "def __call__" in text:
-        for match in _CLASS_BASES.finditer(text):
-            for base in match.group(1).split(","):
-                base = base.strip()
-                if not base or "=" in base:
-                    continue  # metaclass=..., or nothing
-                name = base.rsplit(".", 1)[-1].split("[", 1)[0].strip()
-                if name not in _NOT_LOSS_BASES:
-                    return True
+    return ("def call" in text or "def __call__" in text) and _classes_may_be_losses(text)
+
+
+def _classes_may_be_losses(text: str) -> bool:
+    """Whether a class of the text may subclass a Keras Loss: a base that is neither named
+    like a layer, model, ... (`_NOT_LOSS_BASES`) nor certainly a framework class that is no
+    Loss (`_FrameworkBases`)."""
+    headers = list(_CLASS_BASES.finditer(text))
+    bases: _FrameworkBases | None = None
+    for match in headers:
+        for base in match.group(2).split(","):
+            base = base.strip()
+            if not base or "=" in base:
+                continue  # metaclass=..., or nothing
+            base = base.split("[", 1)[0].strip()
+            if base.rsplit(".", 1)[-1] in _NOT_LOSS_BASES:
+                continue
+            bases = bases or _FrameworkBases(text, headers)
+            if not bases.not_a_loss(base, match.group(1)):
+                return True
     return False
+
+
+_IMPORT_STATEMENT = re.compile(
+    r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]*(\([^)]*\)|[^\n]*)|import[ \t]+([^\n]*))",
+    re.MULTILINE,
+)
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+class _FrameworkBases:
+    """Which class bases certainly make no Keras Loss, read from a file's text (no parse): a
+    class TensorFlow or Keras exports that is no Loss (`Operation`, `layers.Dense`), or a
+    class of the same file whose bases are all such classes.
+
+    A name counts only when every binding of it the text could hold is one of those: its
+    import statements all import from a framework (or it is one class statement of the
+    file), and every other occurrence of it is an attribute access, a call, a subscript or a
+    class base, so no assignment, parameter, loop or other import can bind it to something
+    else. The catalogue decides what is a Loss, as loss discovery does.
+    """
+
+    def __init__(self, text: str, headers: list[re.Match[str]]) -> None:
+        self.text = text = _STRINGS_AND_COMMENTS.sub(_blank, text)  # prose names nothing
+        self.allowed = [(m.start(2), m.end(2)) for m in headers]  # spans of base lists
+        self.classes: dict[str, list[re.Match[str]]] = {}
+        for match in headers:
+            self.classes.setdefault(match.group(1), []).append(match)
+        self.imports: dict[str, list[str]] = {}
+        self.star = False
+        for match in _IMPORT_STATEMENT.finditer(text):
+            self.allowed.append(match.span())
+            module, names, plain = match.groups()
+            names = (names or plain or "").strip().strip("()")
+            for item in names.split(","):
+                parts = item.split("#", 1)[0].split()
+                if not parts:
+                    continue
+                if parts[0] == "*":
+                    self.star = True
+                    continue
+                alias = parts[2] if len(parts) == 3 and parts[1] == "as" else None
+                if module is None:  # import a.b.c [as x]: binds `a` (the module a), or x
+                    name = alias or parts[0].split(".", 1)[0]
+                    self.imports.setdefault(name, []).append(parts[0] if alias else name)
+                else:
+                    self.imports.setdefault(alias or parts[0], []).append(f"{module}.{parts[0]}")
+        self._known: dict[str, bool] = {}
+
+    def not_a_loss(self, base: str, cls: str) -> bool:
+        """Whether `base`, a base of the class named `cls`, certainly makes it no Loss."""
+        if self.star or not _DOTTED.fullmatch(base) or cls in _loss_class_names():
+            return False
+        head, _, rest = base.partition(".")
+        if head not in self._known:
+            self._known[head] = False  # (a cycle of classes: unknown)
+            self._known[head] = self._framework_non_loss(head) or self._own_non_loss(head)
+        if not self._known[head]:
+            return False
+        if head in self.classes:
+            return not rest  # (an attribute of a class: unknown)
+        return all(
+            _catalogue_says_not_a_loss(f"{q}.{rest}" if rest else q) for q in self.imports[head]
+        )
+
+    def _framework_non_loss(self, name: str) -> bool:
+        """Only imported, and only from frameworks (what it names is checked by the caller)."""
+        found = self.imports.get(name)
+        if found is None or name in self.classes or not self._only_used(name, None):
+            return False
+        return all(not q.startswith(".") and _is_framework(q) for q in found)
+
+    def _own_non_loss(self, name: str) -> bool:
+        """One class of this file, whose bases certainly make no Loss."""
+        found = self.classes.get(name)
+        if found is None or len(found) != 1 or name in self.imports:
+            return False
+        header = found[0]
+        if not self._only_used(name, header.start(1)):
+            return False
+        for base in header.group(2).split(","):
+            base = base.strip()
+            if "=" in base or not base:
+                continue
+            base = base.split("[", 1)[0].strip()
+            if base.rsplit(".", 1)[-1] not in _NOT_LOSS_BASES and not self.not_a_loss(base, name):
+                return False
+        return True
+
+    def _only_used(self, name: str, own: int | None) -> bool:
+        """Whether no occurrence of `name` but its import statements (and its class
+        statement, at `own`) can bind it."""
+        for match in re.finditer(rf"(?<![\w.]){re.escape(name)}\b", self.text):
+            at = match.start()
+            if at == own or any(start <= at < end for start, end in self.allowed):
+                continue
+            if _USE_AFTER.match(self.text, match.end()) and not _BINDS_BEFORE.search(
+                self.text[max(0, at - 8) : at]
+            ):
+                continue  # name.x, name(...), name[...]
+            return False
+        return True
+
+
+_STRINGS_AND_COMMENTS = re.compile(
+    r"""[rRbBuUfF]{0,2}(?:'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")|#[^\n]*"""
+)
+
+
+def _blank(match: re.Match[str]) -> str:
+    """A string or comment as spaces (its line breaks kept: offsets and lines stay)."""
+    return re.sub(r"[^\n]", " ", match.group())
+
+
+_USE_AFTER = re.compile(r"[ \t]*[.(\[]")
+_BINDS_BEFORE = re.compile(r"(?:\bdef|\bclass|\*)[ \t]*$")
+
+
+@functools.cache
+def _loss_class_names() -> frozenset[str]:
+    """The last names of the catalogue's Loss classes: in keras' own sources, the classes of
+    these names are Losses by their own name, whatever their bases."""
+    from losslint.analysis.catalogue import load
+
+    catalogue = load()
+    return frozenset(n.rsplit(".", 1)[-1] for n in catalogue.loss_bases | catalogue.loss_classes)
+
+
+def _is_framework(qualname: str) -> bool:
+    from losslint.analysis.catalogue import load
+
+    return load().is_framework(qualname)
+
+
+def _catalogue_says_not_a_loss(qualname: str) -> bool:
+    """Whether a framework name (`keras.src.ops.operation.Operation`) is no Keras Loss class,
+    as loss discovery decides it (analysis/names.py `class_kind`)."""
+    from losslint.analysis.catalogue import load
+
+    catalogue = load()
+    name = catalogue.canonical(qualname)
+    return name not in catalogue.loss_bases and name not in catalogue.loss_classes
 
 
 def _framework_names(statements: list[ast.stmt], frameworks: frozenset[str]) -> set[str]:
@@ -273,7 +425,9 @@ def may_hold_losses(
             for item in node.body
         )
         if has_call and any(_base_name(b) not in _NOT_LOSS_BASES for b in node.bases):
-            return True
+            if _classes_may_be_losses(text):  # (what the text gate says of all the classes)
+                return True
+            break
     if ".compile" not in text:
         return False
     statements = _statements(tree.body)
