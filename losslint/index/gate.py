@@ -10,6 +10,7 @@ it). Both tests are deliberately generous: they only rule out what discovery cou
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
 import re
 
@@ -263,7 +264,11 @@ class _FrameworkBases:
                     self.imports.setdefault(name, []).append(parts[0] if alias else name)
                 else:
                     self.imports.setdefault(alias or parts[0], []).append(f"{module}.{parts[0]}")
+        self.allowed.sort()
+        self.starts = [start for start, _ in self.allowed]
+        self.headers = headers
         self._known: dict[str, bool] = {}
+        self._rebound: set[str] | None = None
 
     def not_a_loss(self, base: str, cls: str) -> bool:
         """Whether `base`, a base of the class named `cls`, certainly makes it no Loss."""
@@ -284,7 +289,7 @@ class _FrameworkBases:
     def _framework_non_loss(self, name: str) -> bool:
         """Only imported, and only from frameworks (what it names is checked by the caller)."""
         found = self.imports.get(name)
-        if found is None or name in self.classes or not self._only_used(name, None):
+        if found is None or name in self.classes or name in self.rebound():
             return False
         return all(not q.startswith(".") and _is_framework(q) for q in found)
 
@@ -294,7 +299,7 @@ class _FrameworkBases:
         if found is None or len(found) != 1 or name in self.imports:
             return False
         header = found[0]
-        if not self._only_used(name, header.start(1)):
+        if name in self.rebound():
             return False
         for base in header.group(2).split(","):
             base = base.strip()
@@ -305,29 +310,54 @@ class _FrameworkBases:
                 return False
         return True
 
-    def _only_used(self, name: str, own: int | None) -> bool:
-        """Whether no occurrence of `name` but its import statements (and its class
-        statement, at `own`) can bind it."""
-        for match in re.finditer(rf"(?<![\w.]){re.escape(name)}\b", self.text):
-            at = match.start()
-            if at == own or any(start <= at < end for start, end in self.allowed):
-                continue
-            if _USE_AFTER.match(self.text, match.end()) and not _BINDS_BEFORE.search(
-                self.text[max(0, at - 8) : at]
-            ):
-                continue  # name.x, name(...), name[...]
-            return False
-        return True
+    def rebound(self) -> set[str]:
+        """The names used as the first name of a base that some occurrence may bind: not in an
+        import statement, a class statement or a list of bases, nor an attribute access
+        (`name.x`, `x.name`), a call or a subscript. One scan of the text finds them all."""
+        if self._rebound is None:
+            self._rebound = set()
+            heads = {
+                base.strip().split(".", 1)[0].split("[", 1)[0].strip()
+                for match in self.headers
+                for base in match.group(2).split(",")
+            }
+            heads = {head for head in heads if head.isidentifier()}
+            if not heads:
+                return self._rebound
+            names = "|".join(map(re.escape, sorted(heads, key=len, reverse=True)))
+            own = {match.start(1) for match in self.headers}
+            for match in re.finditer(rf"(?<![\w.])(?:{names})\b", self.text):
+                name = match.group()
+                at = match.start()
+                if name in self._rebound or at in own or self._allowed(at):
+                    continue
+                if _USE_AFTER.match(self.text, match.end()) and not _BINDS_BEFORE.search(
+                    self.text, max(0, at - 8), at
+                ):
+                    continue  # name.x, name(...), name[...]
+                self._rebound.add(name)
+        return self._rebound
+
+    def _allowed(self, at: int) -> bool:
+        """Whether offset `at` lies in an import statement or a list of bases."""
+        index = bisect.bisect_right(self.starts, at) - 1
+        return index >= 0 and at < self.allowed[index][1]
 
 
-_STRINGS_AND_COMMENTS = re.compile(
-    r"""[rRbBuUfF]{0,2}(?:'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")|#[^\n]*"""
+_STRINGS_AND_COMMENTS = re.compile(  # (a string's prefix, `rb`, stays: it binds nothing)
+    r"""'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"|#[^\n]*"""
 )
 
 
 def _blank(match: re.Match[str]) -> str:
     """A string or comment as spaces (its line breaks kept: offsets and lines stay)."""
-    return re.sub(r"[^\n]", " ", match.group())
+    found = match.group()
+    if "\n" not in found:
+        return " " * len(found)
+    return _NOT_NEWLINE.sub(" ", found)
+
+
+_NOT_NEWLINE = re.compile(r"[^\n]")
 
 
 _USE_AFTER = re.compile(r"[ \t]*[.(\[]")
@@ -350,6 +380,7 @@ def _is_framework(qualname: str) -> bool:
     return load().is_framework(qualname)
 
 
+@functools.lru_cache(maxsize=1024)
 def _catalogue_says_not_a_loss(qualname: str) -> bool:
     """Whether a framework name (`keras.src.ops.operation.Operation`) is no Keras Loss class,
     as loss discovery decides it (analysis/names.py `class_kind`)."""
