@@ -46,9 +46,13 @@ def is_static(node: ast.AST) -> bool:
     return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
 
 
-def is_generator(node: ast.AST) -> bool:
-    """Whether a function's own body yields (nested functions and lambdas not counted)."""
+def is_generator(node: ast.AST, lines: list[str] | None = None) -> bool:
+    """Whether a function's own body yields (nested functions and lambdas not counted).
+    With its module's `lines`, a function whose lines never spell `yield` is told at once."""
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    own_lines = lines[node.lineno - 1 : node.end_lineno or node.lineno] if lines else None
+    if own_lines is not None and "yield" not in "\n".join(own_lines):
         return False
     stack: list[ast.AST] = list(node.body)
     while stack:
@@ -230,7 +234,7 @@ class Calls:
         if ref.node in self._stack or len(self._stack) >= MAX_DEPTH:
             return Unknown(tainted=any(tainted(v) for v in [*args, *kwargs.values()]))
         node = ref.node
-        if isinstance(node, ast.AsyncFunctionDef) or is_generator(node):
+        if isinstance(node, ast.AsyncFunctionDef) or is_generator(node, ref.module.lines):
             return Unknown(tainted=True)
         scope = Scope(
             module=ref.module,

@@ -92,7 +92,7 @@ class Evaluator:
         if taken < len(bound) + 2:
             return LossAnalysis(returns=(), batch_level=False)
         if isinstance(node, ast.AsyncFunctionDef) or (
-            not isinstance(node, ast.Lambda) and is_generator(node)
+            not isinstance(node, ast.Lambda) and is_generator(node, ref.module.lines)
         ):
             return LossAnalysis(returns=(), batch_level=False)
         try:

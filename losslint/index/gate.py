@@ -13,6 +13,7 @@ import ast
 import bisect
 import functools
 import re
+from collections.abc import Iterator
 
 # Bases that are certainly not keras Loss classes (layers, models, modules).
 _NOT_LOSS_BASES = frozenset(
@@ -200,12 +201,34 @@ def text_may_hold_losses(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
     return ("def call" in text or "def __call__" in text) and _classes_may_be_losses(text)
 
 
+def _line_matches(
+    text: str, keywords: tuple[str, ...], pattern: re.Pattern[str]
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)` for a MULTILINE pattern that matches a line beginning with
+    one of `keywords` (after its indentation), in the order of the text: the keywords are
+    found with `str.find`, much faster than a regular expression tried at every offset."""
+    found: list[re.Match[str]] = []
+    starts: set[int] = set()
+    for keyword in keywords:
+        at = text.find(keyword)
+        while at >= 0:
+            start = text.rfind("\n", 0, at) + 1
+            if start not in starts and not text[start:at].strip(" \t"):
+                match = pattern.match(text, start)
+                if match is not None:
+                    starts.add(start)
+                    found.append(match)
+            at = text.find(keyword, at + len(keyword))
+    return iter(sorted(found, key=lambda match: match.start()))
+
+
 def _classes_may_be_losses(text: str) -> bool:
     """Whether a class of the text may subclass a Keras Loss: a base that is neither named
     like a layer, model, ... (`_NOT_LOSS_BASES`) nor certainly a framework class that is no
     Loss (`_FrameworkBases`)."""
-    headers = list(_CLASS_BASES.finditer(text))
-    bases: _FrameworkBases | None = None
+    headers = list(_line_matches(text, ("class",), _CLASS_BASES))
+    raw: _FrameworkBases | None = None  # the text as it is: names in prose count too
+    prose: _FrameworkBases | None = None  # strings and comments blanked out (slower)
     for match in headers:
         for base in match.group(2).split(","):
             base = base.strip()
@@ -214,8 +237,13 @@ def _classes_may_be_losses(text: str) -> bool:
             base = base.split("[", 1)[0].strip()
             if base.rsplit(".", 1)[-1] in _NOT_LOSS_BASES:
                 continue
-            bases = bases or _FrameworkBases(text, headers)
-            if not bases.not_a_loss(base, match.group(1)):
+            raw = raw or _FrameworkBases(text, headers, blank=False)
+            if raw.not_a_loss(base, match.group(1)):
+                continue
+            if raw.unbound(base):
+                return True  # (what strings and comments hold can only bind more)
+            prose = prose or _FrameworkBases(text, headers, blank=True)
+            if not prose.not_a_loss(base, match.group(1)):
                 return True
     return False
 
@@ -224,6 +252,7 @@ _IMPORT_STATEMENT = re.compile(
     r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]*(\([^)]*\)|[^\n]*)|import[ \t]+([^\n]*))",
     re.MULTILINE,
 )
+_QUOTES = re.compile("[\"'#]")
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
@@ -236,19 +265,25 @@ class _FrameworkBases:
     import statements all import from a framework (or it is one class statement of the
     file), and every other occurrence of it is an attribute access, a call, a subscript or a
     class base, so no assignment, parameter, loop or other import can bind it to something
-    else. The catalogue decides what is a Loss, as loss discovery does.
+    else. The catalogue decides what is a Loss, as loss discovery does. With `blank`, names
+    in strings and comments do not count; without, they do (a faster look that can only
+    find fewer bases certain), and an import statement that may end in a string is no
+    binding's place.
     """
 
-    def __init__(self, text: str, headers: list[re.Match[str]]) -> None:
-        self.text = text = _STRINGS_AND_COMMENTS.sub(_blank, text)  # prose names nothing
+    def __init__(self, text: str, headers: list[re.Match[str]], blank: bool) -> None:
+        if blank:  # strings and comments name nothing
+            text = _STRINGS_AND_COMMENTS.sub(_blank, text)
+        self.text = text
         self.allowed = [(m.start(2), m.end(2)) for m in headers]  # spans of base lists
         self.classes: dict[str, list[re.Match[str]]] = {}
         for match in headers:
             self.classes.setdefault(match.group(1), []).append(match)
         self.imports: dict[str, list[str]] = {}
         self.star = False
-        for match in _IMPORT_STATEMENT.finditer(text):
-            self.allowed.append(match.span())
+        for match in _line_matches(text, ("import", "from"), _IMPORT_STATEMENT):
+            if blank or not _QUOTES.search(match.group()):  # (else it may end in a string)
+                self.allowed.append(match.span())
             module, names, plain = match.groups()
             names = (names or plain or "").strip().strip("()")
             for item in names.split(","):
@@ -266,9 +301,9 @@ class _FrameworkBases:
                     self.imports.setdefault(alias or parts[0], []).append(f"{module}.{parts[0]}")
         self.allowed.sort()
         self.starts = [start for start, _ in self.allowed]
-        self.headers = headers
+        self.own = {match.start(1) for match in headers}  # where class statements name theirs
         self._known: dict[str, bool] = {}
-        self._rebound: set[str] | None = None
+        self._rebound: dict[str, bool] = {}
 
     def not_a_loss(self, base: str, cls: str) -> bool:
         """Whether `base`, a base of the class named `cls`, certainly makes it no Loss."""
@@ -286,10 +321,15 @@ class _FrameworkBases:
             _catalogue_says_not_a_loss(f"{q}.{rest}" if rest else q) for q in self.imports[head]
         )
 
+    def unbound(self, base: str) -> bool:
+        """Whether the first name of `base` has no import and no class statement here."""
+        head = base.partition(".")[0]
+        return head not in self.imports and head not in self.classes
+
     def _framework_non_loss(self, name: str) -> bool:
         """Only imported, and only from frameworks (what it names is checked by the caller)."""
         found = self.imports.get(name)
-        if found is None or name in self.classes or name in self.rebound():
+        if found is None or name in self.classes or self.rebound(name):
             return False
         return all(not q.startswith(".") and _is_framework(q) for q in found)
 
@@ -299,7 +339,7 @@ class _FrameworkBases:
         if found is None or len(found) != 1 or name in self.imports:
             return False
         header = found[0]
-        if name in self.rebound():
+        if self.rebound(name):
             return False
         for base in header.group(2).split(","):
             base = base.strip()
@@ -310,33 +350,31 @@ class _FrameworkBases:
                 return False
         return True
 
-    def rebound(self) -> set[str]:
-        """The names used as the first name of a base that some occurrence may bind: not in an
-        import statement, a class statement or a list of bases, nor an attribute access
-        (`name.x`, `x.name`), a call or a subscript. One scan of the text finds them all."""
-        if self._rebound is None:
-            self._rebound = set()
-            heads = {
-                base.strip().split(".", 1)[0].split("[", 1)[0].strip()
-                for match in self.headers
-                for base in match.group(2).split(",")
-            }
-            heads = {head for head in heads if head.isidentifier()}
-            if not heads:
-                return self._rebound
-            names = "|".join(map(re.escape, sorted(heads, key=len, reverse=True)))
-            own = {match.start(1) for match in self.headers}
-            for match in re.finditer(rf"(?<![\w.])(?:{names})\b", self.text):
-                name = match.group()
-                at = match.start()
-                if name in self._rebound or at in own or self._allowed(at):
-                    continue
-                if _USE_AFTER.match(self.text, match.end()) and not _BINDS_BEFORE.search(
-                    self.text, max(0, at - 8), at
-                ):
-                    continue  # name.x, name(...), name[...]
-                self._rebound.add(name)
-        return self._rebound
+    def rebound(self, name: str) -> bool:
+        """Whether some occurrence of `name` may bind it: not in an import statement, a class
+        statement or a list of bases, nor an attribute access (`name.x`, `x.name`), a call or
+        a subscript."""
+        found = self._rebound.get(name)
+        if found is None:
+            found = self._rebound[name] = self._scan(name)
+        return found
+
+    def _scan(self, name: str) -> bool:
+        text = self.text
+        at = text.find(name)
+        while at >= 0:
+            end = at + len(name)
+            before = text[at - 1] if at else " "
+            after = text[end] if end < len(text) else " "
+            word = not (before.isalnum() or before in "_.") and not (
+                after.isalnum() or after == "_"
+            )
+            if word and at not in self.own and not self._allowed(at):
+                used = _USE_AFTER.match(text, end) is not None
+                if not used or _BINDS_BEFORE.search(text, max(0, at - 8), at):
+                    return True
+            at = text.find(name, end)
+        return False
 
     def _allowed(self, at: int) -> bool:
         """Whether offset `at` lies in an import statement or a list of bases."""
