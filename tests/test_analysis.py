@@ -378,3 +378,43 @@ def test_split_along_a_feature_axis_keeps_the_batch(tmp_path: Path) -> None:
     # a fixable mean of a full-rank value; nothing for the per-sample one; no finding (unknown)
     # for the batch split into halves
     assert [(f[1], f[2], f[4]) for f in found] == [(6, "LL001", "safe")]
+
+
+def test_a_generator_is_no_loss_value_but_a_word_yield_in_prose_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """A loss body that yields returns a generator (unknown); `yield` in a comment or a
+    string of an ordinary loss (the quick line test of `is_generator`) is no yield."""
+    found = lint(
+        tmp_path,
+        {
+            "losses.py": """
+            import tensorflow as tf
+
+            def gen_loss(y_true, y_pred):
+                if y_true is None:
+                    yield y_true
+                return tf.reduce_mean(tf.square(y_true - y_pred))
+
+            def helper(a, b):
+                if a is None:
+                    yield a
+                return tf.reduce_mean(tf.square(a - b))
+
+            def uses_helper(y_true, y_pred):
+                return helper(y_true, y_pred)
+
+            def plain_loss(y_true, y_pred):
+                # what does this yield? a scalar
+                note = "yield"
+                return tf.reduce_mean(tf.square(y_true - y_pred))
+
+            def ordinary_loss(y_true, y_pred):
+                return tf.reduce_mean(tf.square(y_true - y_pred))
+            """
+        },
+    )
+    assert [(f[0], f[2], f[3]) for f in found] == [
+        ("losses.py", "LL001", "losses.plain_loss"),
+        ("losses.py", "LL001", "losses.ordinary_loss"),
+    ]
