@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from losslint import toml_cache
@@ -87,10 +87,19 @@ class Catalogue:
     operand_keywords: tuple[str, ...]
     loss_tensor_keywords: tuple[str, ...]
     weighting_parameters: frozenset[str]
+    # canonical names already computed: the analysis asks for the same few names again and
+    # again (about 3,000 times on keras' sources)
+    _canonical: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def canonical(self, qualname: str) -> str:
         """Rewrite known aliases (`tensorflow.keras.x` -> `keras.x`, ...), one after another
         (`tf_keras.src.losses.loss.Loss` -> `keras.src.losses.loss.Loss` -> `keras.losses.Loss`)."""
+        found = self._canonical.get(qualname)
+        if found is None:
+            found = self._canonical[qualname] = self._rewrite(qualname)
+        return found
+
+    def _rewrite(self, qualname: str) -> str:
         for _ in range(4):  # a rewrite chain is short; the bound guards against a cycle
             for prefix, replacement in self.aliases:
                 if qualname == prefix or qualname.startswith(prefix + "."):
