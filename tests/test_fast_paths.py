@@ -45,6 +45,11 @@ LITERAL_COMPILES = [
     'model.compile(loss=None, metrics=("mae",), weighted_metrics=[])\n',
     "model.compile(  # see (x) and 'y'\n    loss='mse)',\n    optimizer=opt,\n)\n",
     'PATTERN = re.compile(r"(a|b)", re.I)\nother = regex.compile("x", flags)\n',
+    "from keras.src import losses, metrics\nimport tensorflow as tf\n\n"
+    "model.compile(loss=losses.MeanSquaredError(), metrics=[metrics.AUC(), tf.keras.metrics.MAE])\n",
+    '"""The losses module: losses = ..."""\nfrom keras import losses  # losses = mine\n'
+    "model.compile(loss=losses.Huber())\n",
+    "from keras.losses import mse\nmodel.compile(loss=mse)\n",  # Keras' own mse
 ]
 PROJECT_COMPILES = [
     "model.compile(optimizer='adam', loss=my_loss)\n",
@@ -61,6 +66,10 @@ PROJECT_COMPILES = [
     "model.compile(loss=custom",  # cut short: cannot be told, so it counts
     "x.re.compile(a, b)\n",  # not the `re` module
     'print("model.compile(loss=my_loss)")\n',  # in a string: counts, to be safe
+    "from keras import losses\nlosses = mine\nmodel.compile(loss=losses.Huber())\n",
+    "import tensorflow as tf\nmodel.compile(loss=tf.keras.losses.get(name))\n",
+    "from keras import losses\nfrom mine import losses\nmodel.compile(loss=losses.Huber())\n",
+    "from keras import losses\n\ndef f(losses):\n    model.compile(loss=losses.Huber())\n",
 ]
 
 

@@ -13,7 +13,7 @@ import ast
 import bisect
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 # Bases that are certainly not keras Loss classes (layers, models, modules).
 _NOT_LOSS_BASES = frozenset(
@@ -97,18 +97,26 @@ def _call_arguments(text: str, start: int) -> str | None:
 
 def _compile_calls_may_use_project_losses(text: str) -> bool:
     """False only when every `.compile(...)` call in the text passes its losses and metrics
-    as literals (`loss="mse"`, `metrics=["mae"]`): no name, no lambda, nothing unpacked.
+    as literals (`loss="mse"`, `metrics=["mae"]`) or as TensorFlow and Keras objects
+    (`losses.Huber()`, with `losses` only ever imported from Keras): no other name, no
+    lambda, nothing unpacked.
 
     The arguments of each call are cut from the text and parsed alone, so files whose
     compile calls only name built-in losses (most of Keras' own tests) are never parsed.
     Anything unclear (a call that cannot be cut out or parsed) counts as a possible loss.
     """
+    calls: list[tuple[int, str]] = []
     for match in _COMPILE_OPEN.finditer(text):
         if _REGEX_MODULE.search(text, max(0, match.start() - 40), match.start()):
             continue  # re.compile(pattern, flags)
         arguments = _call_arguments(text, match.end())
         if arguments is None:
             return True
+        calls.append((match.end(), arguments))
+    # names imported from TensorFlow or Keras name no project loss; a keyword in these calls
+    # (`metrics=...` beside `from keras import metrics`) binds nothing
+    names = _TextNames(text, [(start, start + len(arguments)) for start, arguments in calls])
+    for _, arguments in calls:
         try:
             call = ast.parse(f"_(\n{arguments}\n)", mode="eval").body
         except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -118,9 +126,32 @@ def _compile_calls_may_use_project_losses(text: str) -> bool:
         values = [k.value for k in call.keywords if k.arg in _LOSS_ARGUMENTS or k.arg is None]
         values += [a for i, a in enumerate(call.args) if i in (1, 3)]
         for value in values:
-            if any(isinstance(node, ast.Name | ast.Lambda) for node in ast.walk(value)):
-                return True
+            for node in ast.walk(value):
+                if isinstance(node, ast.Lambda):
+                    return True
+                if isinstance(node, ast.Name) and not names.framework_only(node.id):
+                    return True
     return False
+
+
+class _TextNames:
+    """`_FrameworkBases.framework_only` for one text: read as it is first, and with its
+    strings and comments blanked out only when that may change the answer."""
+
+    def __init__(self, text: str, calls: list[tuple[int, int]]) -> None:
+        self.text = text
+        self.calls = calls  # spans of call arguments, whose keywords bind nothing
+        self.raw: _FrameworkBases | None = None
+        self.blank: _FrameworkBases | None = None
+
+    def framework_only(self, name: str) -> bool:
+        self.raw = self.raw or _FrameworkBases(self.text, [], False, self.calls)
+        if self.raw.framework_only(name):
+            return True
+        if self.raw.unbound(name):
+            return False
+        self.blank = self.blank or _FrameworkBases(self.text, [], True, self.calls)
+        return self.blank.framework_only(name)
 
 
 _DEF_PARAMS = re.compile(
@@ -271,11 +302,18 @@ class _FrameworkBases:
     binding's place.
     """
 
-    def __init__(self, text: str, headers: list[re.Match[str]], blank: bool) -> None:
+    def __init__(
+        self,
+        text: str,
+        headers: list[re.Match[str]],
+        blank: bool,
+        calls: Sequence[tuple[int, int]] = (),
+    ) -> None:
         if blank:  # strings and comments name nothing
             text = _STRINGS_AND_COMMENTS.sub(_blank, text)
         self.text = text
-        self.allowed = [(m.start(2), m.end(2)) for m in headers]  # spans of base lists
+        # spans of base lists, and of the arguments of calls whose keywords bind nothing
+        self.allowed = [(m.start(2), m.end(2)) for m in headers] + list(calls)
         self.classes: dict[str, list[re.Match[str]]] = {}
         for match in headers:
             self.classes.setdefault(match.group(1), []).append(match)
@@ -303,6 +341,7 @@ class _FrameworkBases:
         self.starts = [start for start, _ in self.allowed]
         self.own = {match.start(1) for match in headers}  # where class statements name theirs
         self._known: dict[str, bool] = {}
+        self._framework: dict[str, bool] = {}
         self._rebound: dict[str, bool] = {}
 
     def not_a_loss(self, base: str, cls: str) -> bool:
@@ -325,6 +364,13 @@ class _FrameworkBases:
         """Whether the first name of `base` has no import and no class statement here."""
         head = base.partition(".")[0]
         return head not in self.imports and head not in self.classes
+
+    def framework_only(self, name: str) -> bool:
+        """Whether every binding of `name` imports it from TensorFlow or Keras."""
+        known = self._framework.get(name)
+        if known is None:
+            known = self._framework[name] = self._framework_non_loss(name)
+        return known
 
     def _framework_non_loss(self, name: str) -> bool:
         """Only imported, and only from frameworks (what it names is checked by the caller)."""
