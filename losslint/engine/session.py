@@ -257,8 +257,8 @@ class Session:
 
         A file that passes the gate only for a custom training loop is not parsed at first:
         its objectives only matter for findings whose loss lies in its import closure, so it
-        is analysed once some finding's loss does (keras' own tests: 20 files, 19 % of what the
-        gate passed, none of them needed).
+        is analysed once some finding's loss does (keras' sources: 27 files, 1.2 MB, none of
+        them needed).
         """
         todo: list[Path] = []
         for path in paths:
