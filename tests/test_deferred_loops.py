@@ -50,10 +50,14 @@ def _units(root: Path) -> dict[str, dict[str, object]]:
     return {Path(path).name: entry for path, entry in units.items()}
 
 
+def _write(project: Path, losses: str, model: str, loop: str) -> None:
+    write(project, "losses.py", losses)
+    write(project, "model.py", model)
+    write(project, "loop.py", loop)
+
+
 def test_a_loop_whose_imports_reach_no_finding_is_not_parsed(project: Path) -> None:
-    write(project, "losses.py", LOSSES_REDUCING)
-    write(project, "model.py", COMPILE_TOTAL)
-    write(project, "loop.py", OTHER_LOOP)
+    _write(project, LOSSES_REDUCING, COMPILE_TOTAL, OTHER_LOOP)
     result = run_cli(["."], project)
     assert result.exit_code == 1
     assert "losses.py:4:12: LL001" in result.stdout
@@ -65,9 +69,7 @@ def test_a_loop_whose_imports_reach_no_finding_is_not_parsed(project: Path) -> N
 
 
 def test_a_loop_is_analysed_when_a_finding_lies_in_its_imports(project: Path) -> None:
-    write(project, "losses.py", LOSSES_REDUCING)
-    write(project, "model.py", COMPILE_TOTAL)
-    write(project, "loop.py", LOOP)
+    _write(project, LOSSES_REDUCING, COMPILE_TOTAL, LOOP)
     result = run_cli(["."], project)
     assert result.exit_code == 1
     (line,) = [line for line in result.stdout.splitlines() if "LL001" in line]
@@ -81,9 +83,7 @@ def test_a_cached_deferred_loop_is_analysed_once_a_new_finding_needs_it(project:
     """The loop and the loss module are unchanged, so the loop's deferred result stays
     valid in the cache; only the compile site changes. The finding it makes must still
     carry the loop's objective."""
-    write(project, "losses.py", LOSSES_REDUCING)
-    write(project, "model.py", COMPILE_MSE)
-    write(project, "loop.py", LOOP)
+    _write(project, LOSSES_REDUCING, COMPILE_MSE, LOOP)
     first = run_cli(["."], project)
     assert (first.exit_code, first.stdout) == (0, "")  # `total` is no loss of this project
     assert _units(project)["loop.py"]["deferred"] is True
@@ -95,9 +95,7 @@ def test_a_cached_deferred_loop_is_analysed_once_a_new_finding_needs_it(project:
 
 
 def test_a_deferred_loop_follows_an_edited_loss_module(project: Path) -> None:
-    write(project, "losses.py", LOSSES_SAFE)
-    write(project, "model.py", COMPILE_TOTAL)
-    write(project, "loop.py", LOOP)
+    _write(project, LOSSES_SAFE, COMPILE_TOTAL, LOOP)
     assert run_cli(["."], project).stdout == ""
     assert _units(project)["loop.py"]["deferred"] is True
     write(project, "losses.py", LOSSES_REDUCING)
