@@ -431,6 +431,37 @@ def test_worker_processes_give_the_same_results(
     assert _findings(Session(config, jobs=2).lint(files)) == one
 
 
+@pytest.mark.slow
+def test_a_gate_shared_with_worker_processes_gives_the_same_results(
+    case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a large tree the text gate is shared between processes (`gate_shared`); here every
+    tree counts as large. A gate worker that dies loses nothing."""
+    config = load_config(case)
+    files = Session(config).project_files()
+    one = _findings(Session(config, jobs=1).lint(files))
+    monkeypatch.setattr(session_module, "_GATE_CHARS_PER_JOB", 1)
+    shared: list[int] = []
+    gate_shared = workers_module.gate_shared
+
+    def spy(*args: Any) -> Any:
+        shared.append(len(args[2]))
+        return gate_shared(*args)
+
+    monkeypatch.setattr(workers_module, "gate_shared", spy)
+    assert _findings(Session(config, jobs=2).lint(files)) == one
+    assert shared and shared[0] == len(files)  # every file went through the shared gate
+
+    def die(*args: Any) -> None:
+        *_, paths, _parse, counter, _send = args
+        next(workers_module._take(counter, len(paths)))  # takes a file, and is killed
+        os._exit(1)
+
+    monkeypatch.setattr(workers_module, "_gate_work", die)
+    assert _findings(Session(config, jobs=2).lint(files)) == one
+    assert len(shared) == 2
+
+
 # -- start-up ---------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ gate and the cache keep that cheap) and reports on those files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Collection, Iterable, Sequence
@@ -34,6 +35,9 @@ MAX_FIX_PASSES = 10
 _NOQA = re.compile("noqa", re.IGNORECASE)
 _CHARS_PER_JOB = 600_000
 Gate = tuple[int, bool]  # a file that passes the text gate: (its size, only for a custom loop)
+# a file through the gate: its Gate (None: ruled out), its result when ruled out, its hash
+GateAnswer = tuple[Gate | None, UnitResult | None, str | None]
+_GATE_CHARS_PER_JOB = 4_000_000  # about a tenth of a second of the text gate
 
 
 @dataclass(frozen=True)
@@ -286,9 +290,8 @@ class Session:
         results: list[UnitResult] = []
         heavy: list[tuple[Path, int]] = []
         loops: list[Path] = []  # custom training loops only: analysed if they may matter
-        for path in todo:
-            gate = self._gate(run, reader, pairs, path)
-            unit = _gated_out(reader, path, render) if gate is None and path not in parse else None
+        answers = self._gate_all(run, reader, pairs, todo, parse, render)
+        for path, (gate, unit, _) in zip(todo, answers, strict=True):
             if unit is not None:
                 results.append(unit)
             elif gate is not None and gate[1] and path not in parse:
@@ -353,18 +356,56 @@ class Session:
         )
         return [*deferred, *shared]
 
-    def _gate(
-        self, run: _Run, index: ProjectIndex, pairs: frozenset[tuple[str, str]], path: Path
-    ) -> Gate | None:
-        """`_gate_size`, remembered per file content for the session's next lints."""
-        known = self._gates.get(path)
-        if known is not None and known[0] == self._hash(run, path):
-            return known[1]
-        size = _gate_size(index, pairs, path)
-        digest = index.digest(path)
-        if digest is not None:
-            self._gates[path] = (digest, size)
-        return size
+    def _gate_all(
+        self,
+        run: _Run,
+        reader: ProjectIndex,
+        pairs: frozenset[tuple[str, str]],
+        todo: list[Path],
+        parse: set[Path],
+        render: bool,
+    ) -> list[GateAnswer]:
+        """`gate_file` for each file: answers remembered for the same content first; the
+        others here, or shared with worker processes on a large tree."""
+        answers: dict[Path, GateAnswer] = {}
+        fresh: list[Path] = []
+        for path in todo:
+            known = self._gates.get(path) if self._gates else None
+            if known is not None and known[0] == self._hash(run, path):
+                gate = known[1]
+                out = (
+                    _gated_out(reader, path, render) if gate is None and path not in parse else None
+                )
+                answers[path] = (gate, out, known[0])
+            else:
+                fresh.append(path)
+        processes = self._gate_processes(fresh)
+        if processes > 1:
+            from losslint.engine.workers import gate_shared
+
+            found = gate_shared(reader, pairs, fresh, frozenset(parse), render, processes)
+        else:
+            found = [gate_file(reader, pairs, p, p in parse, render) for p in fresh]
+        for path, answer in zip(fresh, found, strict=True):
+            answers[path] = answer
+            if answer[2] is not None:
+                self._gates[path] = (answer[2], answer[0])
+        return [answers[path] for path in todo]
+
+    def _gate_processes(self, paths: list[Path]) -> int:
+        """Processes for the text gate of `paths`: one per `_GATE_CHARS_PER_JOB` of text
+        (the gate reads about 40 MB a second), within `_cpu_budget`."""
+        if self.jobs == 1 or len(paths) < 2:
+            return 1
+        total = 0
+        for path in paths:
+            data = self.overlays.get(path)
+            if data is not None:
+                total += len(data)
+            else:
+                with contextlib.suppress(OSError):
+                    total += os.stat(path).st_size
+        return max(1, min(_cpu_budget(self.jobs), len(paths), total // _GATE_CHARS_PER_JOB))
 
     def _text_imports(self, run: _Run, analyser: UnitAnalyser, path: Path) -> frozenset[Path]:
         """`ProjectIndex.text_imports`, remembered per file content until the project's files
@@ -580,6 +621,20 @@ def _is_project_root(root: Path) -> bool:
     return any((root / marker).exists() for marker in ROOT_MARKERS)
 
 
+def gate_file(
+    index: ProjectIndex,
+    pairs: frozenset[tuple[str, str]],
+    path: Path,
+    parse: bool,
+    render: bool,
+) -> GateAnswer:
+    """One file through the text gate: `_gate_size`, its result when the gate rules it out
+    (and it is not to be parsed anyway), and its content hash."""
+    gate = _gate_size(index, pairs, path)
+    unit = _gated_out(index, path, render) if gate is None and not parse else None
+    return gate, unit, index.digest(path)
+
+
 def _gate_size(index: ProjectIndex, pairs: frozenset[tuple[str, str]], path: Path) -> Gate | None:
     """When a file passes the text gate: the size of its text, and whether it passes only for
     a custom training loop (index/gate.py). None when it does not (unreadable files too:
@@ -630,12 +685,18 @@ def _job_count(jobs: int, sizes: list[int]) -> int:
     if jobs == 1 or len(sizes) < 2:
         return 1
     if jobs == 0:
-        # the CPUs this process may run on (`taskset`, cpusets), else all of them
-        affinity = getattr(os, "sched_getaffinity", None)
-        cpus = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-        try:
-            idle = min(cpus, int(cpus - os.getloadavg()[0] + 2))
-        except (AttributeError, OSError):  # no load average (Windows)
-            idle = cpus
-        return max(1, min(idle, len(sizes), sum(sizes) // _CHARS_PER_JOB))
+        return max(1, min(_cpu_budget(0), len(sizes), sum(sizes) // _CHARS_PER_JOB))
     return max(1, min(jobs, len(sizes)))
+
+
+def _cpu_budget(jobs: int) -> int:
+    """`jobs` when given, else (0) the idle CPUs this process may run on (`_job_count`)."""
+    if jobs > 0:
+        return jobs
+    # the CPUs this process may run on (`taskset`, cpusets), else all of them
+    affinity = getattr(os, "sched_getaffinity", None)
+    cpus = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+    try:
+        return max(1, min(cpus, int(cpus - os.getloadavg()[0] + 2)))
+    except (AttributeError, OSError):  # no load average (Windows)
+        return cpus
