@@ -57,18 +57,18 @@ _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
 class _Bindings:
-    """Which class bases certainly make no Keras Loss, read from a file's text (no parse): a
-    class TensorFlow or Keras exports that is no Loss (`Operation`, `layers.Dense`), or a
-    class of the same file whose bases are all such classes.
+    """The names one text binds by imports from TensorFlow or Keras, and the class bases
+    that certainly make no Keras Loss: a class TensorFlow or Keras exports that is no Loss
+    (`Operation`, `layers.Dense`), or a class of the same text whose bases are all such.
 
     A name counts only when every binding of it the text could hold is one of those: its
     import statements all import from a framework (or it is one class statement of the
-    file), and every other occurrence of it is an attribute access, a call, a subscript or a
-    class base, so no assignment, parameter, loop or other import can bind it to something
-    else. The catalogue decides what is a Loss, as loss discovery does. With `blank`, names
-    in strings and comments do not count; without, they do (a faster look that can only
-    find fewer bases certain), and an import statement that may end in a string is no
-    binding's place.
+    text), and every other occurrence of it is an attribute access, a call, a subscript, a
+    class base or inside `calls`, so no assignment, parameter, loop or other import can bind
+    it to something else. The catalogue decides what is a Loss, as loss discovery does. With
+    `blank`, names in strings and comments do not count; without, they do (a faster look that
+    can only find fewer names certain), and an import statement that may end in a string is
+    no binding's place.
     """
 
     def __init__(
@@ -120,7 +120,7 @@ class _Bindings:
         head, _, rest = base.partition(".")
         if head not in self._known:
             self._known[head] = False  # (a cycle of classes: unknown)
-            self._known[head] = self._framework_non_loss(head) or self._own_non_loss(head)
+            self._known[head] = self._imported_from_frameworks(head) or self._own_non_loss(head)
         if not self._known[head]:
             return False
         if head in self.classes:
@@ -138,11 +138,12 @@ class _Bindings:
         """Whether every binding of `name` imports it from TensorFlow or Keras."""
         known = self._framework.get(name)
         if known is None:
-            known = self._framework[name] = self._framework_non_loss(name)
+            known = self._framework[name] = self._imported_from_frameworks(name)
         return known
 
-    def _framework_non_loss(self, name: str) -> bool:
-        """Only imported, and only from frameworks (what it names is checked by the caller)."""
+    def _imported_from_frameworks(self, name: str) -> bool:
+        """Bound by imports only, all of them from TensorFlow or Keras (what they import is
+        the caller's question)."""
         found = self.imports.get(name)
         if found is None or name in self.classes or self.rebound(name):
             return False
