@@ -422,12 +422,11 @@ def test_worker_processes_give_the_same_results(
     assert _findings(Session(config, jobs=2).lint(files)) == one
     assert _findings(Session(config, jobs=3).lint(files)) == one
 
-    def die(*args: Any) -> None:
-        *_, paths, _parse, counter, _send = args
-        next(workers_module._take(counter, len(paths)))  # takes a file, and is killed
+    def die(_make: Any, _args: Any, total: int, counter: Any, _send: Any) -> None:
+        next(workers_module._take(counter, total))  # takes a file, and is killed
         os._exit(1)
 
-    monkeypatch.setattr(workers_module, "_work", die)
+    monkeypatch.setattr(workers_module, "_serve", die)
     assert _findings(Session(config, jobs=2).lint(files)) == one
 
 
@@ -452,12 +451,11 @@ def test_a_gate_shared_with_worker_processes_gives_the_same_results(
     assert _findings(Session(config, jobs=2).lint(files)) == one
     assert shared and shared[0] == len(files)  # every file went through the shared gate
 
-    def die(*args: Any) -> None:
-        *_, paths, _parse, counter, _send = args
-        next(workers_module._take(counter, len(paths)))  # takes a file, and is killed
+    def die(_make: Any, _args: Any, total: int, counter: Any, _send: Any) -> None:
+        next(workers_module._take(counter, total))  # takes a file, and is killed
         os._exit(1)
 
-    monkeypatch.setattr(workers_module, "_gate_work", die)
+    monkeypatch.setattr(workers_module, "_serve", die)
     assert _findings(Session(config, jobs=2).lint(files)) == one
     assert len(shared) == 2
 

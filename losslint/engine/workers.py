@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from losslint.config import Config
 from losslint.engine.records import UnitResult
+from losslint.index.project import ProjectIndex
 
 if TYPE_CHECKING:
     from losslint.engine.session import GateAnswer
@@ -38,54 +39,67 @@ def _take(counter: Any, total: int) -> Iterator[int]:
         yield index
 
 
+def _serve(
+    make: Callable[..., Callable[[int], Any]],
+    args: tuple[Any, ...],
+    total: int,
+    counter: Any,
+    send: Connection,
+) -> None:
+    """A worker process: `make(*args)` gives what to do with an index; do it for the indices
+    taken from the queue, then send back {index: answer}."""
+    from losslint.engine.collector import collector_paused
+
+    with collector_paused():  # a spawned worker does not inherit the paused collector
+        work = make(*args)
+        answers = {index: work(index) for index in _take(counter, total)}
+    send.send(answers)
+    send.close()
+
+
 def _share(
-    worker: Callable[..., None],
+    make: Callable[..., Callable[[int], Any]],
     args: tuple[Any, ...],
     total: int,
     processes: int,
     here: Callable[[int], Any],
-) -> dict[int, Any]:
-    """`here(i)` for the indices this process takes, and `worker(*args, counter, send)` in
-    `processes - 1` worker processes (each sends {index: answer}); the answers by index (a
-    dead worker's indices are missing)."""
+) -> list[Any]:
+    """`here(i)` for each index 0..total-1, shared with `processes - 1` worker processes that
+    each do `make(*args)(i)` for the indices they take; the answers in index order (a dead
+    worker's indices are done here)."""
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     counter = context.Value("i", 0)
     workers = []
     for _ in range(processes - 1):
         receive, send = context.Pipe(duplex=False)
-        process = context.Process(target=worker, args=(*args, counter, send), daemon=True)
+        process = context.Process(
+            target=_serve, args=(make, args, total, counter, send), daemon=True
+        )
         process.start()
         send.close()
         workers.append((process, receive))
     done = {index: here(index) for index in _take(counter, total)}
     for process, receive in workers:
-        with contextlib.suppress(EOFError, OSError):  # a dead worker: the caller does its files
+        with contextlib.suppress(EOFError, OSError):  # a dead worker: its files are done below
             done.update(receive.recv())
         receive.close()
         process.join()
-    return done
+    return [done[index] if index in done else here(index) for index in range(total)]
 
 
-def _work(
+def _analysis(
     root: Path,
     overlays: dict[Path, bytes],
     config: Config,
     render: bool,
     paths: list[Path],
     parse: frozenset[Path],
-    counter: Any,
-    send: Connection,
-) -> None:
-    """A worker process: analyse files from the queue, then send back their results."""
-    from losslint.engine.collector import collector_paused
+) -> Callable[[int], UnitResult]:
+    """In a worker: one analyser for all the files it takes."""
     from losslint.engine.units import UnitAnalyser
 
-    with collector_paused():  # a spawned worker does not inherit the paused collector
-        analyser = UnitAnalyser(root, overlays, config, render)
-        taken = _take(counter, len(paths))
-        results = {i: analyser.analyse(paths[i], paths[i] in parse) for i in taken}
-    send.send(results)
-    send.close()
+    analyser = UnitAnalyser(root, overlays, config, render)
+    return lambda i: analyser.analyse(paths[i], paths[i] in parse)
 
 
 def analyse_shared(
@@ -98,51 +112,49 @@ def analyse_shared(
 ) -> list[UnitResult]:
     """Analyse `paths` (largest first) here and in `processes - 1` worker processes; the
     results in the order of `paths`."""
+
+    def here(i: int) -> UnitResult:
+        return analyser.analyse(paths[i], paths[i] in parse)
+
     args = (analyser.root, overlays, config, analyser.render, paths, parse)
-    done = _share(
-        _work, args, len(paths), processes, lambda i: analyser.analyse(paths[i], paths[i] in parse)
-    )
-    return [
-        done[i] if i in done else analyser.analyse(path, path in parse)
-        for i, path in enumerate(paths)
-    ]
+    return _share(_analysis, args, len(paths), processes, here)
 
 
-def _gate_work(
+def _gate(
+    index: ProjectIndex,
+    pairs: frozenset[tuple[str, str]],
+    render: bool,
+    paths: list[Path],
+    parse: frozenset[Path],
+) -> Callable[[int], GateAnswer]:
+    """`gate_file` for the path at an index, with `index` (this process's or a worker's)."""
+    from losslint.engine.session import gate_file
+
+    return lambda i: gate_file(index, pairs, paths[i], paths[i] in parse, render)
+
+
+def _gate_in_worker(
     root: Path,
     overlays: dict[Path, bytes],
     pairs: frozenset[tuple[str, str]],
     render: bool,
     paths: list[Path],
     parse: frozenset[Path],
-    counter: Any,
-    send: Connection,
-) -> None:
-    """A worker process: gate files from the queue, then send back the answers."""
-    from losslint.engine.session import gate_file
-    from losslint.index.project import ProjectIndex
-
-    index = ProjectIndex(root, overlays)
-    taken = _take(counter, len(paths))
-    send.send({i: gate_file(index, pairs, paths[i], paths[i] in parse, render) for i in taken})
-    send.close()
+) -> Callable[[int], GateAnswer]:
+    """In a worker: one project index for all the files it takes."""
+    return _gate(ProjectIndex(root, overlays), pairs, render, paths, parse)
 
 
 def gate_shared(
-    index: Any,
+    index: ProjectIndex,
     pairs: frozenset[tuple[str, str]],
     paths: list[Path],
     parse: frozenset[Path],
     render: bool,
     processes: int,
 ) -> list[GateAnswer]:
-    """`gate_file` for every path (here with `index`, a ProjectIndex, and in `processes - 1`
-    worker processes); the answers in the order of `paths`."""
-    from losslint.engine.session import gate_file
-
-    def here(i: int) -> GateAnswer:
-        return gate_file(index, pairs, paths[i], paths[i] in parse, render)
-
+    """`gate_file` for every path (here with `index`, and in `processes - 1` worker
+    processes); the answers in the order of `paths`."""
     args = (index.root, index.overlays, pairs, render, paths, parse)
-    done = _share(_gate_work, args, len(paths), processes, here)
-    return [done[i] if i in done else here(i) for i in range(len(paths))]
+    here = _gate(index, pairs, render, paths, parse)
+    return _share(_gate_in_worker, args, len(paths), processes, here)
