@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
+
+from losslint.frozen import frozen
 
 DEFAULT_SELECT: tuple[str, ...] = ("LL0",)
 DOCS_URL = "https://github.com/losslint/losslint/blob/main/docs/rules.md"
@@ -86,7 +87,7 @@ def selector_error(selector: str, where: str) -> str | None:
     return f"unknown rule selector `{selector}` in {where}: it matches no rule{hint}"
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleDoc:
     """What `--explain`, `--list-rules`, SARIF and docs/rules.md show about a rule."""
 

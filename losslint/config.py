@@ -7,11 +7,12 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
 from losslint.codes import DEFAULT_SELECT, did_you_mean, selector_error
+from losslint.frozen import frozen
 
 DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".bzr",
@@ -175,13 +176,13 @@ class ConfigError(Exception):
     """An invalid configuration: the CLI reports it and exits 2."""
 
 
-@dataclass(frozen=True)
+@frozen
 class RuntimeConfig:
     shapes: tuple[tuple[int, ...], ...] = ()
     timeout: float = 20.0
 
 
-@dataclass(frozen=True)
+@frozen
 class Config:
     root: Path
     path: Path | None = None

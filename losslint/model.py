@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
+
+from losslint.frozen import frozen
 
 
 class Applicability(str, enum.Enum):
@@ -15,7 +17,7 @@ class Applicability(str, enum.Enum):
     UNSAFE = "unsafe"
 
 
-@dataclass(frozen=True, order=True)
+@frozen(order=True)
 class Position:
     """A 1-based row and a 1-based column (in characters)."""
 
@@ -23,7 +25,7 @@ class Position:
     column: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Edit:
     """Replace the text between two positions (end exclusive) with `content`."""
 
@@ -32,7 +34,7 @@ class Edit:
     end_location: Position
 
 
-@dataclass(frozen=True)
+@frozen
 class Fix:
     """One or more edits that together repair a finding."""
 
@@ -41,7 +43,7 @@ class Fix:
     edits: tuple[Edit, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class LossTarget:
     """How a loss was identified and how Keras would call it (used by runtime mode).
 
@@ -59,7 +61,7 @@ class LossTarget:
     site_line: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Diagnostic:
     """One finding, ready for any reporter."""
 
@@ -84,7 +86,7 @@ class Diagnostic:
         return (str(self.path), self.cell or 0, self.location.row, self.location.column, self.code)
 
 
-@dataclass(frozen=True)
+@frozen
 class FileResult:
     """Findings for one file, and the fixed text when fixes were applied."""
 

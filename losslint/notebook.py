@@ -22,9 +22,10 @@ import re
 import warnings
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
+from losslint.frozen import frozen
 from losslint.model import Edit, Position
 from losslint.notebook_masking import LINE_BREAK, cell_magic, dedent_cell, mask_cell
 
@@ -57,7 +58,7 @@ def is_notebook(path: Path | str) -> bool:
     return str(path).lower().endswith(NOTEBOOK_SUFFIX)
 
 
-@dataclass(frozen=True)
+@frozen
 class Cell:
     """A cell as read from a notebook file or held by an editor."""
 
@@ -66,7 +67,7 @@ class Cell:
     language: str | None = None  # the cell's own language, when it names one
 
 
-@dataclass(frozen=True)
+@frozen
 class CodeCell:
     """A code cell that is part of the virtual module."""
 
@@ -94,7 +95,7 @@ class CodeCell:
         return _row_span(self.text, row)[0] + self.shift(row) + local - masked_start
 
 
-@dataclass(frozen=True)
+@frozen
 class SkippedCell:
     """A code cell left out of the virtual module, and why; `error` is where a cell that
     does not parse fails (row and column within the cell), reported as LL000."""
@@ -104,7 +105,7 @@ class SkippedCell:
     error: Position | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Notebook:
     """A parsed notebook: its JSON text and the virtual module made of its code cells."""
 
@@ -410,20 +411,20 @@ def _cell_source(text: str, cell: object, index: int) -> str:
 # -- the JSON layout: where each cell's `source` is ---------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class _Source:
     start: int  # the value's first character
     end: int  # after its last character
     items: tuple[tuple[int, int], ...] | None  # list form: each string's span
 
 
-@dataclass(frozen=True)
+@frozen
 class _CellLayout:
     start: int
     source: _Source | None
 
 
-@dataclass(frozen=True)
+@frozen
 class _Layout:
     keys: dict[str, int]  # top-level key -> offset of the key
     cells: tuple[_CellLayout, ...]

@@ -9,7 +9,8 @@ Used by `losslint.notebook` to build a notebook's virtual module.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from losslint.frozen import frozen
 
 # cell magics whose body is Python run in the kernel's own namespace
 PYTHON_CELL_MAGICS = frozenset({"capture", "debug", "prun", "time", "timeit"})
@@ -36,7 +37,7 @@ LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _ASSIGN_MAGIC = re.compile(r"[ \t]*[\w.]+(?:[ \t]*,[ \t]*[\w.]+)*[ \t]*=[ \t]*(?=[%!])")
 
 
-@dataclass(frozen=True)
+@frozen
 class _State:
     """Where a line starts: inside a string (its quote), inside brackets, after a backslash."""
 

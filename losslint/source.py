@@ -9,16 +9,16 @@ import os
 import stat
 import tokenize
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
+from losslint.frozen import frozen
 from losslint.model import Diagnostic, Position
 
 UNREADABLE_CODE = "LL000"
 UNREADABLE_NAME = "unreadable-file"
 
 
-@dataclass(frozen=True)
+@frozen
 class SourceText:
     """A decoded file: its text without BOM, and what is needed to write it back unchanged."""
 

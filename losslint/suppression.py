@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from dataclasses import dataclass
 from pathlib import Path
 
+from losslint.frozen import frozen
 from losslint.source import real_path
 
 _LINE_NOQA = re.compile(
@@ -20,7 +20,7 @@ _FILE_NOQA = re.compile(
 _SPLIT = re.compile(r"[,\s]+")
 
 
-@dataclass(frozen=True)
+@frozen
 class Suppressions:
     """Codes suppressed per line (None = every code) and for the whole file."""
 

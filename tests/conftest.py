@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+# losslint's dataclasses are truly frozen under test (losslint/frozen.py): an assignment to a
+# field fails the test that reaches it; subprocesses inherit it
+os.environ.setdefault("LOSSLINT_STRICT", "1")
+
 from losslint.cli import main
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from losslint import toml_cache
+from losslint.frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     """What the catalogue says about one qualified name."""
 
@@ -31,7 +32,7 @@ class Entry:
     arg_reduction: bool = False
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared: holds dicts
 class MixingRules:
     """How some batch-mixing ops keep the batch axis after all (by short op name)."""
 
@@ -49,7 +50,7 @@ class MixingRules:
     broadcasting: frozenset[str]
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared: holds dicts
 class Catalogue:
     frameworks: frozenset[str]
     other_frameworks: frozenset[str]

@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass, field
 
 from losslint.analysis.values import ArgRef, ClassRef, Value
+from losslint.frozen import frozen
 from losslint.index.modules import ModuleInfo
 
 
@@ -62,13 +63,13 @@ class CallArgs:
         return [*self.args, *(v for k, v in self.kwargs.items() if k not in {"name", "dtype"})]
 
 
-@dataclass(frozen=True)
+@frozen
 class Param:
     name: str
     default: ast.expr | None
 
 
-@dataclass(frozen=True)
+@frozen
 class Params:
     """A signature in the order Python binds it."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from losslint.analysis import catalogue as catalogue_mod
 from losslint.analysis.calls import Calls, is_generator
@@ -24,11 +23,12 @@ from losslint.analysis.statements import Statements
 from losslint.analysis.transfer.common import mixing
 from losslint.analysis.truth import truth
 from losslint.analysis.values import Batched, FunctionRef, Value
+from losslint.frozen import frozen
 from losslint.index.modules import ModuleInfo
 from losslint.index.project import ProjectIndex
 
 
-@dataclass(frozen=True)
+@frozen
 class LossAnalysis:
     """Every value a loss can return (with the node returning it), and what the trace learnt."""
 

@@ -12,7 +12,7 @@ import ast
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from losslint.analysis.values import (
     Value,
 )
 from losslint.config import LossSpellings
+from losslint.frozen import frozen
 from losslint.index.gate import names_keras
 from losslint.index.modules import (
     DefNode,
@@ -61,7 +62,7 @@ _METRIC_NAME = re.compile(
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class Candidate:
     """A function analysed as a loss, how it was found, and how Keras would call it.
 
@@ -76,7 +77,7 @@ class Candidate:
     site: tuple[ModuleInfo, ast.expr, str] | None = None
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class Issue:
     """Origins that together make one returned value batch-reduced."""
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from losslint.analysis.calls import is_static
 from losslint.analysis.losses import Candidate, module_classes
 from losslint.analysis.names import Names
 from losslint.analysis.values import ClassRef, FunctionRef, Instance
+from losslint.frozen import frozen
 from losslint.index.modules import ModuleInfo
 
 WEIGHT_NAMES = ("sample_weight", "sample_weights")
@@ -29,7 +29,7 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _INTROSPECTION = frozenset({"locals", "vars", "eval", "exec"})
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class DroppedWeight:
     """A weight a loss drops: where (`node`: a parameter), in which function, and why.
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, overload
+
+from losslint.frozen import frozen
 
 if TYPE_CHECKING:
     from losslint.index.modules import ModuleInfo
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class ArgRef:
     """One argument of a call as written: its value node, and its keyword when it has one."""
 
@@ -50,14 +52,14 @@ class _NonBatchAxes:
 NON_BATCH_AXES: Any = _NonBatchAxes()
 
 
-@dataclass(frozen=True)
+@frozen
 class Alternatives:
     """A literal that differs between control-flow paths (`-1 if c else None`)."""
 
     options: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Rank:
     """A tensor rank: `full - drop` relative to the inputs, an exact rank, or unknown."""
 
@@ -116,7 +118,7 @@ FULL_RANK = Rank(drop=0)
 UNKNOWN_RANK = Rank(drop=None, exact=None)
 
 
-@dataclass(frozen=True)
+@frozen
 class FixPlan:
     """How a reducing call could be repaired, decided where the call is evaluated.
 
@@ -133,7 +135,7 @@ class FixPlan:
     ctor_module: ModuleInfo | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@frozen
 class Origin:
     """A call that removed the batch axis: the same node reached the same way is one origin."""
 
@@ -166,7 +168,7 @@ class Origin:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Batched:
     """Has the batch axis. `coupled`: batch-level values were mixed into it; `mixed` keeps
     the origins of scalars broadcast into it (`per_sample + bce_object(y_true, y_pred)`)."""
@@ -177,7 +179,7 @@ class Batched:
     from_loss: bool = False  # produced by a Keras loss: (batch,) for the common rank-2 inputs
 
 
-@dataclass(frozen=True)
+@frozen
 class Flat:
     """The batch axis merged with others into the leading axis (`K.flatten`, `x[mask]`,
     `tf.reshape(x, (-1, classes))`).
@@ -207,7 +209,7 @@ class Flat:
         return axis == -self.rank
 
 
-@dataclass(frozen=True)
+@frozen
 class Group:
     """Origins whose results were combined non-linearly (a ratio) must be fixed together."""
 
@@ -215,7 +217,7 @@ class Group:
     nonlinear: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Reduced:
     """Lost the batch axis; a linear combination of independent groups of origins."""
 
@@ -237,13 +239,13 @@ class Reduced:
         return Reduced(self.groups | other.groups)
 
 
-@dataclass(frozen=True)
+@frozen
 class Const:
     literal: Any = NO_LITERAL
     batch_size: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Unknown:
     """A value of unknown shape; `tainted` when it is computed from the inputs; `stacked` when
     it is a list of batch tensors used as a tensor (the batch axis is then the second, so
@@ -253,19 +255,19 @@ class Unknown:
     stacked: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Symbol:
     """An external name (module, function or class): its qualified name as imported."""
 
     qualname: str
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class ModuleRef:
     module: ModuleInfo
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class FunctionRef:
     """A project function or lambda, with its closure and `functools.partial` bindings."""
 
@@ -279,14 +281,14 @@ class FunctionRef:
     cls: ClassRef | None = None
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class ClassRef:
     module: ModuleInfo
     node: ast.ClassDef = field(repr=False)
     qualname: str
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class Instance:
     cls: ClassRef
     ctor: ast.Call | None = None
@@ -295,7 +297,7 @@ class Instance:
     kwargs: tuple[tuple[str, Value], ...] = ()
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class LossObject:
     """An instance of a Keras Loss class: calling it reduces unless `reduction="none"`."""
 
@@ -306,7 +308,7 @@ class LossObject:
     reduction_given: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class MetricObject:
     """An instance of a Keras Metric: calling it (or its `result()`) returns its running value
     over every batch seen so far, never one value per sample."""
@@ -314,24 +316,24 @@ class MetricObject:
     name: str
 
 
-@dataclass(frozen=True)
+@frozen
 class LayerObject:
     """A Keras model or layer object: called on a batch, it gives a batch."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Seq:
     items: tuple[Value, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Mapping:
     items: tuple[Value, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Parts:
     """A sequence of unknown length whose every element is `item`: the parts of `tf.split` /
     `tf.unstack` along a feature axis, a list grown in a loop, a comprehension."""
@@ -339,14 +341,14 @@ class Parts:
     item: Value
 
 
-@dataclass(frozen=True)
+@frozen
 class ShapeOf:
     """`tf.shape(x)` / `x.shape`: indexing it at 0 gives the batch size."""
 
     batched: bool
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class Choice:
     """One of several functions or objects, on paths the analysis cannot tell apart
     (`get_loss(name)` returning `dice` or `focal`): calling it may call any of them."""

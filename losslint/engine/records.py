@@ -8,14 +8,14 @@ compile site that made the function a loss). The report step picks the place per
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from losslint.frozen import frozen
 from losslint.model import Applicability, Diagnostic, Edit, Fix, LossTarget, Position
 
 
-@dataclass(frozen=True)
+@frozen
 class Span:
     """A place in a file: 1-based rows and columns, end exclusive."""
 
@@ -24,7 +24,7 @@ class Span:
     end: Position
 
 
-@dataclass(frozen=True)
+@frozen
 class Record:
     """One finding of one loss, with every place it could be reported."""
 
@@ -45,7 +45,7 @@ class Record:
     by_name: bool = False  # the loss was found only by its parameter names
 
 
-@dataclass(frozen=True)
+@frozen
 class UnitResult:
     """Everything one file's analysis produced, and what it depended on.
 

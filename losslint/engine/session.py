@@ -23,6 +23,7 @@ from losslint.engine.collector import collector_paused
 from losslint.engine.records import Record, UnitResult, unit_from_json, unit_to_json
 from losslint.engine.report import diagnostics as place_records
 from losslint.fixes import applicable, apply_fixes
+from losslint.frozen import frozen
 from losslint.index.gate import has_loop_sink, speaks_keras, text_may_hold_losses
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, FileResult, LossTarget
@@ -40,7 +41,7 @@ GateAnswer = tuple[Gate | None, UnitResult | None, str | None]
 _GATE_CHARS_PER_JOB = 4_000_000  # about a tenth of a second of the text gate
 
 
-@dataclass(frozen=True)
+@frozen
 class LintOptions:
     """What a run does besides reporting: fixes, selection, noqa, rendering fix edits.
 
@@ -107,7 +108,7 @@ def filter_diagnostics(
     return [d for d in kept if d.code == "LL000" or not suppressions.suppresses(d.code, d.noqa_row)]
 
 
-@dataclass(frozen=True)
+@frozen
 class DiscoveredLoss:
     """A loss (or metric) found in the linted files, flagged or not (for `--runtime-all`)."""
 

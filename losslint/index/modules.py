@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from losslint.frozen import frozen
 from losslint.source import SourceText
 
 _LINES = re.compile(r"\r\n|\r|\n")
@@ -169,7 +170,7 @@ def scan_module(tree: ast.Module, lines: list[str], text: str) -> Scan:
     return scanner.result
 
 
-@dataclass(frozen=True)
+@frozen
 class Binding:
     """What a module-level name is bound to.
 

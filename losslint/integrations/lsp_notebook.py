@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from lsprotocol import types
 
+from losslint.frozen import frozen
 from losslint.integrations.noqa import noqa_edit
 from losslint.integrations.text import apply_change
 from losslint.model import Edit, Position
@@ -30,7 +31,7 @@ SYNC_OPTIONS = types.NotebookDocumentSyncOptions(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class CellDocument:
     """One cell: its URI, whether it is a code cell, and its text document (if synced)."""
 
@@ -41,7 +42,7 @@ class CellDocument:
     version: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class NotebookCells:
     """The cells of an open notebook, in order, and cells taken out of it whose text
     documents the client has not closed (a move sent as a deletion, then an insertion)."""

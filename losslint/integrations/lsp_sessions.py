@@ -7,13 +7,13 @@ Used by `losslint.integrations.lsp_server`; the same `Session.lint` call as the 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from losslint.config import Config, ConfigError, load_config
 from losslint.discovery import is_excluded
 from losslint.engine import LintOptions, Session
+from losslint.frozen import frozen
 from losslint.integrations.lsp_notebook import NotebookCells
 from losslint.integrations.text import source_bytes
 from losslint.model import Diagnostic, FileResult
@@ -24,7 +24,7 @@ from losslint.source import forget_paths
 logger = logging.getLogger("losslint.lsp")
 
 
-@dataclass(frozen=True)
+@frozen
 class Document:
     """An open buffer: the text the editor holds (or a notebook's cells), and the file it is
     linted as."""
@@ -46,7 +46,7 @@ class Document:
         return source_bytes(self.text) if self.cells is None else self.cells.notebook.virtual_bytes
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     """Linting one document: findings (a notebook's in its cells), or the problem that kept
     it from being linted."""

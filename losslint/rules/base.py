@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import abc
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, ClassVar
 
+from losslint.frozen import frozen
 from losslint.model import Applicability
 
 if TYPE_CHECKING:  # the rules' documentation and examples load without the analysis
@@ -16,7 +17,7 @@ if TYPE_CHECKING:  # the rules' documentation and examples load without the anal
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
 
 
-@dataclass(frozen=True)
+@frozen
 class Example:
     """An example that runs as a test: the source, the expected codes and fixed sources."""
 
@@ -27,7 +28,7 @@ class Example:
     note: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class FixDecision:
     """Which plans to apply for an issue, and how safe that is."""
 
@@ -36,7 +37,7 @@ class FixDecision:
     message: str
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleInfo:
     code: str
     name: str

@@ -25,6 +25,7 @@ import click
 from losslint.config import Config
 from losslint.engine import LintOptions
 from losslint.fixes import apply_fixes
+from losslint.frozen import frozen
 from losslint.model import Applicability, Diagnostic, FileResult, Fix, LossTarget, Position
 from losslint.runtime.importer import package_root
 from losslint.runtime.inputs import DEFAULT_SHAPES
@@ -69,7 +70,7 @@ MEAN_RTOL = 1e-5
 FEW = 3  # up to this many losses: one line each; more on a terminal: a progress bar
 
 
-@dataclass(frozen=True)
+@frozen
 class Judgement:
     """A verdict and the facts behind it (the `runtime` object without `fix_verified`)."""
 

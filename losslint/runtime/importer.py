@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from losslint.analysis.catalogue import load as load_catalogue
+from losslint.frozen import frozen
 from losslint.runtime.allowlist import FRAMEWORKS
 from losslint.runtime.rebuild import (
     Failed,
@@ -101,7 +102,7 @@ class LoadedModule:
     deps: frozenset[str] = frozenset()  # modules its import statements name
 
 
-@dataclass(frozen=True)
+@frozen
 class Patch:
     """An import-time patch a project module applied: `target.name = value`, and what was there."""
 

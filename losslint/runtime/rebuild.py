@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from losslint.frozen import frozen
 from losslint.runtime.allowlist import (
     DENIED_CALL,
     FRAMEWORKS,
@@ -50,7 +51,7 @@ _NOTE_NAME = "__losslint_note__"
 _EXC_NAME = "__losslint_exception__"
 
 
-@dataclass(frozen=True)
+@frozen
 class Dropped:
     """A top-level statement that was not executed, and why."""
 
@@ -657,7 +658,7 @@ def definitions_only(
     return Rebuilt(module, sorted(flt.dropped, key=lambda d: d.line))
 
 
-@dataclass(frozen=True)
+@frozen
 class Failed:
     """A kept top-level statement that raised while the module was rebuilt."""
 

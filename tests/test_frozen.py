@@ -1,0 +1,112 @@
+"""`@frozen` (losslint/frozen.py): the same dataclasses as `@dataclass(frozen=True)`, truly
+frozen under `LOSSLINT_STRICT=1` (the test suite), without the run-time check otherwise."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+
+from losslint import frozen as frozen_module
+from losslint.analysis.values import Const, Symbol, Unknown
+from losslint.frozen import frozen
+
+
+@frozen
+class Point:
+    x: int
+    y: Any = None
+    note: str = dataclasses.field(default="", repr=False, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class StdPoint:
+    x: int
+    y: Any = None
+    note: str = dataclasses.field(default="", repr=False, compare=False)
+
+
+@frozen(eq=False)
+class Handle:
+    name: str
+
+
+@frozen(order=True)
+class Version:
+    major: int
+    minor: int = 0
+
+
+def test_strict_mode_follows_the_environment() -> None:
+    assert (os.environ.get("LOSSLINT_STRICT") == "1") == frozen_module.STRICT
+
+
+@pytest.mark.skipif(not frozen_module.STRICT, reason="only the strict mode raises")
+def test_strict_mode_refuses_assignments() -> None:
+    for value, name in ((Const(3), "literal"), (Symbol("tf.reduce_mean"), "qualname")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, 4)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(value, name)
+
+
+def test_same_behaviour_as_a_frozen_dataclass() -> None:
+    ours, theirs = Point(1, [2, (3, "a")], note="x"), StdPoint(1, [2, (3, "a")], note="x")
+    assert repr(ours) == repr(theirs).replace("StdPoint", "Point") == "Point(x=1, y=[2, (3, 'a')])"
+    assert Point(1, 2, note="a") == Point(1, 2, note="b") != Point(2, 2)
+    assert hash(Point(1, (2,))) == hash(StdPoint(1, (2,))) == hash((1, (2,)))
+    assert len({Const(1), Const(1), Const(2), Unknown(), Unknown(tainted=True)}) == 4
+    assert dataclasses.replace(Point(1, 2), y=5) == Point(1, 5)
+    assert dataclasses.is_dataclass(Const) and [f.name for f in dataclasses.fields(Point)] == [
+        "x",
+        "y",
+        "note",
+    ]
+    first, second = Handle("a"), Handle("a")
+    assert first != second and first == first and len({first, second}) == 2
+    assert sorted([Version(2), Version(1, 5), Version(1)]) == [
+        Version(1),
+        Version(1, 5),
+        Version(2),
+    ]
+
+
+def test_recursive_values_print() -> None:
+    looped = Point(1, [])
+    looped.y.append(looped)
+    assert repr(looped) == "Point(x=1, y=[...])"
+
+
+def test_without_strict_mode_the_classes_are_plain_and_equal(tmp_path: Any) -> None:
+    """What users run: no per-class `__setattr__`, and the same equality, hashing and repr."""
+    script = textwrap.dedent(
+        """
+        import json
+        from losslint import frozen
+        from losslint.analysis.values import Const, Symbol
+        from losslint.model import Diagnostic
+        a, b = Const(1), Const(1)
+        print(json.dumps({
+            "strict": frozen.STRICT,
+            "plain": all(c.__setattr__ is object.__setattr__ for c in (Const, Symbol, Diagnostic)),
+            "equal": a == b and hash(a) == hash(b) and a is not b,
+            "repr": repr(Symbol("tf.reduce_mean")),
+        }))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LOSSLINT_STRICT"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == {
+        "strict": False,
+        "plain": True,
+        "equal": True,
+        "repr": "Symbol(qualname='tf.reduce_mean')",
+    }
