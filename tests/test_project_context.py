@@ -113,3 +113,47 @@ def test_a_repository_nested_under_another_projects_config_is_its_own_project(
     assert result.stdout.startswith("losses.py:5:12: LL001")
     assert "model.py" not in result.stdout  # `util` is not part of this project
     assert (inner / ".losslint_cache").is_dir() and not (outer / ".losslint_cache").exists()
+
+
+
+COLLECTED_LOSSES = """\
+import tensorflow as tf
+
+
+def first(a, b):
+    return tf.reduce_mean(tf.abs(a - b))
+
+
+def second(a, b):
+    return tf.reduce_sum(tf.square(a - b))
+
+
+def third(a, b):
+    return tf.reduce_max(a - b)
+"""
+COLLECTING_MODEL = """\
+from losses import first, second, third
+
+
+def build(model):
+    heads = [first]
+    extra = (second,)
+    by_output = {"out": third}
+    model.compile(optimizer="adam", loss=heads)
+    model.compile(optimizer="adam", loss=[*extra])
+    model.compile(optimizer="adam", loss={"aux": by_output})
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    return model
+"""
+
+
+def test_compile_site_findings_point_into_collections_named_before_the_call(
+    project: Path,
+) -> None:
+    """A compile argument that is a name (or holds one: a list, a starred tuple, a dict value)
+    assigned a collection before the call: the finding is at the collection's element."""
+    write(project, "losses.py", COLLECTED_LOSSES)
+    write(project, "model.py", COLLECTING_MODEL)
+    result = run_cli(["--no-cache", "model.py"], project)
+    sites = [line.split(" LL001 ")[0] for line in result.stdout.splitlines() if "LL001" in line]
+    assert sites == ["model.py:5:14:", "model.py:6:14:", "model.py:7:25:"]

@@ -147,10 +147,12 @@ class LossFinder:
                 scope = self._definitions_before(module, scope, site_line)
             where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
             container: ast.AST = functions[-1] if functions else module.tree
-            if container not in self._collections:
-                self._collections[container] = _collection_assignments(container)
             for expr, role, keyword in _compile_arguments(call):
-                literals = _literal_collections(self._collections[container], call)
+                literals = None
+                if _names_element(expr):  # `loss=losses`: a collection assigned before?
+                    if container not in self._collections:
+                        self._collections[container] = _collection_assignments(container)
+                    literals = _literal_collections(self._collections[container], call)
                 for ref, kind, sub_expr in self._targets(expr, scope, literals):
                     if role == "loss":
                         evidence = f"compiled at {where}"
@@ -617,6 +619,18 @@ def _compile_arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str, str]]:
             yield keywords[name], "metric", name
     if "metrics" not in keywords and len(positional) > 3:
         yield positional[3], "metric", "metrics"
+
+
+def _names_element(expr: ast.expr) -> bool:
+    """Whether `expr` is a name, or a list, tuple or dict with one among its elements: what
+    `_targets` looks up among the collections assigned before a compile call."""
+    if isinstance(expr, ast.Name):
+        return True
+    if isinstance(expr, ast.List | ast.Tuple):
+        return any(_names_element(e.value if isinstance(e, ast.Starred) else e) for e in expr.elts)
+    if isinstance(expr, ast.Dict):
+        return any(_names_element(v) for k, v in zip(expr.keys, expr.values, strict=True) if k)
+    return False
 
 
 def _collection_assignments(
