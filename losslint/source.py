@@ -153,6 +153,21 @@ def check_syntax(text: str, path: Path) -> ast.Module:
     return tree
 
 
+def parses(text: str, path: Path) -> bool:
+    """Whether Python's parser accepts the text: `check_syntax` without building the `ast`
+    tree, about twice as fast (the parser and the symbol table, which also refuses what
+    Python refuses at import, such as `nonlocal` at module level)."""
+    import symtable
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            symtable.symtable(text, str(path), "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace a file's content atomically, keeping its permission bits (and symlinks)."""
     import tempfile

@@ -101,3 +101,19 @@ def test_a_deferred_loop_follows_an_edited_loss_module(project: Path) -> None:
     write(project, "losses.py", LOSSES_REDUCING)
     result = run_cli(["."], project)
     assert "losses.py:4:12: LL001" in result.stdout and NOTE in result.stdout
+
+
+def test_a_loop_python_cannot_parse_is_reported_at_once(project: Path) -> None:
+    """A deferred loop must not hide a syntax error: a loop file Python's parser refuses is
+    parsed at once, and its LL000 reported, whether or not a finding needs its objectives.
+    A symbol-table error (`nonlocal` at module level) is one too, though `ast` accepts it."""
+    _write(project, LOSSES_SAFE, COMPILE_MSE, OTHER_LOOP.replace("def step(", "def step(("))
+    write(project, "scope.py", OTHER_LOOP + "nonlocal out\n")
+    for args in (["."], ["--no-cache", "."], ["."]):  # cold, uncached, warm
+        result = run_cli(["--format", "json", *args], project)
+        found = json.loads(result.stdout)
+        assert [(Path(f["filename"]).name, f["code"]) for f in found] == [("loop.py", "LL000")]
+        assert "cannot parse file" in found[0]["message"]
+        assert result.exit_code == 1
+    assert _units(project)["scope.py"]["deferred"] is False
+    assert _units(project)["loop.py"]["deferred"] is False

@@ -115,7 +115,6 @@ def test_a_repository_nested_under_another_projects_config_is_its_own_project(
     assert (inner / ".losslint_cache").is_dir() and not (outer / ".losslint_cache").exists()
 
 
-
 COLLECTED_LOSSES = """\
 import tensorflow as tf
 

@@ -27,7 +27,14 @@ from losslint.frozen import frozen
 from losslint.index.gate import has_loop_sink, speaks_keras, text_may_hold_losses
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, FileResult, LossTarget
-from losslint.source import SourceError, check_syntax, decode, read_module_bytes, real_path
+from losslint.source import (
+    SourceError,
+    check_syntax,
+    decode,
+    parses,
+    read_module_bytes,
+    real_path,
+)
 
 if TYPE_CHECKING:
     from losslint.engine.units import UnitAnalyser
@@ -638,15 +645,18 @@ def gate_file(
 
 def _gate_size(index: ProjectIndex, pairs: frozenset[tuple[str, str]], path: Path) -> Gate | None:
     """When a file passes the text gate: the size of its text, and whether it passes only for
-    a custom training loop (index/gate.py). None when it does not (unreadable files too:
-    their LL000 needs no parse)."""
+    a custom training loop (index/gate.py), whose parse is deferred; a loop file Python's
+    parser refuses is parsed at once, for its LL000. None when it does not pass (unreadable
+    files too: their LL000 needs no parse)."""
     try:
         text = index.source(path).text
     except SourceError:
         return None
     if text_may_hold_losses(text, pairs):
         return len(text), False
-    return (len(text), True) if has_loop_sink(text) else None
+    if not has_loop_sink(text):
+        return None
+    return len(text), parses(text, path)
 
 
 def _gated_out(index: ProjectIndex, path: Path, render: bool) -> UnitResult | None:

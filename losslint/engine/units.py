@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import os
 import sys
-import traceback
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -221,6 +220,8 @@ class UnitAnalyser:
 
     def _crash(self, path: Path, digest: str, exc: BaseException) -> UnitResult:
         if os.environ.get("LOSSLINT_DEBUG"):
+            import traceback  # only here: a crash is rare, and start-up counts
+
             traceback.print_exception(exc, file=sys.stderr)
         detail = str(exc).splitlines()[0] if str(exc) else ""
         message = f"internal error: {type(exc).__name__}" + (f": {detail}" if detail else "")
