@@ -31,7 +31,6 @@ from losslint.source import (
     SourceError,
     check_syntax,
     decode,
-    parses,
     read_module_bytes,
     real_path,
 )
@@ -297,13 +296,13 @@ class Session:
         pairs = loss_pairs(self.config.loss_arg_names)
         results: list[UnitResult] = []
         heavy: list[tuple[Path, int]] = []
-        loops: list[Path] = []  # custom training loops only: analysed if they may matter
+        loops: list[tuple[Path, int]] = []  # custom training loops only (`UnitAnalyser.deferred`)
         answers = self._gate_all(run, reader, pairs, todo, parse, render)
         for path, (gate, unit, _) in zip(todo, answers, strict=True):
             if unit is not None:
                 results.append(unit)
             elif gate is not None and gate[1] and path not in parse:
-                loops.append(path)
+                loops.append((path, gate[0]))
             else:
                 heavy.append((path, gate[0] if gate else 0))  # or unreadable: its LL000
         if heavy or loops:
@@ -339,30 +338,31 @@ class Session:
         self,
         run: _Run,
         heavy: list[tuple[Path, int]],
-        loops: list[Path],
+        loops: list[tuple[Path, int]],
         parse: set[Path],
         render: bool,
         targets: list[Path],
     ) -> list[UnitResult]:
         """Parse and analyse the files that pass the gate (with their sizes), here or in
-        worker processes; `loops` (custom training loops only) get a deferred result."""
+        worker processes; `loops` (custom training loops only) get a deferred result, their
+        syntax checked alongside (as costly as a parse, so shared the same way)."""
         from losslint.engine.units import UnitAnalyser
 
         analyser = UnitAnalyser(self.root, self.overlays, self.config, render)
-        deferred = [analyser.deferred(path) for path in loops]
         if not set(self.project_files()) <= set(targets):
             reach = self._importers(run, analyser, [path for path, _ in heavy], targets)
             heavy = [(path, size) for path, size in heavy if path in reach or path in parse]
-        processes = _job_count(self.jobs, [size for _, size in heavy])
+        work = sorted([*heavy, *loops], key=lambda item: -item[1])  # largest first
+        deferred = frozenset(path for path, _ in loops)
+        processes = _job_count(self.jobs, [size for _, size in work])
         if processes == 1:
-            return [*deferred, *(analyser.analyse(path, path in parse) for path, _ in heavy)]
+            return [analyser.unit(path, path in parse, path in deferred) for path, _ in work]
         from losslint.engine.workers import analyse_shared
 
-        largest_first = [path for path, _ in sorted(heavy, key=lambda item: -item[1])]
-        shared = analyse_shared(
-            analyser, self.config, self.overlays, largest_first, frozenset(parse), processes
+        paths = [path for path, _ in work]
+        return analyse_shared(
+            analyser, self.config, self.overlays, paths, frozenset(parse), deferred, processes
         )
-        return [*deferred, *shared]
 
     def _gate_all(
         self,
@@ -645,18 +645,15 @@ def gate_file(
 
 def _gate_size(index: ProjectIndex, pairs: frozenset[tuple[str, str]], path: Path) -> Gate | None:
     """When a file passes the text gate: the size of its text, and whether it passes only for
-    a custom training loop (index/gate.py), whose parse is deferred; a loop file Python's
-    parser refuses is parsed at once, for its LL000. None when it does not pass (unreadable
-    files too: their LL000 needs no parse)."""
+    a custom training loop (index/gate.py). None when it does not (unreadable files too:
+    their LL000 needs no parse)."""
     try:
         text = index.source(path).text
     except SourceError:
         return None
     if text_may_hold_losses(text, pairs):
         return len(text), False
-    if not has_loop_sink(text):
-        return None
-    return len(text), parses(text, path)
+    return (len(text), True) if has_loop_sink(text) else None
 
 
 def _gated_out(index: ProjectIndex, path: Path, render: bool) -> UnitResult | None:

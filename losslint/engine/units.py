@@ -46,7 +46,7 @@ from losslint.model import Diagnostic, Edit, Fix, LossTarget, Position
 from losslint.rules import ALL_RULES
 from losslint.rules.base import Rule
 from losslint.rules.ll101_dropped_sample_weight import DroppedSampleWeight
-from losslint.source import SourceError, check_syntax, real_path
+from losslint.source import SourceError, check_syntax, parses, real_path
 
 if TYPE_CHECKING:
     from losslint.analysis.loops import LoopObjectives
@@ -113,16 +113,24 @@ class UnitAnalyser:
             if shared is None:
                 self._forget(path, mark)
 
+    def unit(self, path: Path, parse_anyway: bool, deferred: bool) -> UnitResult:
+        """`deferred` for a custom training loop only, else `analyse`."""
+        return self.deferred(path) if deferred else self.analyse(path, parse_anyway)
+
     def deferred(self, path: Path) -> UnitResult:
         """The result of a file that passes the gate only for a custom training loop, before
-        any parse: no records, and as `deps` the files its imports may reach (read from the
-        texts). Its loop objectives can only name functions in those files, so it is analysed
-        only when a finding's loss lies in one of them (`Session`)."""
+        any `ast` parse: no records, and as `deps` the files its imports may reach (read from
+        the texts). Its loop objectives can only name functions in those files, so it is
+        analysed only when a finding's loss lies in one of them (`Session`). Its syntax is
+        checked all the same (`parses`): a file Python's parser refuses is analysed at once,
+        for its LL000."""
         path = real_path(path)
         try:
-            self.index.source(path)
+            text = self.index.source(path).text
         except SourceError:
             return self.analyse(path)  # (read by the gate just before: its LL000 all the same)
+        if not parses(text, path):
+            return self.analyse(path)
         digest = self.index.digest(path) or ""
         return replace(self._result(path, digest, (), None, parsed=False), deferred=True)
 

@@ -94,12 +94,13 @@ def _analysis(
     render: bool,
     paths: list[Path],
     parse: frozenset[Path],
+    deferred: frozenset[Path],
 ) -> Callable[[int], UnitResult]:
     """In a worker: one analyser for all the files it takes."""
     from losslint.engine.units import UnitAnalyser
 
     analyser = UnitAnalyser(root, overlays, config, render)
-    return lambda i: analyser.analyse(paths[i], paths[i] in parse)
+    return lambda i: analyser.unit(paths[i], paths[i] in parse, paths[i] in deferred)
 
 
 def analyse_shared(
@@ -108,15 +109,16 @@ def analyse_shared(
     overlays: dict[Path, bytes],
     paths: list[Path],
     parse: frozenset[Path],
+    deferred: frozenset[Path],
     processes: int,
 ) -> list[UnitResult]:
-    """Analyse `paths` (largest first) here and in `processes - 1` worker processes; the
-    results in the order of `paths`."""
+    """Analyse `paths` (largest first; `deferred`: custom training loops only) here and in
+    `processes - 1` worker processes; the results in the order of `paths`."""
 
     def here(i: int) -> UnitResult:
-        return analyser.analyse(paths[i], paths[i] in parse)
+        return analyser.unit(paths[i], paths[i] in parse, paths[i] in deferred)
 
-    args = (analyser.root, overlays, config, analyser.render, paths, parse)
+    args = (analyser.root, overlays, config, analyser.render, paths, parse, deferred)
     return _share(_analysis, args, len(paths), processes, here)
 
 
