@@ -7,15 +7,17 @@ every generated method on its own; losslint defines about 70 such classes, and a
 small file is mostly start-up.
 
 `@frozen` makes the same dataclass (fields, `__init__`, equality, and a hash of the compared
-fields) without the run-time check, and all of them share one `__repr__` instead of compiling
-one each. Immutability stays a rule of the code, checked where it costs users nothing: type
-checkers read `@frozen` as a frozen dataclass (`dataclass_transform`), and with
-`LOSSLINT_STRICT=1`, which the test suite sets, the classes are truly frozen, so any test that
-reaches an assignment to a field fails.
+fields) without the run-time check, and only `__init__` is compiled per class: all of them
+share one `__repr__`, `__eq__` and `__hash__`, which read the compared fields through one
+`operator.attrgetter` per class (as fast as the generated methods). Immutability stays a rule
+of the code, checked where it costs users nothing: type checkers read `@frozen` as a frozen
+dataclass (`dataclass_transform`), and with `LOSSLINT_STRICT=1`, which the test suite sets,
+the classes are truly frozen, so any test that reaches an assignment to a field fails.
 """
 
 from __future__ import annotations
 
+import operator
 import os
 import reprlib
 from collections.abc import Callable
@@ -34,6 +36,32 @@ def _repr(self: Any) -> str:
     return f"{type(self).__qualname__}({shown})"
 
 
+def _eq(self: Any, other: Any) -> Any:
+    """`@dataclass`'s `__eq__`: the compared fields as tuples, for instances of one class."""
+    if other.__class__ is self.__class__:
+        key = self.__frozen_key__
+        return key(self) == key(other)
+    return NotImplemented
+
+
+def _hash(self: Any) -> int:
+    """`@dataclass`'s `__hash__`: of the tuple of the hashed fields."""
+    return hash(self.__frozen_hash_key__(self))
+
+
+def _no_fields(_: Any) -> tuple[()]:
+    return ()
+
+
+def _getter(names: list[str]) -> Any:
+    """A tuple of these attributes, as a class attribute (a field alone is read twice: a
+    tuple all the same, so that comparing it keeps a tuple's `is` before `==`, as a dataclass
+    does)."""
+    if not names:
+        return staticmethod(_no_fields)
+    return operator.attrgetter(*(names * 2 if len(names) == 1 else names))
+
+
 @overload
 def frozen(cls: _T, /) -> _T: ...
 
@@ -48,11 +76,25 @@ def frozen(cls: Any = None, /, *, eq: bool = True, order: bool = False) -> Any:
     (and hashes) by identity, `order=True` adds the comparisons."""
 
     def make(cls: _T) -> _T:
+        shared = eq and not order  # `order=True` keeps the generated methods
         made = dataclass(
-            cls, repr=False, eq=eq, order=order, frozen=STRICT, unsafe_hash=eq and not STRICT
+            cls,
+            repr=False,
+            eq=eq and order,
+            order=order,
+            frozen=STRICT,
+            unsafe_hash=order and not STRICT,
         )
         if "__repr__" not in cls.__dict__:
             made.__repr__ = _repr
+        if shared:
+            found = fields(made)
+            compared = [f.name for f in found if f.compare]
+            hashed = [f.name for f in found if f.hash or (f.hash is None and f.compare)]
+            made.__frozen_key__ = _getter(compared)
+            made.__frozen_hash_key__ = _getter(hashed)
+            made.__eq__ = _eq
+            made.__hash__ = _hash
         return made
 
     return make if cls is None else make(cls)

@@ -110,3 +110,48 @@ def test_without_strict_mode_the_classes_are_plain_and_equal(tmp_path: Any) -> N
         "equal": True,
         "repr": "Symbol(qualname='tf.reduce_mean')",
     }
+
+
+@frozen
+class Empty:
+    pass
+
+
+@frozen
+class One:
+    value: Any
+
+
+@frozen
+class Tagged(One):
+    tag: str = dataclasses.field(default="", hash=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class StdOne:
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class StdTagged(StdOne):
+    tag: str = dataclasses.field(default="", hash=False)
+
+
+def test_equality_and_hashing_match_the_generated_methods() -> None:
+    """The shared `__eq__` and `__hash__` answer as `@dataclass`'s generated ones: a field
+    alone compares as a tuple (its `is` before `==`: a NaN equals itself), no field compares
+    equal, `compare=False` and `hash=False` fields are left out, subclasses compare their own
+    fields and never equal their base."""
+    nan = float("nan")
+    for ours, std in ((One, StdOne), (Tagged, StdTagged)):
+        assert (ours(nan) == ours(nan)) is (std(nan) == std(nan)) is True
+        assert (ours([1]) == ours([1])) is (std([1]) == std([1])) is True
+        assert (ours(1) == ours(2)) is (std(1) == std(2)) is False
+        assert ours(1).__eq__(1) is NotImplemented
+    assert Empty() == Empty() and hash(Empty()) == hash(Empty())
+    assert Tagged(1, "a") != Tagged(1, "b") and hash(Tagged(1, "a")) == hash(Tagged(1, "b"))
+    assert StdTagged(1, "a") != StdTagged(1, "b")
+    assert Tagged(1) != One(1) and One(1) != Tagged(1)
+    assert len({One(1), One(1), One((1, 2)), Tagged(1)}) == 3
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(One([1]))

@@ -27,13 +27,7 @@ from losslint.frozen import frozen
 from losslint.index.gate import has_loop_sink, speaks_keras, text_may_hold_losses
 from losslint.index.project import ProjectIndex
 from losslint.model import Diagnostic, FileResult, LossTarget
-from losslint.source import (
-    SourceError,
-    check_syntax,
-    decode,
-    read_module_bytes,
-    real_path,
-)
+from losslint.source import SourceError, check_syntax, decode, read_module_bytes, real_path
 
 if TYPE_CHECKING:
     from losslint.engine.units import UnitAnalyser
