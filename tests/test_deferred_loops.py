@@ -117,3 +117,17 @@ def test_a_loop_python_cannot_parse_is_reported_at_once(project: Path) -> None:
         assert result.exit_code == 1
     assert _units(project)["scope.py"]["deferred"] is False
     assert _units(project)["loop.py"]["deferred"] is False
+
+
+def test_a_run_over_part_of_the_project_leaves_unchecked_loops_uncached(project: Path) -> None:
+    """A run that reports on other files (pre-commit's changed files) does not check the
+    syntax of the project's loops: their deferred results serve that run only, so a later
+    run over the loop still finds its LL000."""
+    _write(project, LOSSES_SAFE, COMPILE_MSE, OTHER_LOOP.replace("def step(", "def step(("))
+    part = run_cli(["--format", "json", "model.py"], project)
+    assert (part.exit_code, json.loads(part.stdout)) == (0, [])
+    assert "loop.py" not in _units(project) and "model.py" in _units(project)
+    for args in (["loop.py"], ["."]):
+        result = run_cli(["--format", "json", *args], project)
+        found = [(Path(f["filename"]).name, f["code"]) for f in json.loads(result.stdout)]
+        assert (result.exit_code, found) == (1, [("loop.py", "LL000")])

@@ -127,6 +127,8 @@ class _Run:
     units: dict[Path, UnitResult] = field(default_factory=dict)
     texts: dict[Path, str | None] = field(default_factory=dict)
     reader: ProjectIndex | None = None  # what read this run's new units
+    # deferred loops whose syntax this run did not check: kept neither in memory nor cached
+    unchecked: set[Path] = field(default_factory=set)
 
 
 class Session:
@@ -276,6 +278,7 @@ class Session:
             self._analyse_new(run, todo, parse, render, targets)
         late = self._loops_that_matter(run)
         if late:
+            run.unchecked.difference_update(late)  # analysed now: parsed, so checked
             sizes = [(path, len(self._text(run, path) or "")) for path in late]
             with collector_paused():
                 self._keep(run, late, self._analyse_heavy(run, sizes, [], parse, render, targets))
@@ -313,6 +316,8 @@ class Session:
             if unit.internal:
                 self.internal_errors.append(unit.error)  # type: ignore[arg-type]
                 continue
+            if unit.path in run.unchecked:
+                continue
             self._memory[unit.path] = unit
             if self.cache is not None and unit.digest and unit.path not in self.overlays:
                 self.cache.put(unit.path, unit_to_json(unit))
@@ -339,24 +344,33 @@ class Session:
     ) -> list[UnitResult]:
         """Parse and analyse the files that pass the gate (with their sizes), here or in
         worker processes; `loops` (custom training loops only) get a deferred result, their
-        syntax checked alongside (as costly as a parse, so shared the same way)."""
+        syntax checked alongside (as costly as a parse, so shared the same way). A run over
+        part of the project checks only the loops it reports on: the others' results serve
+        this run alone (`_Run.unchecked`)."""
         from losslint.engine.units import UnitAnalyser
 
         analyser = UnitAnalyser(self.root, self.overlays, self.config, render)
+        unchecked: list[UnitResult] = []
         if not set(self.project_files()) <= set(targets):
             reach = self._importers(run, analyser, [path for path, _ in heavy], targets)
             heavy = [(path, size) for path, size in heavy if path in reach or path in parse]
+            reported = set(targets)
+            unchecked = [analyser.deferred(p, check=False) for p, _ in loops if p not in reported]
+            run.unchecked.update(unit.path for unit in unchecked)
+            loops = [(path, size) for path, size in loops if path in reported]
         work = sorted([*heavy, *loops], key=lambda item: -item[1])  # largest first
         deferred = frozenset(path for path, _ in loops)
         processes = _job_count(self.jobs, [size for _, size in work])
         if processes == 1:
-            return [analyser.unit(path, path in parse, path in deferred) for path, _ in work]
+            done = [analyser.unit(path, path in parse, path in deferred) for path, _ in work]
+            return [*unchecked, *done]
         from losslint.engine.workers import analyse_shared
 
         paths = [path for path, _ in work]
-        return analyse_shared(
+        shared = analyse_shared(
             analyser, self.config, self.overlays, paths, frozenset(parse), deferred, processes
         )
+        return [*unchecked, *shared]
 
     def _gate_all(
         self,

@@ -117,19 +117,19 @@ class UnitAnalyser:
         """`deferred` for a custom training loop only, else `analyse`."""
         return self.deferred(path) if deferred else self.analyse(path, parse_anyway)
 
-    def deferred(self, path: Path) -> UnitResult:
+    def deferred(self, path: Path, check: bool = True) -> UnitResult:
         """The result of a file that passes the gate only for a custom training loop, before
         any `ast` parse: no records, and as `deps` the files its imports may reach (read from
         the texts). Its loop objectives can only name functions in those files, so it is
         analysed only when a finding's loss lies in one of them (`Session`). Its syntax is
-        checked all the same (`parses`): a file Python's parser refuses is analysed at once,
-        for its LL000."""
+        checked all the same (`parses`, unless `check` is False): a file Python's parser
+        refuses is analysed at once, for its LL000."""
         path = real_path(path)
         try:
             text = self.index.source(path).text
         except SourceError:
             return self.analyse(path)  # (read by the gate just before: its LL000 all the same)
-        if not parses(text, path):
+        if check and not parses(text, path):
             return self.analyse(path)
         digest = self.index.digest(path) or ""
         return replace(self._result(path, digest, (), None, parsed=False), deferred=True)
