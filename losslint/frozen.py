@@ -93,8 +93,11 @@ def frozen(cls: Any = None, /, *, eq: bool = True, order: bool = False) -> Any:
             hashed = [f.name for f in found if f.hash or (f.hash is None and f.compare)]
             made.__frozen_key__ = _getter(compared)
             made.__frozen_hash_key__ = _getter(hashed)
-            made.__eq__ = _eq
-            made.__hash__ = _hash
+            own = cls.__dict__  # a class's own methods win, as with `@dataclass`
+            if "__eq__" not in own:
+                made.__eq__ = _eq
+            if own.get("__hash__") is None:  # none, or the None that its own `__eq__` set
+                made.__hash__ = _hash
         return made
 
     return make if cls is None else make(cls)

@@ -155,3 +155,27 @@ def test_equality_and_hashing_match_the_generated_methods() -> None:
     assert len({One(1), One(1), One((1, 2)), Tagged(1)}) == 3
     with pytest.raises(TypeError, match="unhashable"):
         hash(One([1]))
+
+
+@frozen
+class Loose:
+    value: int
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Loose) and abs(self.value - other.value) < 2
+
+    def __hash__(self) -> int:
+        return 0
+
+
+@frozen
+class LooseEq:
+    value: int
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+def test_a_class_s_own_methods_win() -> None:
+    assert Loose(1) == Loose(2) != Loose(4) and hash(Loose(5)) == 0
+    assert LooseEq(1) == LooseEq(9) and hash(LooseEq(3)) == hash(LooseEq(3))  # hashable
