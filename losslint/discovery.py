@@ -290,8 +290,9 @@ def discover(paths: list[Path], config: Config, *, force_exclude: bool = False) 
             for found, real in _walk(_start(path, ignorer), ignorer, seen_dirs):
                 if real not in seen:
                     seen.add(real)
-                    remember_real_path(found, real)
-                    result.files.append(Path(found))
+                    file = Path(found)
+                    remember_real_path(found, file if real == found else real)
+                    result.files.append(file)
         elif path.exists() or path.is_symlink():
             if force_exclude and (ignorer.excluded(path, False) or ignorer.gitignored(path, False)):
                 continue

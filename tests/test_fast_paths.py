@@ -289,9 +289,12 @@ def _count_analyses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, bool]]:
     original = units_module.UnitAnalyser.analyse
 
     def analyse(
-        self: units_module.UnitAnalyser, path: Path, parse_anyway: bool = False
+        self: units_module.UnitAnalyser,
+        path: Path,
+        parse_anyway: bool = False,
+        gated: bool = False,
     ) -> units_module.UnitResult:
-        result = original(self, path, parse_anyway)
+        result = original(self, path, parse_anyway, gated)
         calls.append((path, result.parsed))
         return result
 

@@ -130,10 +130,13 @@ def test_the_collector_is_paused_while_files_are_analysed(
     original = units_module.UnitAnalyser.analyse
 
     def analyse(
-        self: units_module.UnitAnalyser, path: Path, parse_anyway: bool = False
+        self: units_module.UnitAnalyser,
+        path: Path,
+        parse_anyway: bool = False,
+        gated: bool = False,
     ) -> units_module.UnitResult:
         seen.append(gc.isenabled())
-        return original(self, path, parse_anyway)
+        return original(self, path, parse_anyway, gated)
 
     monkeypatch.setattr(units_module.UnitAnalyser, "analyse", analyse)
     assert gc.isenabled()

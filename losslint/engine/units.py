@@ -74,8 +74,9 @@ class UnitAnalyser:
         if sys.getrecursionlimit() < RECURSION_LIMIT:
             sys.setrecursionlimit(RECURSION_LIMIT)
 
-    def analyse(self, path: Path, parse_anyway: bool = False) -> UnitResult:
-        """One file's findings (wherever they land) and what they depend on."""
+    def analyse(self, path: Path, parse_anyway: bool = False, gated: bool = False) -> UnitResult:
+        """One file's findings (wherever they land) and what they depend on. `gated`: the
+        file is known to pass the text gate (the engine gated it just before)."""
         path = real_path(path)
         try:
             source = self.index.source(path)
@@ -85,7 +86,7 @@ class UnitAnalyser:
         digest = self.index.digest(path) or ""
         text = source.text
         loops = has_loop_sink(text)
-        if not file_gate(text, self.pairs):
+        if not gated and not file_gate(text, self.pairs):
             error = None
             if parse_anyway:
                 try:
@@ -114,8 +115,11 @@ class UnitAnalyser:
                 self._forget(path, mark)
 
     def unit(self, path: Path, parse_anyway: bool, deferred: bool) -> UnitResult:
-        """`deferred` for a custom training loop only, else `analyse`."""
-        return self.deferred(path) if deferred else self.analyse(path, parse_anyway)
+        """`deferred` for a custom training loop only, else `analyse`: for the engine's
+        files, which pass the text gate unless they are to be parsed anyway."""
+        if deferred:
+            return self.deferred(path)
+        return self.analyse(path, parse_anyway, gated=not parse_anyway)
 
     def deferred(self, path: Path, check: bool = True) -> UnitResult:
         """The result of a file that passes the gate only for a custom training loop, before

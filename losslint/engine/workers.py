@@ -63,10 +63,12 @@ def _share(
     total: int,
     processes: int,
     here: Callable[[int], Any],
+    prepare: Callable[[], object] | None = None,
 ) -> list[Any]:
     """`here(i)` for each index 0..total-1, shared with `processes - 1` worker processes that
     each do `make(*args)(i)` for the indices they take; the answers in index order (a dead
-    worker's indices are done here)."""
+    worker's indices are done here). `prepare()` runs here once the workers are started,
+    before this process takes its first index: meanwhile the workers take more."""
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     counter = context.Value("i", 0)
     workers = []
@@ -78,6 +80,8 @@ def _share(
         process.start()
         send.close()
         workers.append((process, receive))
+    if prepare is not None:
+        prepare()
     done = {index: here(index) for index in _take(counter, total)}
     for process, receive in workers:
         with contextlib.suppress(EOFError, OSError):  # a dead worker: its files are done below
@@ -156,7 +160,14 @@ def gate_shared(
     processes: int,
 ) -> list[GateAnswer]:
     """`gate_file` for every path (here with `index`, and in `processes - 1` worker
-    processes); the answers in the order of `paths`."""
+    processes); the answers in the order of `paths`. Meanwhile this process imports the
+    analysis, which a tree large enough to share its gate is all but sure to need: the
+    workers gate the files it would have, so the import overlaps the gate instead of
+    following it."""
     args = (index.root, index.overlays, pairs, render, paths, parse)
     here = _gate(index, pairs, render, paths, parse)
-    return _share(_gate_in_worker, args, len(paths), processes, here)
+    return _share(_gate_in_worker, args, len(paths), processes, here, _import_analysis)
+
+
+def _import_analysis() -> None:
+    import losslint.engine.units  # noqa: F401

@@ -146,26 +146,26 @@ def _has_loss_signature(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
     return False
 
 
-_LOOP_SINKS = (
-    ".gradient(",
-    ".gradients(",
-    ".compute_gradients(",
-    ".get_updates(",
-    ".grad(",
-    "value_and_grad(",
-    ".minimize(",
-    "add_loss(",
-    "add_metric(",
-    "Lambda(",
-    "def train_step",
-    "def test_step",
-    "def compute_loss",
+# the calls and definitions a custom training loop is made of, grouped by a word each group
+# shares: a text without the word needs no look for the group's members (7 scans, not 13)
+_LOOP_SINKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("grad", (".gradient(", ".gradients(", ".compute_gradients(", ".grad(", "value_and_grad(")),
+    ("_step", ("def train_step", "def test_step")),
+    ("add_", ("add_loss(", "add_metric(")),
+    (".get_updates(", ()),
+    (".minimize(", ()),
+    ("Lambda(", ()),
+    ("def compute_loss", ()),
 )
 
 
+@functools.lru_cache(maxsize=64)  # asked by the gate, then again by the analysis of the file
 def has_loop_sink(text: str) -> bool:
     """Whether a file may hold a custom training loop (whose objectives are not Keras losses)."""
-    return any(sink in text for sink in _LOOP_SINKS)
+    for word, sinks in _LOOP_SINKS:
+        if word in text and (not sinks or any(sink in text for sink in sinks)):
+            return True
+    return False
 
 
 def names_keras(text: str) -> bool:

@@ -32,7 +32,7 @@ class Scan:
 _BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _block_fields(kind: type) -> tuple[str, ...]:
+def block_fields(kind: type) -> tuple[str, ...]:
     """The fields of a statement type that hold nested statements."""
     found = _BLOCK_FIELDS.get(kind)
     if found is None:
@@ -115,7 +115,7 @@ class _Scanner:
             for part in _header_fields(stmt):
                 if self._may_hold(part):
                     self.expression(part, enclosing)
-        for name in _block_fields(type(stmt)):
+        for name in block_fields(type(stmt)):
             block = getattr(stmt, name, None)
             if not block:
                 continue

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from losslint.cache import content_hash
-from losslint.index.modules import ModuleInfo, module_name_for
+from losslint.index.modules import ModuleInfo, block_fields, module_name_for
 from losslint.source import (
     SourceError,
     SourceText,
@@ -414,9 +414,6 @@ def _import_list(text: str, start: int) -> str:
     return " ".join(parts)
 
 
-_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
-
-
 def _imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
     """Every import statement, nested blocks included (imports are statements: no expression
     needs a visit, which makes this several times cheaper than `ast.walk`)."""
@@ -427,8 +424,8 @@ def _imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
         if isinstance(node, ast.Import | ast.ImportFrom):
             found.append(node)
             continue
-        for name in _BLOCKS:
-            block = getattr(node, name, None)
+        for name in block_fields(type(node)):
+            block = getattr(node, name)
             if block:
                 stack.extend(reversed(block))
     found.reverse()
