@@ -105,7 +105,7 @@ class UnitAnalyser:
         self.index.remember_ast(path, tree)
         mark = self.evaluator.memos.mark()
         try:
-            records, uses, objectives = self._records(path)
+            records, uses, objectives = self._records(path, loops)
             result = self._result(path, digest, records, None, parsed=True)
             return replace(result, uses=uses, objectives=objectives)
         except Exception as exc:  # one file's crash is that file's problem
@@ -175,9 +175,10 @@ class UnitAnalyser:
         return self.finder.candidates(module)
 
     def _records(
-        self, path: Path
+        self, path: Path, loops: bool
     ) -> tuple[tuple[Record, ...], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
-        """The file's records, the functions it compiles, those it uses as loop objectives."""
+        """The file's records, the functions it compiles, those it uses as loop objectives
+        (`loops`: its text may hold a custom training loop)."""
         module = self.index.module(path)
         if module is None:
             return (), (), ()
@@ -198,7 +199,7 @@ class UnitAnalyser:
                     records.append(record)
         for dropped in dropped_by_overrides(module, names):
             records.append(self._dropped_record(dropped))
-        objectives = self.loops.of_module(module) if has_loop_sink(module.source.text) else set()
+        objectives = self.loops.of_module(module) if loops else set()
         return tuple(records), tuple(sorted(uses)), tuple(sorted(objectives))
 
     def _result(

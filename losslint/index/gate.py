@@ -159,7 +159,6 @@ _LOOP_SINKS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-@functools.lru_cache(maxsize=64)  # asked by the gate, then again by the analysis of the file
 def has_loop_sink(text: str) -> bool:
     """Whether a file may hold a custom training loop (whose objectives are not Keras losses)."""
     for word, sinks in _LOOP_SINKS:
