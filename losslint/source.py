@@ -92,8 +92,8 @@ def read_bytes(path: Path) -> bytes:
         raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc
     if not stat.S_ISREG(info.st_mode):
         raise SourceError("not a regular file")
-    try:
-        with open(path, "rb") as handle:
+    try:  # unbuffered: one read of the whole file, without copying it through a buffer
+        with open(path, "rb", buffering=0) as handle:
             return handle.read()
     except OSError as exc:
         raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc

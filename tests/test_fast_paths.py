@@ -50,6 +50,9 @@ LITERAL_COMPILES = [
     '"""The losses module: losses = ..."""\nfrom keras import losses  # losses = mine\n'
     "model.compile(loss=losses.Huber())\n",
     "from keras.losses import mse\nmodel.compile(loss=mse)\n",  # Keras' own mse
+    # quotes inside strings: one in a docstring, an escaped one, one in a comment
+    '"""A "quote: losses = x."""\nfrom keras import losses  # it\'s\n'
+    "NOTE = 'it\\'s losses = z'\nmodel.compile(loss=losses.Huber())\n",
 ]
 PROJECT_COMPILES = [
     "model.compile(optimizer='adam', loss=my_loss)\n",
