@@ -288,6 +288,31 @@ def test_select_ignore_and_prefixes(project: Path) -> None:
     assert codes(["--select", "LL0"]) == ["LL001", "LL003"]  # the command line beats the file
 
 
+def test_a_deselected_rule_does_not_hide_another_at_the_same_place(project: Path) -> None:
+    """A metric and a loss share one reduction: the place is the loss's (LL001) by default,
+    and selecting only LL004 (or ignoring LL001) still reports the metric there."""
+    write(
+        project,
+        "train.py",
+        "from tensorflow.keras import backend as K\n\n\n"
+        "def dice(y_true, y_pred):\n"
+        "    t, p = K.flatten(y_true), K.flatten(y_pred)\n"
+        "    return (2.0 * K.sum(t * p) + 1.0) / (K.sum(t + p) + 1.0)\n\n\n"
+        "def build(model):\n"
+        "    def my_loss(y_true, y_pred):\n"
+        "        return 1 - dice(y_true, y_pred)\n\n"
+        "    def my_dice(y_true, y_pred):\n"
+        "        return dice(y_true, y_pred)\n\n"
+        '    model.compile(optimizer="adam", loss=my_loss, metrics=[my_dice])\n',
+    )
+    codes = lambda args: [  # noqa: E731
+        line.split()[:2] for line in run_cli([*args, "train.py"], project).stdout.splitlines()
+    ]
+    assert codes([]) == [["train.py:6:19:", "LL001"]]
+    assert codes(["--select", "LL004"]) == [["train.py:6:19:", "LL004"]]
+    assert codes(["--ignore", "LL001"]) == [["train.py:6:19:", "LL004"]]
+
+
 def test_noqa_comments(project: Path) -> None:
     body = (
         "import tensorflow as tf\n\n\n"

@@ -575,7 +575,13 @@ class Session:
     ) -> tuple[dict[Path, list[Diagnostic]], _Run]:
         run = self._units(targets, parse, render)
         wanted = set(targets)
-        records: list[Record] = [r for unit in run.units.values() for r in unit.records]
+        # a rule the selection turns off takes no place: one finding per place is chosen among
+        # the rules that can be reported (`--select LL004` still sees the metric whose
+        # reduction a loss shares)
+        enabled = enabled_for(self.config, options)
+        records: list[Record] = [
+            r for unit in run.units.values() for r in unit.records if r.code in enabled
+        ]
         uses = {k for unit in run.units.values() for k in unit.uses}
         objectives = {k for unit in run.units.values() for k in unit.objectives}
         keras_free = self._keras_free(run)
