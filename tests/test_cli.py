@@ -305,9 +305,11 @@ def test_a_deselected_rule_does_not_hide_another_at_the_same_place(project: Path
         "        return dice(y_true, y_pred)\n\n"
         '    model.compile(optimizer="adam", loss=my_loss, metrics=[my_dice])\n',
     )
-    codes = lambda args: [  # noqa: E731
-        line.split()[:2] for line in run_cli([*args, "train.py"], project).stdout.splitlines()
-    ]
+    codes = (
+        lambda args: [  # noqa: E731
+            line.split()[:2] for line in run_cli([*args, "train.py"], project).stdout.splitlines()
+        ]
+    )
     assert codes([]) == [["train.py:6:19:", "LL001"]]
     assert codes(["--select", "LL004"]) == [["train.py:6:19:", "LL004"]]
     assert codes(["--ignore", "LL001"]) == [["train.py:6:19:", "LL004"]]
