@@ -305,11 +305,11 @@ def test_a_deselected_rule_does_not_hide_another_at_the_same_place(project: Path
         "        return dice(y_true, y_pred)\n\n"
         '    model.compile(optimizer="adam", loss=my_loss, metrics=[my_dice])\n',
     )
-    codes = (
-        lambda args: [  # noqa: E731
-            line.split()[:2] for line in run_cli([*args, "train.py"], project).stdout.splitlines()
-        ]
-    )
+
+    def codes(args: list[str]) -> list[list[str]]:
+        lines = run_cli([*args, "train.py"], project).stdout.splitlines()
+        return [line.split()[:2] for line in lines]
+
     assert codes([]) == [["train.py:6:19:", "LL001"]]
     assert codes(["--select", "LL004"]) == [["train.py:6:19:", "LL004"]]
     assert codes(["--ignore", "LL001"]) == [["train.py:6:19:", "LL004"]]
