@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - another Python implementation
     from hashlib import blake2b
 
 CACHE_DIR = ".losslint_cache"
-FORMAT = 4
+FORMAT = 5
 _CATALOGUE = Path(__file__).parent / "analysis" / "catalogue.toml"
 
 

@@ -81,6 +81,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "keras3_bases.StateLoss.call",  # keras.Loss is keras.losses.Loss
         "stacked_lists.mean_of_everything",  # reduce_mean([a, b]): the terms and the samples
         "stacked_lists.summed_terms",  # add_n adds its list's tensors; then reduce_sum
+        "absorbed_terms.dice_coeff",  # another loss's term (its fix is unsafe)
+        "absorbed_terms.mean_error",
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -261,6 +263,25 @@ def test_shared_objective_fix_is_unsafe_and_says_why(tmp_path: Path) -> None:
     finding = _findings(root)["custom_loop.shared_mse"]
     assert finding["fix"]["applicability"] == "unsafe"
     assert "custom training loop's objective" in str(finding["message"])
+
+
+def test_a_loss_another_loss_absorbs_as_a_term_gets_an_unsafe_fix(tmp_path: Path) -> None:
+    """`loss` subtracts `log(dice_coeff(...))` from a per-pixel value: a per-sample
+    `dice_coeff` would no longer broadcast there, so `--fix` leaves it alone; a wrapper that
+    returns what it calls keeps the called loss's fix safe."""
+    root = copy_case("research_patterns", tmp_path)
+    found = _findings(root)
+    absorbed = found["absorbed_terms.dice_coeff"]["fix"]
+    assert isinstance(absorbed, dict) and absorbed["applicability"] == "unsafe"
+    assert "another loss uses the scalar `dice_coeff` returns" in absorbed["message"]
+    returned = found["absorbed_terms.mean_error"]["fix"]
+    assert isinstance(returned, dict) and returned["applicability"] == "safe"
+    before = (root / "absorbed_terms.py").read_text()
+    run_cli(["--fix", "."], root)
+    after = (root / "absorbed_terms.py").read_text()
+    assert "return K.mean((2.0 * inter + 1.0) / (union + 1.0), axis=0)" in before
+    assert "return K.mean((2.0 * inter + 1.0) / (union + 1.0), axis=0)" in after
+    assert "tf.reduce_mean(tf.abs(y_true - y_pred), axis=-1)" in after
 
 
 def test_the_text_gate_admits_every_custom_loop_call_the_catalogue_names() -> None:

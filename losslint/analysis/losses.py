@@ -525,8 +525,16 @@ class LossFinder:
         return extra
 
     def issues(self, candidate: Candidate) -> list[Issue]:
+        return self.examine(candidate)[0]
+
+    def examine(self, candidate: Candidate) -> tuple[list[Issue], frozenset[str]]:
+        """A loss's issues, and the qualified names of the functions whose batch-reduced
+        values it takes as terms of a per-sample result (`bce - log(dice(t, p))`: `dice`, and
+        every call leading to its reduction): a per-sample value from one of those would no
+        longer fit there."""
         analysis = self.ev.analyze_loss(candidate.ref)
         found: list[Issue] = []
+        absorbed: set[str] = set()
         for value, _node in analysis.returns:
             if isinstance(value, Reduced):
                 # in source order: which origin names a finding never depends on hashing
@@ -541,11 +549,13 @@ class LossFinder:
                 # scalar-only ops still ignore sample weights (plain reductions there are
                 # regularisers)
                 for origin in sorted(value.mixed, key=_origin_key):
+                    absorbed.add(origin.function)
+                    absorbed.update(callee for _, _, callee in origin.chain)
                     if origin.kind in ("loss_object", "scalar_op") or origin.op == "metric":
                         found.append(
                             Issue((origin,), False, analysis.batch_level, candidate, mixed=True)
                         )
-        return found
+        return found, frozenset(absorbed)
 
 
 def _condition(name: str, default: object) -> str:

@@ -65,6 +65,9 @@ class UnitResult:
     internal: bool = False
     uses: tuple[tuple[str, str], ...] = ()  # (file, qualname) of functions compiled here
     objectives: tuple[tuple[str, str], ...] = ()  # ... used as custom-loop objectives here
+    # qualified names of functions whose batch-reduced values losses here take as terms of a
+    # per-sample result (`bce - log(dice(t, p))`)
+    absorbed: tuple[str, ...] = ()
     keras: bool = True  # index/gate.py's `speaks_keras` (True when unreadable)
     # a custom training loop not analysed yet: its objectives matter only if a finding's loss
     # lies in one of its `deps` (engine/session.py analyses it then)
@@ -206,6 +209,7 @@ def unit_to_json(u: UnitResult) -> dict[str, Any]:
         "parsed": u.parsed,
         "uses": [list(k) for k in u.uses],
         "objectives": [list(k) for k in u.objectives],
+        "absorbed": list(u.absorbed),
         "keras": u.keras,
         "deferred": u.deferred,
     }
@@ -230,6 +234,7 @@ def unit_from_json(path: Path, v: dict[str, Any]) -> UnitResult:
         parsed=bool(v["parsed"]),
         uses=tuple((a, b) for a, b in v["uses"]),
         objectives=tuple((a, b) for a, b in v["objectives"]),
+        absorbed=tuple(str(name) for name in v["absorbed"]),
         keras=bool(v["keras"]),
         deferred=bool(v["deferred"]),
     )

@@ -4,7 +4,9 @@ A record is reported at the reducing call when that file is reported on; else at
 call leading to it from a reported file ("reached through this call"); else, for a loss that
 a reported file compiles, at that compile site. One finding per place: the best-evidenced loss
 names it, and `losses` lists every loss it makes batch-reduced. A fix that is safe for one of
-those losses but not for another (a helper shared by several losses) is unsafe.
+those losses but not for another (a helper shared by several losses) is unsafe, and so is the
+fix of a function whose scalar another loss takes as a term of a per-sample result: a
+per-sample value would no longer fit there (`bce - log(dice(t, p))`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,11 @@ def _place(record: Record, targets: set[Path]) -> tuple[Span, str, bool] | None:
 
 
 def _adjusted(
-    record: Record, uses: AbstractSet[Key], objectives: AbstractSet[Key], keras_free: bool
+    record: Record,
+    uses: AbstractSet[Key],
+    objectives: AbstractSet[Key],
+    absorbed: AbstractSet[str],
+    keras_free: bool,
 ) -> Record | None:
     if keras_free and record.by_name:
         # parameters named like a loss's, in a project that never names Keras nor `y_pred`
@@ -47,6 +53,13 @@ def _adjusted(
     if record.code in _NOT_ABOUT_RETURNS:
         return record
     key = (str(record.target.path), record.target.qualname)
+    fix = record.fix
+    if fix and fix.applicability is Applicability.SAFE and record.target.qualname in absorbed:
+        # another loss takes this one's scalar as a term (`bce - log(dice(t, p))`; known by
+        # qualified name): a per-sample value would change what that loss computes
+        name = record.target.qualname.rsplit(".", 1)[-1]
+        message = f"{fix.message} (unsafe: another loss uses the scalar `{name}` returns)"
+        record = replace(record, fix=Fix(Applicability.UNSAFE, message, fix.edits))
     if record.conditional and key in uses:
         # reached only with a non-default argument, and the project compiles the loss: with
         # its defaults (safe), or pinning the argument (then reported without condition)
@@ -71,6 +84,7 @@ def diagnostics(
     targets: set[Path],
     uses: AbstractSet[Key] = frozenset(),
     objectives: AbstractSet[Key] = frozenset(),
+    absorbed: AbstractSet[str] = frozenset(),
     keras_free: bool = False,
 ) -> dict[Path, list[Diagnostic]]:
     """The findings in `targets`, one per place. `keras_free`: no file of the project speaks
@@ -78,7 +92,7 @@ def diagnostics(
     best: dict[tuple[Path, object, object], tuple[tuple[int, int, int], Diagnostic]] = {}
     affected: dict[tuple[Path, object, object], set[str]] = defaultdict(set)
     for original in records:
-        record = _adjusted(original, uses, objectives, keras_free)
+        record = _adjusted(original, uses, objectives, absorbed, keras_free)
         if record is None:
             continue
         place = _place(record, targets)

@@ -584,11 +584,12 @@ class Session:
         ]
         uses = {k for unit in run.units.values() for k in unit.uses}
         objectives = {k for unit in run.units.values() for k in unit.objectives}
+        absorbed = {name for unit in run.units.values() for name in unit.absorbed}
         keras_free = self._keras_free(run)
-        placed = place_records(records, wanted, uses, objectives, keras_free)
+        placed = place_records(records, wanted, uses, objectives, absorbed, keras_free)
         self.held_back = []
         if keras_free:  # what the project's silence on Keras held back, to be said
-            would = place_records(records, wanted, uses, objectives)
+            would = place_records(records, wanted, uses, objectives, absorbed)
             self.held_back = sorted({d.function for found in would.values() for d in found})
         found: dict[Path, list[Diagnostic]] = {}
         for path in targets:

@@ -51,6 +51,7 @@ from losslint.source import SourceError, check_syntax, parses, real_path
 if TYPE_CHECKING:
     from losslint.analysis.loops import LoopObjectives
 
+Keys = tuple[tuple[str, str], ...]  # (file, qualified name) of functions
 _RULES: tuple[Rule, ...] = tuple(r for r in ALL_RULES if r.code != "LL000")
 _DROPPED = next(r for r in ALL_RULES if isinstance(r, DroppedSampleWeight))
 # the analysis recurses once per nested expression: long `a + b + ...` chains need room
@@ -105,9 +106,9 @@ class UnitAnalyser:
         self.index.remember_ast(path, tree)
         mark = self.evaluator.memos.mark()
         try:
-            records, uses, objectives = self._records(path, loops)
+            records, uses, objectives, absorbed = self._records(path, loops)
             result = self._result(path, digest, records, None, parsed=True)
-            return replace(result, uses=uses, objectives=objectives)
+            return replace(result, uses=uses, objectives=objectives, absorbed=absorbed)
         except Exception as exc:  # one file's crash is that file's problem
             return self._crash(path, digest, exc)
         finally:
@@ -176,21 +177,26 @@ class UnitAnalyser:
 
     def _records(
         self, path: Path, loops: bool
-    ) -> tuple[tuple[Record, ...], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    ) -> tuple[tuple[Record, ...], Keys, Keys, tuple[str, ...]]:
         """The file's records, the functions it compiles, those it uses as loop objectives
-        (`loops`: its text may hold a custom training loop)."""
+        (`loops`: its text may hold a custom training loop), and the functions whose
+        batch-reduced values its losses take as terms of a per-sample result (`bce -
+        log(dice(t, p))`: a per-sample `dice` would no longer fit, so its fix is unsafe;
+        engine/report.py)."""
         module = self.index.module(path)
         if module is None:
-            return (), (), ()
+            return (), (), (), ()
         records: list[Record] = []
         uses: set[tuple[str, str]] = set()
+        absorbed: set[str] = set()
         names = self.evaluator.names
         for candidate in self.finder.candidates(module):
             if candidate.site is not None:
                 uses.add((str(candidate.target.path), candidate.target.qualname))
             for dropped in dropped_by_signature(candidate, names):
                 records.append(self._dropped_record(dropped))
-            issues = self.finder.issues(candidate)
+            issues, terms = self.finder.examine(candidate)
+            absorbed.update(terms)
             if candidate.priority == PRIORITY_NAMED:
                 issues += self.finder.conditional_issues(candidate, issues)
             for issue in issues:
@@ -200,7 +206,12 @@ class UnitAnalyser:
         for dropped in dropped_by_overrides(module, names):
             records.append(self._dropped_record(dropped))
         objectives = self.loops.of_module(module) if loops else set()
-        return tuple(records), tuple(sorted(uses)), tuple(sorted(objectives))
+        return (
+            tuple(records),
+            tuple(sorted(uses)),
+            tuple(sorted(objectives)),
+            tuple(sorted(absorbed)),
+        )
 
     def _result(
         self,
