@@ -83,6 +83,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "stacked_lists.summed_terms",  # add_n adds its list's tensors; then reduce_sum
         "absorbed_terms.dice_coeff",  # another loss's term (its fix is unsafe)
         "absorbed_terms.mean_error",
+        "function_wrappers.mae_all",  # MeanMetricWrapper(mae_all, name=...)
+        "function_wrappers.l1_all",  # LossFunctionWrapper(l1_all)
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -145,6 +147,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "token_spellings.scaled_mean",  # (y_train, p_value): letters of (y, p), not words
         "token_spellings.check",  # (y_pred, y_true): reversed, a helper's order
         "token_spellings.pose_error",  # (pose_true, pose_pred): `pose` is no loss word
+        "function_wrappers.scaled_error",  # the wrapper passes per_sample=True on to it
         "nested_objective.Translator.compile.<locals>.get_loss",  # a nested add_loss term
         "stacked_lists.shifted_accuracy",  # equal(p, [t - 1, t, t + 1]), then axis 0: the list
         "stacked_lists.mean_of_terms",  # reduce_mean([a, b], axis=0): the terms, per sample

@@ -67,6 +67,8 @@ class Catalogue:
     loss_classes: frozenset[str]
     loss_kept_keywords: frozenset[str]
     metric_bases: frozenset[str]
+    function_wrappers: frozenset[str]
+    wrapper_keywords: frozenset[str]
     scalar_prefixes: tuple[str, ...]
     keras_inputs: frozenset[str]
     keras_models: frozenset[str]
@@ -258,6 +260,8 @@ def load() -> Catalogue:
         loss_classes=frozenset(data["loss_class"]["names"]),
         loss_kept_keywords=frozenset(data["loss_class"]["kept-keywords"]),
         metric_bases=frozenset(data["loss_class"]["metric_base"]),
+        function_wrappers=frozenset(data["function_wrappers"]["names"]),
+        wrapper_keywords=frozenset(data["function_wrappers"]["own"]),
         scalar_prefixes=tuple(data["scalar_op"]["prefixes"]),
         keras_inputs=frozenset(data["keras_tensors"]["inputs"]),
         keras_models=frozenset(data["keras_tensors"]["models"]),

@@ -241,9 +241,31 @@ class LossFinder:
                 if key is not None:
                     yield from self._targets(value, scope, literals)
             return
-        value = self.ev.eval_expr(expr, scope)
-        for ref, kind in self._refs(value, expr):
-            yield ref, kind, expr
+        fn = self._wrapped_function(expr, scope)
+        value = self.ev.eval_expr(fn or expr, scope)
+        if fn is not None and isinstance(expr, ast.Call) and isinstance(value, FunctionRef):
+            own = self.ev.catalogue.wrapper_keywords
+            passed = [(k.arg, k.value) for k in expr.keywords if k.arg and k.arg not in own]
+            bound = tuple((name, self.ev.eval_expr(arg, scope)) for name, arg in passed)
+            value = replace(value, bound_kwargs=(*value.bound_kwargs, *bound))
+        for ref, kind in self._refs(value, fn or expr):
+            yield ref, kind, fn or expr
+
+    def _wrapped_function(self, expr: ast.expr, scope: Scope) -> ast.expr | None:
+        """The function a Keras wrapper class is built around (`MeanMetricWrapper(fn,
+        name=...)`, catalogue `[function_wrappers]`): Keras calls it on every batch, so it is
+        the loss or metric compiled (with the keywords the wrapper passes on to it)."""
+        if not isinstance(expr, ast.Call):
+            return None
+        catalogue = self.ev.catalogue
+        func = self.ev.eval_expr(expr.func, scope)
+        if not isinstance(func, Symbol):
+            return None
+        if catalogue.canonical(func.qualname) not in catalogue.function_wrappers:
+            return None
+        fn = expr.args[0] if expr.args else None
+        fn = next((k.value for k in expr.keywords if k.arg == "fn"), fn)
+        return None if fn is None or isinstance(fn, ast.Starred) else fn
 
     def _refs(
         self, value: Value, expr: ast.expr, depth: int = 0
