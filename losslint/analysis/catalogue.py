@@ -61,6 +61,7 @@ class Catalogue:
     loop_wrappers: tuple[str, ...]
     step_methods: tuple[str, ...]
     training_calls: tuple[str, ...]
+    container_fills: frozenset[str]
     aliases: tuple[tuple[str, str], ...]
     entries: dict[str, Entry]
     loss_bases: frozenset[str]
@@ -254,6 +255,7 @@ def load() -> Catalogue:
         loop_wrappers=tuple(data["loops"]["wrappers"]),
         step_methods=tuple(data["loops"]["step-methods"]),
         training_calls=tuple(data["loops"]["training"]),
+        container_fills=frozenset(data["loops"]["fills"]),
         aliases=tuple(aliases),
         entries=entries,
         loss_bases=frozenset(data["loss_class"]["base"]),

@@ -90,20 +90,34 @@ def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
                 stack.append(child)
 
 
-def _assignments(nodes: Iterable[ast.AST]) -> dict[str, list[ast.expr]]:
+def _assignments(nodes: Iterable[ast.AST], fills: frozenset[str]) -> dict[str, list[ast.expr]]:
     """name -> every value assigned to it among a body's own nodes (augmented assignments
-    included)."""
+    included), or put into a container assigned there (`logs[key] = v`, `logs.update(v)`:
+    a method of `fills`; never a module's `tf.add(a, b)`, whose name no assignment binds)."""
     found: dict[str, list[ast.expr]] = {}
+    filled: list[tuple[str, list[ast.expr]]] = []
     for node in nodes:
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 for name in target_names(target):
                     found.setdefault(name, []).append(node.value)
+                if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                    filled.append((target.value.id, [node.value]))
         elif isinstance(node, ast.AugAssign | ast.AnnAssign) and node.value is not None:
             for name in target_names(node.target):
                 found.setdefault(name, []).append(node.value)
         elif isinstance(node, ast.NamedExpr):
             found.setdefault(node.target.id, []).append(node.value)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.attr in fills
+        ):
+            filled.append((node.func.value.id, [*node.args, *(k.value for k in node.keywords)]))
+    for name, values in filled:
+        if name in found:
+            found[name].extend(values)
     return found
 
 
@@ -180,10 +194,13 @@ class LoopObjectives:
                             if isinstance(c, ast.Call)
                         ]
                 for callee in callees:
-                    found += self._callee(module, callee, _assignments(nodes), owner, 0)
+                    found += self._callee(module, callee, self._assignments(nodes), owner, 0)
         if passed:
             found += self._passed_in(module, bodies, passed)
         return {(str(ref.module.path), ref.qualname) for ref in self._with_terms(found)}
+
+    def _assignments(self, nodes: Iterable[ast.AST]) -> dict[str, list[ast.expr]]:
+        return _assignments(nodes, self.ev.catalogue.container_fills)
 
     def _with_terms(self, objectives: list[FunctionRef]) -> list[FunctionRef]:
         """The objectives and their terms: the functions whose results feed what an objective
@@ -237,7 +254,7 @@ class LoopObjectives:
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 for index, parameter in wanted.get(name, ()):
                     if assigned is None:
-                        assigned = _assignments(_own_nodes(body))
+                        assigned = self._assignments(_own_nodes(body))
                     given = [k.value for k in node.keywords if k.arg == parameter]
                     if index < len(node.args):
                         given.append(node.args[index])
@@ -260,7 +277,7 @@ class LoopObjectives:
         parameters: set[str] = set()
         if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             parameters = {a.arg for a in [*function.args.posonlyargs, *function.args.args]}
-        assigned = _assignments(nodes)
+        assigned = self._assignments(nodes)
         local = _local_functions(nodes)
         seen: set[int] = set()
         calls: list[ast.Call] = []
