@@ -85,6 +85,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "absorbed_terms.mean_error",
         "function_wrappers.mae_all",  # MeanMetricWrapper(mae_all, name=...)
         "function_wrappers.l1_all",  # LossFunctionWrapper(l1_all)
+        "passed_losses.yolo_loss.<locals>.yolo_loss_fn",  # build(model, yolo_loss(5.0))
+        "passed_losses.mean_gap",  # build(..., metric=mean_gap)
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")

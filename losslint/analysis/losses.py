@@ -153,13 +153,25 @@ class LossFinder:
                     if container not in self._collections:
                         self._collections[container] = _collection_assignments(container)
                     literals = _literal_collections(self._collections[container], call)
-                for ref, kind, sub_expr in self._targets(expr, scope, literals):
-                    if role == "loss":
-                        evidence = f"compiled at {where}"
-                        priority = PRIORITY_COMPILED_LOSS
-                    else:
-                        evidence = f"compiled as a metric at {where}"
-                        priority = PRIORITY_COMPILED_METRIC
+                targets = list(self._targets(expr, scope, literals))
+                passed: list[tuple[int, str]] = []
+                if functions and enclosing[-1] is functions[-1]:
+                    # `def build(model, loss): model.compile(loss=loss)`: what this module's
+                    # calls of `build` pass as `loss`
+                    passed = _passed_parameters(functions[-1], expr)
+                given = self._given(module, functions[-1] if passed else None, passed)
+                for ref, kind, sub_expr, at in [(*t, site_line) for t in targets] + given:
+                    evidence = (
+                        f"compiled at {where}"
+                        if role == "loss"
+                        else (f"compiled as a metric at {where}")
+                    )
+                    if at != site_line:
+                        rel = _rel(module.path, self.ev.index.root)
+                        evidence = f"passed to `{functions[-1].name}` at {rel}:{at}, {evidence}"
+                    priority = (
+                        PRIORITY_COMPILED_LOSS if role == "loss" else PRIORITY_COMPILED_METRIC
+                    )
                     if kind == "factory":
                         evidence = f"returned by `{module.code_for(sub_expr)}`, {evidence}"
                     yield Candidate(
@@ -167,9 +179,33 @@ class LossFinder:
                         role=role,
                         evidence=evidence,
                         priority=priority,
-                        target=self._target(ref, kind, module, sub_expr, site_line),
+                        target=self._target(ref, kind, module, sub_expr, at),
                         site=(module, sub_expr, keyword),
                     )
+
+    def _given(
+        self,
+        module: ModuleInfo,
+        function: ast.FunctionDef | ast.AsyncFunctionDef | None,
+        passed: list[tuple[int, str]],
+    ) -> list[tuple[FunctionRef, str, ast.expr, int]]:
+        """What this module's calls of `function` pass as its parameters `passed` (positions
+        and names): the functions, with the line of each call."""
+        found: list[tuple[FunctionRef, str, ast.expr, int]] = []
+        if function is None:
+            return found
+        for call, enclosing in _calls_of(module, function):
+            scope: Scope | None = None
+            for position, name in passed:
+                given = [k.value for k in call.keywords if k.arg == name]
+                if not given and position < len(call.args):
+                    given = [call.args[position]]
+                if not given or isinstance(given[0], ast.Starred):
+                    continue
+                scope = scope or self._scope_for(module, enclosing)
+                for ref, kind, sub_expr in self._targets(given[0], scope):
+                    found.append((ref, kind, sub_expr, module.line_of(call)))
+        return found
 
     def _scope_for(self, module: ModuleInfo, enclosing: tuple[DefNode, ...]) -> Scope:
         """The names visible at a compile site: enclosing functions run with default arguments
@@ -651,6 +687,50 @@ def _compile_arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str, str]]:
             yield keywords[name], "metric", name
     if "metrics" not in keywords and len(positional) > 3:
         yield positional[3], "metric", "metrics"
+
+
+def _passed_parameters(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, expr: ast.expr
+) -> list[tuple[int, str]]:
+    """The positional parameters of the plain function that compiles, never assigned in it,
+    that a compile argument names (alone, or as an element of a list, tuple or dict): their
+    positions and names."""
+    if function.args.vararg or function.args.kwarg:
+        return []
+    names = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if names and names[0] in ("self", "cls"):
+        return []
+    elements = [expr]
+    if isinstance(expr, ast.List | ast.Tuple):
+        elements = list(expr.elts)
+    elif isinstance(expr, ast.Dict):
+        elements = list(expr.values)
+    wanted = {e.id for e in elements if isinstance(e, ast.Name) and e.id in names}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and node.id in wanted and isinstance(node.ctx, ast.Store):
+            wanted.discard(node.id)
+    return [(names.index(name), name) for name in sorted(wanted, key=names.index)]
+
+
+def _calls_of(
+    module: ModuleInfo, function: ast.FunctionDef | ast.AsyncFunctionDef
+) -> list[tuple[ast.Call, tuple[DefNode, ...]]]:
+    """The calls of a function by its bare name in its module, outside it, with the defs
+    and classes around each (the module's text is searched first: most modules have none)."""
+    name = function.name
+    if module.source.text.count(f"{name}(") < 2:  # the `def` and a call
+        return []
+    found: list[tuple[ast.Call, tuple[DefNode, ...]]] = []
+    stack: list[tuple[ast.AST, tuple[DefNode, ...]]] = [(module.tree, ())]
+    while stack:
+        node, enclosing = stack.pop()
+        if node is function:
+            continue
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
+            found.append((node, enclosing))
+        inner = (*enclosing, node) if isinstance(node, (*_DEFS, ast.ClassDef)) else enclosing
+        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+    return sorted(found, key=lambda item: (item[0].lineno, item[0].col_offset))
 
 
 def _names_element(expr: ast.expr) -> bool:
