@@ -152,6 +152,8 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "function_wrappers.scaled_error",  # the wrapper passes per_sample=True on to it
         "filled_logs.wasserstein_score",  # logs.update({...: score}) returned by train_step
         "filled_logs.critic_gap",  # logs["gap"] = critic_gap(...)
+        "attribute_losses.surface_loss",  # self.loss_fn set in create_model, a tape's objective
+        "attribute_losses.boundary_loss",
         "nested_objective.Translator.compile.<locals>.get_loss",  # a nested add_loss term
         "stacked_lists.shifted_accuracy",  # equal(p, [t - 1, t, t + 1]), then axis 0: the list
         "stacked_lists.mean_of_terms",  # reduce_mean([a, b], axis=0): the terms, per sample

@@ -121,6 +121,25 @@ def _assignments(nodes: Iterable[ast.AST], fills: frozenset[str]) -> dict[str, l
     return found
 
 
+def _set_by_methods(owner: ClassRef, attr: str) -> Iterator[tuple[ast.expr, list[ast.AST]]]:
+    """What the class's methods other than `__init__` (which the evaluator reads) assign to
+    `self.<attr>`, with the own nodes of the method that does."""
+    for stmt in owner.node.body:
+        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) or stmt.name == "__init__":
+            continue
+        nodes = list(_own_nodes(stmt.body))
+        for node in nodes:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if (
+                        isinstance(target, ast.Attribute)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id == "self"
+                        and target.attr == attr
+                    ):
+                        yield node.value, nodes
+
+
 def _local_functions(nodes: list[ast.AST]) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
     """name -> the functions defined among a body's own nodes."""
     return {n.name: n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
@@ -339,6 +358,12 @@ class LoopObjectives:
             if owner is None:
                 return []
             value: Value = self.ev.names.instance_attribute(Instance(owner), func.attr)
+            found = self._functions(value)
+            if not found:  # set by another method (`def build(self): self.loss_fn = dice`)
+                for expr, nodes in _set_by_methods(owner, func.attr):
+                    assigned_there = self._assignments(nodes)
+                    found += self._callee(owner.module, expr, assigned_there, owner, depth + 1)
+            return found
         else:
             value = self.ev.eval_expr(func, self.ev.module_scope(module))
         return self._functions(value)
