@@ -87,6 +87,7 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "function_wrappers.l1_all",  # LossFunctionWrapper(l1_all)
         "passed_losses.yolo_loss.<locals>.yolo_loss_fn",  # build(model, yolo_loss(5.0))
         "passed_losses.mean_gap",  # build(..., metric=mean_gap)
+        "loop_metrics.batch_error",  # compiled, and printed by a custom-loop script
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -154,6 +155,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "filled_logs.critic_gap",  # logs["gap"] = critic_gap(...)
         "attribute_losses.surface_loss",  # self.loss_fn set in create_model, a tape's objective
         "attribute_losses.boundary_loss",
+        "loop_metrics.real_acc",  # printed by a custom-loop script that imports it
         "nested_objective.Translator.compile.<locals>.get_loss",  # a nested add_loss term
         "stacked_lists.shifted_accuracy",  # equal(p, [t - 1, t, t + 1]), then axis 0: the list
         "stacked_lists.mean_of_terms",  # reduce_mean([a, b], axis=0): the terms, per sample

@@ -218,6 +218,34 @@ class LoopObjectives:
             found += self._passed_in(module, bodies, passed)
         return {(str(ref.module.path), ref.qualname) for ref in self._with_terms(found)}
 
+    def imported_calls(self, module: ModuleInfo) -> set[tuple[str, str]]:
+        """(file, qualified name) of the project functions of other modules that a module
+        calls through its imports (`from metrics import acc` ... `print(acc(y, p))`): in a
+        module that trains with its own loop, they serve that loop, which uses their scalar
+        (`LossFinder.loop_script` says which modules do)."""
+        frameworks = self.ev.catalogue.frameworks
+        imported = {
+            name
+            for name, binding in module.bindings.items()
+            if binding.kind in ("import", "from")
+            and (binding.level or binding.target.split(".", 1)[0] not in frameworks)
+        }
+        if not imported:
+            return set()
+        scope = self.ev.module_scope(module)
+        found: set[tuple[str, str]] = set()
+        for node in ast.walk(module.tree):
+            if not isinstance(node, ast.Call):
+                continue
+            root = node.func
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in imported:
+                for ref in self._functions(self.ev.eval_expr(node.func, scope)):
+                    if ref.module is not module:
+                        found.add((str(ref.module.path), ref.qualname))
+        return found
+
     def _assignments(self, nodes: Iterable[ast.AST]) -> dict[str, list[ast.expr]]:
         return _assignments(nodes, self.ev.catalogue.container_fills)
 

@@ -359,7 +359,7 @@ class LossFinder:
         if (
             self._other_framework_module(module)
             or self._graph_mode_module(module)
-            or self._loop_script(module)
+            or self.loop_script(module)
         ):
             return
         for node, owner, enclosing in _functions(module):
@@ -417,7 +417,7 @@ class LossFinder:
         names = "|".join(re.escape(name) for name in self.ev.catalogue.graph_mode)
         return re.search(rf"\.(?:{names})\b", text) is not None  # `re` caches the pattern
 
-    def _loop_script(self, module: ModuleInfo) -> bool:
+    def loop_script(self, module: ModuleInfo) -> bool:
         """Whether a module trains with its own loop (`tape.gradient`, `minimize`, ...) and
         compiles nothing: its loss-shaped functions are that loop's helpers, scalars by
         contract (a compile site elsewhere still makes one a loss). A training call inside a
