@@ -193,6 +193,12 @@ class Notebook:
             reason = _skip_reason(cell.language, language)
             dedented, shifts = dedent_cell(cell.source)
             masked = None if reason else mask_cell(dedented)
+            if masked is None and not reason:
+                # a cell magic of the notebook's own (`%%backend tensorflow`): Python when its
+                # body parses as Python
+                masked = mask_cell(dedented, any_magic=True)
+                if masked is not None and _syntax_error(masked[0]) is not None:
+                    masked = None
             if masked is None:
                 skipped.append(SkippedCell(index, reason or f"cell magic {cell_magic(dedented)}"))
                 continue

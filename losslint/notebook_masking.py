@@ -14,6 +14,17 @@ from losslint.frozen import frozen
 
 # cell magics whose body is Python run in the kernel's own namespace
 PYTHON_CELL_MAGICS = frozenset({"capture", "debug", "prun", "time", "timeit"})
+# IPython's cell magics whose body is another language, a file's content, or Python run in
+# another process: never the kernel's code. A cell magic in neither list is one the notebook
+# or an extension defines (`%%backend tensorflow` running its body with `run_cell`): its body
+# is read as Python when it parses as Python.
+OTHER_CELL_MAGICS = frozenset(
+    {
+        "bash", "sh", "script", "system", "sx", "html", "HTML", "javascript", "js", "latex",
+        "markdown", "svg", "perl", "ruby", "python2", "python3", "pypy", "writefile", "file",
+        "sql", "R", "octave", "matlab", "julia", "cmd", "powershell", "dot", "mermaid",
+    }
+)  # fmt: skip
 # line magics IPython runs without `%` (automagic) when the line is not Python
 AUTOMAGICS = frozenset(
     {
@@ -154,9 +165,10 @@ def dedent_cell(text: str) -> tuple[str, tuple[int, ...]]:
     return "".join(p + b for p, b in zip(parts, [*breaks, ""], strict=True)), shifts
 
 
-def mask_cell(text: str) -> tuple[str, tuple[int, ...]] | None:
+def mask_cell(text: str, any_magic: bool = False) -> tuple[str, tuple[int, ...]] | None:
     """The cell's text with IPython syntax replaced by same-length placeholders, and the
-    masked rows (1-based); None when a cell magic makes the cell something other than Python."""
+    masked rows (1-based); None when a cell magic makes the cell something other than Python
+    (`any_magic`: every cell magic outside `OTHER_CELL_MAGICS` runs its body as Python)."""
     breaks = [m.group() for m in LINE_BREAK.finditer(text)]
     lines = LINE_BREAK.split(text)
     masked_rows: list[int] = []
@@ -170,7 +182,8 @@ def mask_cell(text: str) -> tuple[str, tuple[int, ...]] | None:
     magic = cell_magic(text)
     state, i = _State(), 0
     if magic is not None:
-        if magic[2:] not in PYTHON_CELL_MAGICS:
+        name = magic[2:]
+        if name not in PYTHON_CELL_MAGICS and (not any_magic or name in OTHER_CELL_MAGICS):
             return None
         i = next(k for k, line in enumerate(lines) if line.strip())
         mask(i, i, 0)

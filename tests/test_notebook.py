@@ -154,6 +154,19 @@ def test_python_cell_magics_keep_their_body(magic: str) -> None:
     assert cell.masked.split("\n")[2:] == ["def f():", "    return 1"]
 
 
+def test_a_cell_magic_of_the_notebooks_own_keeps_a_python_body() -> None:
+    """`%%backend tensorflow`, registered by an earlier cell, runs its body in the kernel: read
+    as Python when it parses as Python; an unknown magic whose body does not parse (another
+    language) is skipped as before."""
+    python = "%%backend tensorflow\ndef f(y_true, y_pred):\n    return 1"
+    other = "%%cypher\nMATCH (n) RETURN n"
+    nb = Notebook.from_text(jupyter(code(python), code(other)))
+    (cell,) = nb.code_cells
+    assert cell.cell == 1 and cell.masked_rows == (1,)
+    assert cell.masked.split("\n")[1:] == ["def f(y_true, y_pred):", "    return 1"]
+    assert [(s.cell, s.reason) for s in nb.skipped] == [(2, "cell magic %%cypher")]
+
+
 def test_cells_of_other_languages_are_skipped() -> None:
     r_meta = {"kernelspec": {"name": "ir", "display_name": "R", "language": "R"}}
     nb = Notebook.from_text(jupyter(code("x <- 1"), metadata=r_meta))

@@ -51,6 +51,19 @@ def test_folders_are_walked_for_notebooks_and_findings_name_the_cell(project: Pa
     assert "Found 1 error." in result.stderr
 
 
+def test_a_loss_behind_a_notebooks_own_cell_magic_is_checked_and_fixed(project: Path) -> None:
+    magic = (
+        "from IPython.core.magic import register_cell_magic\n\n"
+        "@register_cell_magic\ndef backend(line, cell):\n    get_ipython().run_cell(cell)"
+    )
+    path = notebook(project, "train.ipynb", magic, "%%backend tensorflow\n" + BAD_CELL)
+    result = run_cli(["."], project)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("train.ipynb:cell 3:3:12: LL001 [*] loss `mse`")
+    run_cli(["--fix", "."], project)
+    assert cell_source(path, 3) == "%%backend tensorflow\n" + GOOD_CELL
+
+
 def test_json_gives_the_cell_and_rows_inside_it(project: Path) -> None:
     notebook(project, "train.ipynb", "import tensorflow as tf", BAD_CELL)
     (finding,) = json.loads(run_cli(["--format", "json", "."], project).stdout)
