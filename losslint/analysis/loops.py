@@ -220,15 +220,19 @@ class LoopObjectives:
 
     def imported_calls(self, module: ModuleInfo) -> set[tuple[str, str]]:
         """(file, qualified name) of the project functions of other modules that a module
-        calls through its imports (`from metrics import acc` ... `print(acc(y, p))`): in a
-        module that trains with its own loop, they serve that loop, which uses their scalar
+        calls through its imports, or module-level names bound to them (`from metrics import
+        acc` ... `print(acc(y, p))`; `score = acc` ... `score(y, p)`): in a module that trains
+        with its own loop, they serve that loop, which uses their scalar
         (`LossFinder.loop_script` says which modules do)."""
         frameworks = self.ev.catalogue.frameworks
         imported = {
             name
             for name, binding in module.bindings.items()
-            if binding.kind in ("import", "from")
-            and (binding.level or binding.target.split(".", 1)[0] not in frameworks)
+            if binding.kind == "assign"
+            or (
+                binding.kind in ("import", "from")
+                and (binding.level or binding.target.split(".", 1)[0] not in frameworks)
+            )
         }
         if not imported:
             return set()
