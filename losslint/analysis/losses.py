@@ -75,8 +75,6 @@ class Candidate:
     priority: int
     target: LossTarget
     site: tuple[ModuleInfo, ast.expr, str] | None = None
-    # compiled at module level reading the definitions made before the compile site
-    earlier_definitions: bool = False
 
 
 @frozen(eq=False)
@@ -135,10 +133,7 @@ class LossFinder:
         found: list[Candidate] = []
         found.extend(self._compile_candidates(module))
         found.extend(self._class_candidates(module))
-        # a function compiled with the definitions made before its compile site (a notebook's
-        # later cell defines a helper again) is not analysed again with the later ones
-        earlier = {c.ref.node for c in found if c.earlier_definitions}
-        found.extend(c for c in self._named_candidates(module) if c.ref.node not in earlier)
+        found.extend(self._named_candidates(module))
         return found
 
     def _compile_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
@@ -159,20 +154,18 @@ class LossFinder:
                         self._collections[container] = _collection_assignments(container)
                     literals = _literal_collections(self._collections[container], call)
                 targets = list(self._targets(expr, scope, literals))
-                seen = targets
-                if not enclosing and scope.env:
-                    seen = [(_seeing(ref, module, scope.env), k, e) for ref, k, e in targets]
                 passed: list[tuple[int, str]] = []
                 if functions and enclosing[-1] is functions[-1]:
                     # `def build(model, loss): model.compile(loss=loss)`: what this module's
                     # calls of `build` pass as `loss`
                     passed = _passed_parameters(functions[-1], expr)
                 given = self._given(module, functions[-1] if passed else None, passed)
-                pairs = zip(seen, targets, strict=True)
-                found = [(*t, site_line, t[0] is not o[0]) for t, o in pairs]
-                found += [(*g, False) for g in given]
-                for ref, kind, sub_expr, at, earlier in found:
-                    evidence = f"compiled{'' if role == 'loss' else ' as a metric'} at {where}"
+                for ref, kind, sub_expr, at in [(*t, site_line) for t in targets] + given:
+                    evidence = (
+                        f"compiled at {where}"
+                        if role == "loss"
+                        else (f"compiled as a metric at {where}")
+                    )
                     if at != site_line:
                         rel = _rel(module.path, self.ev.index.root)
                         evidence = f"passed to `{functions[-1].name}` at {rel}:{at}, {evidence}"
@@ -188,7 +181,6 @@ class LossFinder:
                         priority=priority,
                         target=self._target(ref, kind, module, sub_expr, at),
                         site=(module, sub_expr, keyword),
-                        earlier_definitions=earlier,
                     )
 
     def _given(
@@ -695,15 +687,6 @@ def _compile_arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str, str]]:
             yield keywords[name], "metric", name
     if "metrics" not in keywords and len(positional) > 3:
         yield positional[3], "metric", "metrics"
-
-
-def _seeing(ref: FunctionRef, module: ModuleInfo, before: dict[str, Value]) -> FunctionRef:
-    """A module-level function of `module` compiled at module level, reading the definitions
-    made before the compile site (`before`: a notebook's later cell defines a helper again,
-    after training ran with the first one)."""
-    if ref.module is not module or ref.closure or not isinstance(ref.node, _DEFS):
-        return ref
-    return replace(ref, closure=dict(before))
 
 
 def _passed_parameters(
