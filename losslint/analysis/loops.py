@@ -225,7 +225,7 @@ class LoopObjectives:
         with its own loop, they serve that loop, which uses their scalar
         (`LossFinder.loop_script` says which modules do)."""
         frameworks = self.ev.catalogue.frameworks
-        imported = {
+        names = {
             name
             for name, binding in module.bindings.items()
             if binding.kind == "assign"
@@ -234,7 +234,7 @@ class LoopObjectives:
                 and (binding.level or binding.target.split(".", 1)[0] not in frameworks)
             )
         }
-        if not imported:
+        if not names:
             return set()
         scope = self.ev.module_scope(module)
         found: set[tuple[str, str]] = set()
@@ -244,7 +244,7 @@ class LoopObjectives:
             root = node.func
             while isinstance(root, ast.Attribute):
                 root = root.value
-            if isinstance(root, ast.Name) and root.id in imported:
+            if isinstance(root, ast.Name) and root.id in names:
                 for ref in self._functions(self.ev.eval_expr(node.func, scope)):
                     if ref.module is not module:
                         found.add((str(ref.module.path), ref.qualname))

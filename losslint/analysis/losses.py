@@ -17,6 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from losslint.analysis.calls import is_static
+from losslint.analysis.compile_sites import (
+    calls_of,
+    collection_assignments,
+    compile_arguments,
+    is_compile_site,
+    literal_collections,
+    names_element,
+    only_call,
+    passed_parameters,
+)
 from losslint.analysis.context import Scope
 from losslint.analysis.evaluator import Evaluator
 from losslint.analysis.names import MAX_BASES
@@ -138,7 +148,7 @@ class LossFinder:
 
     def _compile_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
         for call, enclosing in module.scan.compile_calls:
-            if not _is_compile_site(call):
+            if not is_compile_site(call):
                 continue
             functions = [n for n in enclosing if isinstance(n, _DEFS)]
             site_line = module.line_of(call)
@@ -147,26 +157,21 @@ class LossFinder:
                 scope = self._definitions_before(module, scope, site_line)
             where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
             container: ast.AST = functions[-1] if functions else module.tree
-            for expr, role, keyword in _compile_arguments(call):
+            for expr, role, keyword in compile_arguments(call):
                 literals = None
-                if _names_element(expr):  # `loss=losses`: a collection assigned before?
+                if names_element(expr):  # `loss=losses`: a collection assigned before?
                     if container not in self._collections:
-                        self._collections[container] = _collection_assignments(container)
-                    literals = _literal_collections(self._collections[container], call)
-                targets = list(self._targets(expr, scope, literals))
-                passed: list[tuple[int, str]] = []
+                        self._collections[container] = collection_assignments(container)
+                    literals = literal_collections(self._collections[container], call)
+                found = [(*t, site_line) for t in self._targets(expr, scope, literals)]
                 if functions and enclosing[-1] is functions[-1]:
                     # `def build(model, loss): model.compile(loss=loss)`: what this module's
                     # calls of `build` pass as `loss`
-                    passed = _passed_parameters(functions[-1], expr)
-                given = self._given(module, functions[-1] if passed else None, passed)
-                for ref, kind, sub_expr, at in [(*t, site_line) for t in targets] + given:
-                    evidence = (
-                        f"compiled at {where}"
-                        if role == "loss"
-                        else (f"compiled as a metric at {where}")
-                    )
-                    if at != site_line:
+                    found += self._given(module, functions[-1], expr)
+                for ref, kind, sub_expr, at in found:
+                    compiled = "compiled" if role == "loss" else "compiled as a metric"
+                    evidence = f"{compiled} at {where}"
+                    if at != site_line:  # (given by a call of the function that compiles)
                         rel = _rel(module.path, self.ev.index.root)
                         evidence = f"passed to `{functions[-1].name}` at {rel}:{at}, {evidence}"
                     priority = (
@@ -184,17 +189,15 @@ class LossFinder:
                     )
 
     def _given(
-        self,
-        module: ModuleInfo,
-        function: ast.FunctionDef | ast.AsyncFunctionDef | None,
-        passed: list[tuple[int, str]],
+        self, module: ModuleInfo, function: ast.FunctionDef | ast.AsyncFunctionDef, expr: ast.expr
     ) -> list[tuple[FunctionRef, str, ast.expr, int]]:
-        """What this module's calls of `function` pass as its parameters `passed` (positions
-        and names): the functions, with the line of each call."""
+        """What this module's calls of `function` pass as the parameters a compile argument
+        of it names (`expr`): the functions, with the line of each call."""
         found: list[tuple[FunctionRef, str, ast.expr, int]] = []
-        if function is None:
+        passed = passed_parameters(function, expr)
+        if not passed:
             return found
-        for call, enclosing in _calls_of(module, function):
+        for call, enclosing in calls_of(module, function):
             scope: Scope | None = None
             for position, name in passed:
                 given = [k.value for k in call.keywords if k.arg == name]
@@ -525,7 +528,7 @@ class LossFinder:
             ref = names.method_ref(cls, outer, Instance(cls))
         else:
             ref = FunctionRef(module=module, node=outer, qualname=outer.name)
-            site = _only_call(module, outer)
+            site = only_call(module, outer)
             if site is not None:
                 # the factory's one call in its module: its closures hold those arguments
                 self.ev.eval_expr(site, self.ev.module_scope(module))
@@ -673,140 +676,6 @@ def _literal_default(value: ast.expr | None) -> tuple[bool, object]:
     if isinstance(value, ast.Constant) and isinstance(value.value, bool | int | float | str | None):
         return True, value.value
     return False, None
-
-
-def _compile_arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str, str]]:
-    """(expression, role, keyword) of a compile call's loss and metrics arguments."""
-    positional = [a for a in call.args if not isinstance(a, ast.Starred)]
-    keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
-    loss = keywords.get("loss", positional[1] if len(positional) > 1 else None)
-    if loss is not None:
-        yield loss, "loss", "loss"
-    for name in ("metrics", "weighted_metrics"):
-        if name in keywords:
-            yield keywords[name], "metric", name
-    if "metrics" not in keywords and len(positional) > 3:
-        yield positional[3], "metric", "metrics"
-
-
-def _passed_parameters(
-    function: ast.FunctionDef | ast.AsyncFunctionDef, expr: ast.expr
-) -> list[tuple[int, str]]:
-    """The positional parameters of the plain function that compiles, never assigned in it,
-    that a compile argument names (alone, or as an element of a list, tuple or dict): their
-    positions and names."""
-    if function.args.vararg or function.args.kwarg:
-        return []
-    names = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
-    if names and names[0] in ("self", "cls"):
-        return []
-    elements = [expr]
-    if isinstance(expr, ast.List | ast.Tuple):
-        elements = list(expr.elts)
-    elif isinstance(expr, ast.Dict):
-        elements = list(expr.values)
-    wanted = {e.id for e in elements if isinstance(e, ast.Name) and e.id in names}
-    for node in ast.walk(function):
-        if isinstance(node, ast.Name) and node.id in wanted and isinstance(node.ctx, ast.Store):
-            wanted.discard(node.id)
-    return [(names.index(name), name) for name in sorted(wanted, key=names.index)]
-
-
-def _calls_of(
-    module: ModuleInfo, function: ast.FunctionDef | ast.AsyncFunctionDef
-) -> list[tuple[ast.Call, tuple[DefNode, ...]]]:
-    """The calls of a function by its bare name in its module, outside it, with the defs
-    and classes around each (the module's text is searched first: most modules have none)."""
-    name = function.name
-    if module.source.text.count(f"{name}(") < 2:  # the `def` and a call
-        return []
-    found: list[tuple[ast.Call, tuple[DefNode, ...]]] = []
-    stack: list[tuple[ast.AST, tuple[DefNode, ...]]] = [(module.tree, ())]
-    while stack:
-        node, enclosing = stack.pop()
-        if node is function:
-            continue
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
-            found.append((node, enclosing))
-        inner = (*enclosing, node) if isinstance(node, (*_DEFS, ast.ClassDef)) else enclosing
-        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
-    return sorted(found, key=lambda item: (item[0].lineno, item[0].col_offset))
-
-
-def _names_element(expr: ast.expr) -> bool:
-    """Whether `expr` is a name, or a list, tuple or dict with one among its elements: what
-    `_targets` looks up among the collections assigned before a compile call."""
-    if isinstance(expr, ast.Name):
-        return True
-    if isinstance(expr, ast.List | ast.Tuple):
-        return any(_names_element(e.value if isinstance(e, ast.Starred) else e) for e in expr.elts)
-    if isinstance(expr, ast.Dict):
-        return any(_names_element(v) for k, v in zip(expr.keys, expr.values, strict=True) if k)
-    return False
-
-
-def _collection_assignments(
-    container: ast.AST,
-) -> list[tuple[tuple[int, int, int, int], ast.Assign]]:
-    """`name = [...]` / `(...)` / `{...}` assignments in `container` (not in nested defs), in
-    source order."""
-    stack: list[ast.AST] = list(ast.iter_child_nodes(container))
-    found: list[tuple[tuple[int, int, int, int], ast.Assign]] = []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (*_DEFS, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.List | ast.Tuple | ast.Dict):
-            found.append((ModuleInfo.order_of(node), node))
-        stack.extend(ast.iter_child_nodes(node))
-    found.sort(key=lambda item: item[0])
-    return found
-
-
-def _literal_collections(
-    assignments: list[tuple[tuple[int, int, int, int], ast.Assign]], before: ast.AST
-) -> dict[str, ast.expr]:
-    """The collections assigned to names before `before`; the last one wins."""
-    limit = ModuleInfo.order_of(before)
-    found: dict[str, ast.expr] = {}
-    for order, node in assignments:
-        if order > limit:
-            break
-        for target in node.targets:
-            if isinstance(target, ast.Name):
-                found[target.id] = node.value
-    return found
-
-
-def _is_compile_site(call: ast.Call) -> bool:
-    """`<x>.compile(...)` with a loss, metrics or optimizer: not `re.compile(pattern)`."""
-    base = call.func.value if isinstance(call.func, ast.Attribute) else None
-    if isinstance(base, ast.Name) and base.id in ("re", "regex"):
-        return False
-    keywords = {k.arg for k in call.keywords if k.arg is not None}
-    return bool(keywords & {"loss", "metrics", "weighted_metrics", "optimizer"}) or (
-        len(call.args) >= 2
-    )
-
-
-def _only_call(
-    module: ModuleInfo, function: ast.FunctionDef | ast.AsyncFunctionDef
-) -> ast.Call | None:
-    """The one call of a module-level function in its own module, outside the function
-    (`adapt(tf.metrics.mean_iou, ...)` in `mean_iou_metric`); None when it has none or several."""
-    name = function.name
-    if module.source.text.count(f"{name}(") < 2:  # the `def` and a call
-        return None
-    last = function.end_lineno or function.lineno
-    calls = [
-        node
-        for node in ast.walk(module.tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == name
-        and not function.lineno <= node.lineno <= last
-    ]
-    return calls[0] if len(calls) == 1 else None
 
 
 def _nested(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST | None:
