@@ -1,8 +1,9 @@
 """A project none of whose files speaks Keras: its loss-shaped functions are not Keras losses.
 
 TensorFlow 1 toolkits, Estimator `model_fn`s and plain TensorFlow code name their losses
-`(logits, labels)` or `(true, predicted)` too; when no file of the project names Keras (nor a
-prediction `y_pred`, as Keras' documentation does), nothing gives those functions to Keras,
+`(logits, labels)` or `(true, predicted)` too; when no file of the project names Keras (nor
+TensorFlow beside a prediction named `y_pred`, as Keras' documentation names it), nothing
+gives those functions to Keras,
 and their scalars are right. The fixture `fixtures/keras_free_project` is such a project (its
 golden findings are empty); these tests show what turns the findings back on.
 """
@@ -65,6 +66,33 @@ def test_a_prediction_named_as_keras_names_it_keeps_the_finding(tmp_path: Path) 
     result = run_cli(["--no-cache", "."], cwd=root)
     assert "toolkit/metrics.py:5:12: LL001" in result.stdout
     assert SMAPE in result.stdout  # the project now speaks Keras
+
+
+def test_a_numpy_and_scikit_learn_project_naming_y_pred_is_no_keras_project(
+    tmp_path: Path,
+) -> None:
+    """scikit-learn's documentation names predictions `y_pred` too: in a project that never
+    names TensorFlow nor Keras, a NumPy `rmse(y_true, y_pred)` is an evaluation metric (held
+    back, and counted); the same file beside TensorFlow is reported."""
+    root = tmp_path / "ridge_project"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'ridge'\n")
+    (root / "metrics.py").write_text(
+        "import numpy as np\n\n\n"
+        "def rmse(y_true, y_pred):\n"
+        "    return np.sqrt(np.mean((y_true - y_pred) ** 2))\n"
+    )
+    (root / "fit.py").write_text(
+        "from sklearn.linear_model import Ridge\n\nfrom metrics import rmse\n\n"
+        "y_pred = Ridge().fit([[0.0], [1.0]], [0.0, 1.0]).predict([[2.0]])\n"
+        "print(rmse([2.0], y_pred))\n"
+    )
+    quiet = run_cli(["--no-cache", "."], cwd=root)
+    assert (quiet.exit_code, quiet.stdout) == (0, "")
+    assert "note: 1 loss-shaped function not checked" in quiet.stderr
+    (root / "fit.py").write_text("import tensorflow as tf\n\ny_pred = tf.zeros(3)\n")
+    found = run_cli(["--no-cache", "."], cwd=root)
+    assert "metrics.py:5:20: LL001" in found.stdout
 
 
 def test_a_file_outside_any_project_is_still_reported(tmp_path: Path) -> None:

@@ -88,6 +88,10 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "passed_losses.yolo_loss.<locals>.yolo_loss_fn",  # build(model, yolo_loss(5.0))
         "passed_losses.mean_gap",  # build(..., metric=mean_gap)
         "loop_metrics.batch_error",  # compiled, and printed by a custom-loop script
+        "tf1_spellings.q_huber",  # TensorFlow 1's `tf.losses.huber_loss`: a scalar
+        "tf1_spellings.backend_tf_mse",  # `K.tf.reduce_mean`: Keras 2's `keras.backend.tf`
+        "host_values.smape_tensor",  # the tensor twin of an evaluation helper
+        "forwarded_compile.forwarded_mae",  # a model's own `compile` passes `loss` on
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -159,6 +163,15 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "nested_objective.Translator.compile.<locals>.get_loss",  # a nested add_loss term
         "stacked_lists.shifted_accuracy",  # equal(p, [t - 1, t, t + 1]), then axis 0: the list
         "stacked_lists.mean_of_terms",  # reduce_mean([a, b], axis=0): the terms, per sample
+        "tf1_spellings.box_huber",  # TF1 loss with reduction=Reduction.NONE: per element
+        "tf1_spellings.box_l1",  # ... and with reduction="none"
+        "host_values.smape_score",  # float(...): cannot run inside `fit`
+        "host_values.accuracy_check.<locals>.check",  # metric.result().numpy()
+        "overridden_compile.edge_loss",  # a model's own `compile` keeps it for train_step
+        "overridden_compile.pixel_loss",  # ... given by another keyword it keeps
+        "constructor_objective.recon_loss",  # given to the model's constructor
+        "imported_trainer.feature_loss",  # ... of a model class imported from another module
+        "step_only_compile.denoise_loss",  # compile(optimizer=...) only: a loop script
     ):
         assert quiet not in found
 
@@ -321,3 +334,31 @@ def test_a_factory_called_more_than_once_binds_no_call(tmp_path: Path) -> None:
     )
     (root / "factory_call_sites.py").write_text(twice)
     assert "factory_call_sites.wrap_streaming_metric.<locals>.metric" not in _findings(root)
+
+
+def test_a_model_that_keeps_what_its_own_compile_is_given_is_no_compile_site(
+    tmp_path: Path,
+) -> None:
+    """`upscaler.compile(loss={...})` on a model whose `compile` calls `super().compile()`
+    without the loss: Keras never gets it, so its loss is no compiled loss and, used by the
+    model's own `train_step`, not a finding at all; an override that passes `loss` on keeps
+    the compile site."""
+    root = copy_case("research_patterns", tmp_path)
+    found = _findings(root)
+    assert found["forwarded_compile.forwarded_mae"]["evidence"].startswith("compiled at")
+    source = (root / "overridden_compile.py").read_text()
+    forwarding = source.replace("super().compile()", "super().compile(loss=loss)")
+    (root / "overridden_compile.py").write_text(forwarding)
+    edge = _findings(root)["overridden_compile.edge_loss"]
+    assert str(edge["evidence"]).startswith("compiled at overridden_compile.py:")
+
+
+def test_a_host_value_helper_keeps_its_finding_once_compiled(tmp_path: Path) -> None:
+    """An evaluation helper returning `float(...)` is left alone for its parameter names only;
+    a compile site still makes it a loss Keras calls."""
+    root = copy_case("research_patterns", tmp_path)
+    source = (root / "host_values.py").read_text()
+    (root / "host_values.py").write_text(
+        source + "\n\nMODEL = tf.keras.Sequential()\nMODEL.compile(loss=smape_score)\n"
+    )
+    assert "host_values.smape_score" in _findings(root)

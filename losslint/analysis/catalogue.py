@@ -71,6 +71,7 @@ class Catalogue:
     function_wrappers: frozenset[str]
     wrapper_keywords: frozenset[str]
     scalar_prefixes: tuple[str, ...]
+    reduction_keyword_prefixes: tuple[str, ...]  # scalar ops per-element with reduction="none"
     keras_inputs: frozenset[str]
     keras_models: frozenset[str]
     layer_prefixes: tuple[str, ...]
@@ -91,6 +92,8 @@ class Catalogue:
     operand_keywords: tuple[str, ...]
     loss_tensor_keywords: tuple[str, ...]
     weighting_parameters: frozenset[str]
+    host_calls: frozenset[str]  # calls and methods that convert a tensor to a Python value
+    host_methods: frozenset[str]
     # canonical names already computed: the analysis asks for the same few names again and
     # again (about 3,000 times on keras' sources)
     _canonical: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -265,6 +268,7 @@ def load() -> Catalogue:
         function_wrappers=frozenset(data["function_wrappers"]["names"]),
         wrapper_keywords=frozenset(data["function_wrappers"]["own"]),
         scalar_prefixes=tuple(data["scalar_op"]["prefixes"]),
+        reduction_keyword_prefixes=tuple(data["scalar_op"]["reduction-keyword"]),
         keras_inputs=frozenset(data["keras_tensors"]["inputs"]),
         keras_models=frozenset(data["keras_tensors"]["models"]),
         layer_prefixes=tuple(data["keras_tensors"]["layer-prefixes"]),
@@ -285,4 +289,6 @@ def load() -> Catalogue:
         operand_keywords=tuple(data["keywords"]["operand"]),
         loss_tensor_keywords=tuple(data["keywords"]["loss-tensors"]),
         weighting_parameters=frozenset(data["keywords"]["weighting"]),
+        host_calls=frozenset(data["host_values"]["calls"]),
+        host_methods=frozenset(data["host_values"]["methods"]),
     )

@@ -49,19 +49,24 @@ def passed_parameters(function: FunctionDef, expr: ast.expr) -> list[tuple[int, 
     return [(names.index(name), name) for name in sorted(wanted, key=names.index)]
 
 
-def calls_of(
-    module: ModuleInfo, function: FunctionDef
+def calls_of(module: ModuleInfo, function: DefNode) -> list[tuple[ast.Call, tuple[DefNode, ...]]]:
+    """The calls of a function (or a class) by its bare name in its module, outside it,
+    with the defs and classes around each."""
+    return calls_named(module, function.name, function)
+
+
+def calls_named(
+    module: ModuleInfo, name: str, skip: ast.AST | None = None
 ) -> list[tuple[ast.Call, tuple[DefNode, ...]]]:
-    """The calls of a function by its bare name in its module, outside it, with the defs
-    and classes around each (the module's text is searched first: most modules have none)."""
-    name = function.name
-    if module.source.text.count(f"{name}(") < 2:  # the `def` and a call
+    """The calls `name(...)` of a module (not inside `skip`), with the defs and classes
+    around each (the module's text is searched first: most modules have none)."""
+    if module.source.text.count(f"{name}(") < (2 if skip is not None else 1):  # (the def)
         return []
     found: list[tuple[ast.Call, tuple[DefNode, ...]]] = []
     stack: list[tuple[ast.AST, tuple[DefNode, ...]]] = [(module.tree, ())]
     while stack:
         node, enclosing = stack.pop()
-        if node is function:
+        if node is skip:
             continue
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
             found.append((node, enclosing))
@@ -131,3 +136,41 @@ def only_call(module: ModuleInfo, function: FunctionDef) -> ast.Call | None:
     (`adapt(tf.metrics.mean_iou, ...)` in `mean_iou_metric`); None when it has none or several."""
     calls = calls_of(module, function)
     return calls[0][0] if len(calls) == 1 else None
+
+
+def given_arguments(call: ast.Call) -> list[tuple[ast.expr, str]]:
+    """(expression, keyword) of every argument of a call (`""` for a positional one, and for
+    `**options`), unpacked positional ones left out."""
+    found = [(a, "") for a in call.args if not isinstance(a, ast.Starred)]
+    return found + [(k.value, k.arg or "") for k in call.keywords]
+
+
+def forwards_argument(method: FunctionDef, call: ast.Call, expr: ast.expr, keyword: str) -> bool:
+    """Whether a class's own `compile` passes the argument a compile call gives it (`expr`,
+    for the keyword `keyword`) on to a `compile` call of its own (`super().compile(loss=loss)`,
+    `**kwargs` included): only then does Keras get it. An override that keeps it for the
+    model's own `train_step` does not."""
+    params = [a.arg for a in [*method.args.posonlyargs, *method.args.args]][1:]  # (self)
+    keyword_only = [a.arg for a in method.args.kwonlyargs]
+    if expr in call.args:
+        index = call.args.index(expr)
+        name = params[index] if index < len(params) else getattr(method.args.vararg, "arg", None)
+    elif keyword in params or keyword in keyword_only:
+        name = keyword
+    else:
+        name = getattr(method.args.kwarg, "arg", None)
+    if name is None:
+        return False
+    for node in ast.walk(method):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "compile"
+            and any(
+                isinstance(n, ast.Name) and n.id == name
+                for part in [*node.args, *(k.value for k in node.keywords)]
+                for n in ast.walk(part)
+            )
+        ):
+            return True
+    return False

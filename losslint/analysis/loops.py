@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from losslint.analysis.values import Choice, ClassRef, FunctionRef, Instance, Value
-from losslint.index.modules import ModuleInfo, qualified_name, target_names
+from losslint.index.modules import ModuleInfo, own_nodes, qualified_name, target_names
 
 if TYPE_CHECKING:
     from losslint.analysis.evaluator import Evaluator
@@ -79,17 +79,6 @@ def _wrapped(nodes: list[ast.AST], wrappers: tuple[str, ...]) -> Iterator[ast.ex
                 yield node.args[0]
 
 
-def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
-    """Every node of a body, not entering nested functions and classes."""
-    stack: list[ast.AST] = list(reversed(body))
-    while stack:
-        node = stack.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                stack.append(child)
-
-
 def _assignments(nodes: Iterable[ast.AST], fills: frozenset[str]) -> dict[str, list[ast.expr]]:
     """name -> every value assigned to it among a body's own nodes (augmented assignments
     included), or put into a container assigned there (`logs[key] = v`, `logs.update(v)`:
@@ -127,7 +116,7 @@ def _set_by_methods(owner: ClassRef, attr: str) -> Iterator[tuple[ast.expr, list
     for stmt in owner.node.body:
         if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) or stmt.name == "__init__":
             continue
-        nodes = list(_own_nodes(stmt.body))
+        nodes = list(own_nodes(stmt.body))
         for node in nodes:
             if isinstance(node, ast.Assign):
                 for target in node.targets:
@@ -186,7 +175,7 @@ class LoopObjectives:
         for function, body, owner, step, prefix in bodies:
             if not step and not _may_call(function, lines):
                 continue  # no sink and no wrapper: its own nodes need no walk
-            nodes = list(_own_nodes(body))  # walked once: the helpers below reuse them
+            nodes = list(own_nodes(body))  # walked once: the helpers below reuse them
             sinks = list(_sinks(nodes, step, self.calls))
             if sinks:
                 refs, parameters = self._objectives(module, function, nodes, owner, sinks, prefix)
@@ -203,7 +192,7 @@ class LoopObjectives:
                     if local is not None:  # `jax.grad(objective)` of a nested def: its calls
                         returned = [
                             n.value
-                            for n in _own_nodes(local.body)
+                            for n in own_nodes(local.body)
                             if isinstance(n, ast.Return) and n.value
                         ]
                         callees = [
@@ -269,9 +258,9 @@ class LoopObjectives:
                 found.append(ref)
                 node = ref.node
                 if isinstance(node, ast.Lambda):
-                    nodes, returned = list(_own_nodes([node.body])), [node.body]
+                    nodes, returned = list(own_nodes([node.body])), [node.body]
                 else:
-                    nodes = list(_own_nodes(node.body))
+                    nodes = list(own_nodes(node.body))
                     returned = [n.value for n in nodes if isinstance(n, ast.Return) and n.value]
                 if returned:
                     prefix = "" if isinstance(node, ast.Lambda) else f"{ref.qualname}.<locals>."
@@ -298,14 +287,14 @@ class LoopObjectives:
             if not _may_call(function, lines):
                 continue  # calls none of the loops
             assigned: dict[str, list[ast.expr]] | None = None
-            for node in _own_nodes(body):
+            for node in own_nodes(body):
                 if not isinstance(node, ast.Call):
                     continue
                 func = node.func
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 for index, parameter in wanted.get(name, ()):
                     if assigned is None:
-                        assigned = self._assignments(_own_nodes(body))
+                        assigned = self._assignments(own_nodes(body))
                     given = [k.value for k in node.keywords if k.arg == parameter]
                     if index < len(node.args):
                         given.append(node.args[index])
@@ -345,7 +334,7 @@ class LoopObjectives:
                     # `optimizer.minimize(loss_fn, ...)`: what the nested function returns
                     work.extend(
                         n.value
-                        for n in _own_nodes(local[sub.id].body)
+                        for n in own_nodes(local[sub.id].body)
                         if isinstance(n, ast.Return) and n.value
                     )
                 elif isinstance(sub, ast.Call):

@@ -30,6 +30,7 @@ from losslint.analysis.compile_sites import (
 from losslint.analysis.context import Scope
 from losslint.analysis.evaluator import Evaluator
 from losslint.analysis.names import MAX_BASES
+from losslint.analysis.own_models import OwnModels
 from losslint.analysis.values import (
     Batched,
     Choice,
@@ -54,6 +55,7 @@ from losslint.index.modules import (
     FunctionNode,
     ModuleInfo,
     collect_bindings,
+    own_nodes,
     qualified_name,
 )
 from losslint.model import LossTarget
@@ -136,11 +138,13 @@ class LossFinder:
         self._collections: dict[ast.AST, list[tuple[tuple[int, int, int, int], ast.Assign]]] = (
             evaluator.memos.table()
         )
+        self.models = OwnModels(self)  # what the project's own model classes keep
 
     # -- discovery --------------------------------------------------------------------------
 
     def candidates(self, module: ModuleInfo) -> list[Candidate]:
         found: list[Candidate] = []
+        self.models.given_to_models(module)
         found.extend(self._compile_candidates(module))
         found.extend(self._class_candidates(module))
         found.extend(self._named_candidates(module))
@@ -152,18 +156,21 @@ class LossFinder:
                 continue
             functions = [n for n in enclosing if isinstance(n, _DEFS)]
             site_line = module.line_of(call)
-            scope = self._scope_for(module, enclosing)
+            scope = self.scope_for(module, enclosing)
             if not enclosing:
                 scope = self._definitions_before(module, scope, site_line)
             where = f"{_rel(module.path, self.ev.index.root)}:{site_line}"
             container: ast.AST = functions[-1] if functions else module.tree
+            kept = self.models.kept_by_override(module, call, scope)
             for expr, role, keyword in compile_arguments(call):
+                if expr in kept:
+                    continue  # the model's own `compile` keeps it: Keras never gets it
                 literals = None
                 if names_element(expr):  # `loss=losses`: a collection assigned before?
                     if container not in self._collections:
                         self._collections[container] = collection_assignments(container)
                     literals = literal_collections(self._collections[container], call)
-                found = [(*t, site_line) for t in self._targets(expr, scope, literals)]
+                found = [(*t, site_line) for t in self.targets(expr, scope, literals)]
                 if functions and enclosing[-1] is functions[-1]:
                     # `def build(model, loss): model.compile(loss=loss)`: what this module's
                     # calls of `build` pass as `loss`
@@ -205,12 +212,12 @@ class LossFinder:
                     given = [call.args[position]]
                 if not given or isinstance(given[0], ast.Starred):
                     continue
-                scope = scope or self._scope_for(module, enclosing)
-                for ref, kind, sub_expr in self._targets(given[0], scope):
+                scope = scope or self.scope_for(module, enclosing)
+                for ref, kind, sub_expr in self.targets(given[0], scope):
                     found.append((ref, kind, sub_expr, module.line_of(call)))
         return found
 
-    def _scope_for(self, module: ModuleInfo, enclosing: tuple[DefNode, ...]) -> Scope:
+    def scope_for(self, module: ModuleInfo, enclosing: tuple[DefNode, ...]) -> Scope:
         """The names visible at a compile site: enclosing functions run with default arguments
         (a method's `self` is an instance of its class, so `compile(loss=self.dice)` resolves)."""
         scope = self.ev.module_scope(module)
@@ -257,7 +264,7 @@ class LossFinder:
             env[name] = self.ev.names.resolve_binding(module, name, binding)
         return replace(scope, env=env)
 
-    def _targets(
+    def targets(
         self,
         expr: ast.expr,
         scope: Scope,
@@ -265,11 +272,11 @@ class LossFinder:
     ) -> Iterator[tuple[FunctionRef, str, ast.expr]]:
         if isinstance(expr, ast.Name) and literals and expr.id in literals:
             # `losses = [a, B(0.2)]; compile(loss=losses)`: keep each element's own source
-            yield from self._targets(literals.pop(expr.id), scope, literals)
+            yield from self.targets(literals.pop(expr.id), scope, literals)
             return
         if isinstance(expr, ast.List | ast.Tuple):
             for element in expr.elts:
-                yield from self._targets(
+                yield from self.targets(
                     element.value if isinstance(element, ast.Starred) else element,
                     scope,
                     literals,
@@ -278,7 +285,7 @@ class LossFinder:
         if isinstance(expr, ast.Dict):
             for key, value in zip(expr.keys, expr.values, strict=True):
                 if key is not None:
-                    yield from self._targets(value, scope, literals)
+                    yield from self.targets(value, scope, literals)
             return
         fn = self._wrapped_function(expr, scope)
         value = self.ev.eval_expr(fn or expr, scope)
@@ -377,6 +384,8 @@ class LossFinder:
             names = (params[0], params[1])
             if names not in self.pairs or self._weighted_reduction(node, params):
                 continue
+            if self._returns_host_value(node):
+                continue
             ref = self._ref_for(module, node, owner, enclosing)
             if ref is None:
                 continue
@@ -397,6 +406,27 @@ class LossFinder:
         the weighted reduction Keras applies itself, never a loss Keras calls."""
         required = params[: len(params) - len(node.args.defaults)]
         return not self.ev.catalogue.weighting_parameters.isdisjoint(required[2:])
+
+    def _returns_host_value(self, node: FunctionNode) -> bool:
+        """Whether every value a function returns is converted to a Python value
+        (`float(...)`, `x.numpy()`): it cannot run inside `fit`, so it is no Keras loss."""
+        if isinstance(node, ast.Lambda):
+            values: list[ast.expr | None] = [node.body]
+        else:
+            values = [n.value for n in own_nodes(node.body) if isinstance(n, ast.Return)]
+        catalogue = self.ev.catalogue
+        return bool(values) and all(
+            isinstance(value, ast.Call)
+            and (
+                (isinstance(value.func, ast.Name) and value.func.id in catalogue.host_calls)
+                or (
+                    isinstance(value.func, ast.Attribute)
+                    and value.func.attr in catalogue.host_methods
+                    and not value.args
+                )
+            )
+            for value in values
+        )
 
     def _other_framework_module(self, module: ModuleInfo) -> bool:
         """Whether a module is written for another framework (PyTorch, ...): it imports one
@@ -422,15 +452,17 @@ class LossFinder:
 
     def loop_script(self, module: ModuleInfo) -> bool:
         """Whether a module trains with its own loop (`tape.gradient`, `minimize`, ...) and
-        compiles nothing: its loss-shaped functions are that loop's helpers, scalars by
-        contract (a compile site elsewhere still makes one a loss). A training call inside a
+        gives Keras no loss or metric (`model.compile(optimizer="adam")` for a custom
+        `train_step`, or a model's own `compile` that keeps its losses counts as none): its
+        loss-shaped functions are that loop's helpers, scalars by contract (a compile site
+        elsewhere still makes one a loss). A training call inside a
         loss-shaped function (a gradient penalty's `K.gradients(y_pred, samples)`) is part of
         that loss, not a loop."""
         text = module.source.text
-        if ".compile" in text:
-            return False
         calls = [f".{name}(" for name in self.ev.catalogue.training_calls]
         if not any(call in text for call in calls):
+            return False
+        if ".compile" in text and self.models.compiles_a_loss(module):
             return False
         losses = [
             (node.lineno, node.end_lineno or node.lineno)

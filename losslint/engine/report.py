@@ -47,8 +47,9 @@ def _adjusted(
     keras_free: bool,
 ) -> Record | None:
     if keras_free and record.by_name:
-        # parameters named like a loss's, in a project that never names Keras nor `y_pred`
-        # (TensorFlow 1 graphs, Estimators, plain TensorFlow): nothing makes it a Keras loss
+        # parameters named like a loss's, in a project that never names Keras (nor
+        # TensorFlow beside a `y_pred`): TensorFlow 1 graphs, Estimators, plain TensorFlow,
+        # NumPy and scikit-learn; nothing makes it a Keras loss
         return None
     if record.code in _NOT_ABOUT_RETURNS:
         return record

@@ -206,6 +206,7 @@ class UnitAnalyser:
         for dropped in dropped_by_overrides(module, names):
             records.append(self._dropped_record(dropped))
         objectives = self.loops.of_module(module) if loops else set()
+        objectives |= self.finder.models.kept.get(module.path, set())
         if loops and self.finder.loop_script(module):
             objectives |= self.loops.imported_calls(module)
         return (

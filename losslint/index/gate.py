@@ -176,10 +176,15 @@ _PREDICTION_ARGUMENT = re.compile(r"\by_pred\b")
 
 
 def speaks_keras(text: str) -> bool:
-    """Whether a file names Keras, or calls a prediction `y_pred` as Keras' documentation
-    does. A project none of whose files does (TensorFlow 1 graphs, Estimators, plain
-    TensorFlow) has no Keras losses found by their parameter names alone (engine/report.py)."""
-    return names_keras(text) or ("y_pred" in text and _PREDICTION_ARGUMENT.search(text) is not None)
+    """Whether a file names Keras, or names TensorFlow (`tensorflow`, `tf.`) and calls a
+    prediction `y_pred` as Keras' documentation does (scikit-learn's does too). A project
+    none of whose files does (TensorFlow 1 graphs, Estimators, plain TensorFlow, NumPy and
+    scikit-learn) has no Keras losses found by their parameter names alone
+    (engine/report.py)."""
+    if names_keras(text):
+        return True
+    tensorflow = "tensorflow" in text or "tf." in text
+    return tensorflow and "y_pred" in text and _PREDICTION_ARGUMENT.search(text) is not None
 
 
 def file_gate(text: str, pairs: frozenset[tuple[str, str]]) -> bool:

@@ -307,6 +307,17 @@ def import_bindings(stmt: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, Bi
         )
 
 
+def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node of a body, not entering nested functions and classes."""
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                stack.append(child)
+
+
 def qualified_name(enclosing: list[DefNode] | tuple[DefNode, ...], name: str) -> str:
     """`name` defined inside `enclosing` (outermost first), as Python's `__qualname__` spells
     it: `Outer.method.<locals>.inner`."""

@@ -111,8 +111,17 @@ def metric_result(name: str, call: CallArgs, scope: Scope) -> Value:
 
 
 def scalar_op(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Scope) -> Value:
+    """One value for all samples; TensorFlow 1's losses with `reduction="none"` (or
+    `Reduction.NONE`) give one value per element instead, an unknown reduction anything."""
     if not any(tainted(v) for v in call.tensors()):
         return Const()
+    if qualname.startswith(ev.catalogue.reduction_keyword_prefixes):
+        is_none = reduction_is_none(call.kwargs.get("reduction"))
+        if is_none is None:
+            return Unknown(tainted=True)
+        if is_none:
+            batched = any(isinstance(as_tensor(v), Batched) for v in call.tensors())
+            return Batched(rank=UNKNOWN_RANK) if batched else Unknown(tainted=True)
     origin = Origin(
         kind="scalar_op",
         module=scope.module,
