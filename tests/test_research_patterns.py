@@ -92,6 +92,7 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "tf1_spellings.backend_tf_mse",  # `K.tf.reduce_mean`: Keras 2's `keras.backend.tf`
         "host_values.smape_tensor",  # the tensor twin of an evaluation helper
         "forwarded_compile.forwarded_mae",  # a model's own `compile` passes `loss` on
+        "checked_metrics.overlap_loss",  # (with overlap_score, which a test module checks)
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -362,3 +363,17 @@ def test_a_host_value_helper_keeps_its_finding_once_compiled(tmp_path: Path) -> 
         source + "\n\nMODEL = tf.keras.Sequential()\nMODEL.compile(loss=smape_score)\n"
     )
     assert "host_values.smape_score" in _findings(root)
+
+
+def test_a_test_module_taking_a_gradient_does_not_train_with_what_it_calls(
+    tmp_path: Path,
+) -> None:
+    """test_checked_metrics.py calls `overlap_score` and takes a gradient of something else:
+    a test checks what it calls, so `overlap_score` keeps its finding; the same module under
+    another name is a training script, whose imported calls are its loop's helpers."""
+    root = copy_case("research_patterns", tmp_path)
+    losses = _findings(root)["checked_metrics.overlap_loss"]["losses"]
+    assert "checked_metrics.overlap_score" in losses
+    (root / "test_checked_metrics.py").rename(root / "checked_training.py")
+    losses = _findings(root)["checked_metrics.overlap_loss"]["losses"]
+    assert "checked_metrics.overlap_score" not in losses

@@ -56,6 +56,7 @@ class Catalogue:
     other_frameworks: frozenset[str]
     graph_mode: tuple[str, ...]
     test_cases: frozenset[str]
+    test_modules: tuple[str, ...]  # file-name patterns
     alternative_constructors: frozenset[str]
     objective_calls: dict[str, str]  # custom loops: call name -> the objective's keyword
     loop_wrappers: tuple[str, ...]
@@ -253,6 +254,7 @@ def load() -> Catalogue:
         other_frameworks=frozenset(data["other-frameworks"]),
         graph_mode=tuple(data["graph-mode"]),
         test_cases=frozenset(data["test-cases"]),
+        test_modules=tuple(data["test-modules"]),
         alternative_constructors=frozenset(data["alternative-constructors"]),
         objective_calls=dict(data["loops"]["objective-calls"]),
         loop_wrappers=tuple(data["loops"]["wrappers"]),

@@ -9,6 +9,7 @@ becomes an `Issue`: one origin, or a group of origins combined non-linearly (a r
 from __future__ import annotations
 
 import ast
+import fnmatch
 import itertools
 import re
 from collections.abc import Iterator
@@ -474,6 +475,12 @@ class LossFinder:
             and not any(first <= number <= last for first, last in losses)
             for number, line in enumerate(module.lines, 1)
         )
+
+    def test_module(self, module: ModuleInfo) -> bool:
+        """Whether a module is a test module by its file name (catalogue `test-modules`):
+        the project functions it calls are checked there, not trained."""
+        name = module.path.name
+        return any(fnmatch.fnmatchcase(name, p) for p in self.ev.catalogue.test_modules)
 
     def _named_like_a_loss(self, params: list[str]) -> bool:
         """Two neighbouring parameters named like a loss's (a stray `self` first included)."""

@@ -207,8 +207,8 @@ class UnitAnalyser:
             records.append(self._dropped_record(dropped))
         objectives = self.loops.of_module(module) if loops else set()
         objectives |= self.finder.models.kept.get(module.path, set())
-        if loops and self.finder.loop_script(module):
-            objectives |= self.loops.imported_calls(module)
+        if loops and self.finder.loop_script(module) and not self.finder.test_module(module):
+            objectives |= self.loops.imported_calls(module)  # (a test's calls check them)
         return (
             tuple(records),
             tuple(sorted(uses)),

@@ -37,10 +37,10 @@ def shape(ev: Evaluator, qualname: str, entry: Entry, call: CallArgs, scope: Sco
     operand = call.args[0] if call.args else None
     batched = operand is not None and tainted(operand) and not isinstance(operand, Reduced)
     if qualname in ev.catalogue.sizes:
+        # a count of elements (`reduce_sum(e) / tf.size(e)` is a mean): unlike the batch size
+        # read from a shape, no sign of a loss that compares samples by design
         if isinstance(operand, ShapeOf | Seq):
             return Const()
-        if batched:
-            scope.mark_batch_level()
         return Const(batch_size=batched)
     return ShapeOf(batched=batched)
 
