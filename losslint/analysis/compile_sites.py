@@ -6,6 +6,7 @@ called in its own module (a helper that compiles its parameter, a factory's one 
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Iterator
 
 from losslint.index.modules import DefNode, ModuleInfo
@@ -60,14 +61,21 @@ def calls_named(
 ) -> list[tuple[ast.Call, tuple[DefNode, ...]]]:
     """The calls `name(...)` of a module (not inside `skip`), with the defs and classes
     around each (the module's text is searched first: most modules have none)."""
-    if module.source.text.count(f"{name}(") < (2 if skip is not None else 1):  # (the def)
+    spelled = f"{name}("
+    if module.source.text.count(spelled) < (2 if skip is not None else 1):  # (the def)
         return []
+    rows = [n for n, line in enumerate(module.lines, 1) if spelled in line]
     found: list[tuple[ast.Call, tuple[DefNode, ...]]] = []
     stack: list[tuple[ast.AST, tuple[DefNode, ...]]] = [(module.tree, ())]
     while stack:
         node, enclosing = stack.pop()
         if node is skip:
             continue
+        first, last = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        if first is not None and last is not None:
+            at = bisect.bisect_left(rows, first)
+            if at == len(rows) or rows[at] > last:
+                continue  # no line of it spells the call
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
             found.append((node, enclosing))
         inner = (*enclosing, node) if isinstance(node, (*_DEFS, ast.ClassDef)) else enclosing

@@ -56,7 +56,7 @@ from losslint.index.modules import (
     FunctionNode,
     ModuleInfo,
     collect_bindings,
-    own_nodes,
+    own_statements,
     qualified_name,
 )
 from losslint.model import LossTarget
@@ -414,7 +414,7 @@ class LossFinder:
         if isinstance(node, ast.Lambda):
             values: list[ast.expr | None] = [node.body]
         else:
-            values = [n.value for n in own_nodes(node.body) if isinstance(n, ast.Return)]
+            values = [n.value for n in own_statements(node.body) if isinstance(n, ast.Return)]
         catalogue = self.ev.catalogue
         return bool(values) and all(
             isinstance(value, ast.Call)
