@@ -78,9 +78,7 @@ def test_a_numpy_and_scikit_learn_project_naming_y_pred_is_no_keras_project(
     root.mkdir()
     (root / "pyproject.toml").write_text("[project]\nname = 'ridge'\n")
     (root / "metrics.py").write_text(
-        "import numpy as np\n\n\n"
-        "def rmse(y_true, y_pred):\n"
-        "    return np.sqrt(np.mean((y_true - y_pred) ** 2))\n"
+        "def rmse(y_true, y_pred):\n    return (((y_true - y_pred) ** 2).mean()) ** 0.5\n"
     )
     (root / "fit.py").write_text(
         "from sklearn.linear_model import Ridge\n\nfrom metrics import rmse\n\n"
@@ -92,7 +90,7 @@ def test_a_numpy_and_scikit_learn_project_naming_y_pred_is_no_keras_project(
     assert "note: 1 loss-shaped function not checked" in quiet.stderr
     (root / "fit.py").write_text("import tensorflow as tf\n\ny_pred = tf.zeros(3)\n")
     found = run_cli(["--no-cache", "."], cwd=root)
-    assert "metrics.py:5:20: LL001" in found.stdout
+    assert "metrics.py:2:13: LL001" in found.stdout
 
 
 def test_a_file_outside_any_project_is_still_reported(tmp_path: Path) -> None:

@@ -173,6 +173,8 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "constructor_objective.recon_loss",  # given to the model's constructor
         "imported_trainer.feature_loss",  # ... of a model class imported from another module
         "step_only_compile.denoise_loss",  # compile(optimizer=...) only: a loop script
+        "evaluation_np.iou_np",  # NumPy only, in a module without TensorFlow or Keras
+        "evaluation_np.auc_score",  # scikit-learn's metric there
     ):
         assert quiet not in found
 
@@ -377,3 +379,22 @@ def test_a_test_module_taking_a_gradient_does_not_train_with_what_it_calls(
     (root / "test_checked_metrics.py").rename(root / "checked_training.py")
     losses = _findings(root)["checked_metrics.overlap_loss"]["losses"]
     assert "checked_metrics.overlap_score" not in losses
+
+
+def test_a_numpy_evaluation_helper_is_a_loss_once_compiled_or_beside_tensorflow(
+    tmp_path: Path,
+) -> None:
+    """`iou_np` (NumPy only, in a module that imports neither TensorFlow nor Keras) is left
+    alone for its parameter names; a compile site elsewhere, or TensorFlow imported beside
+    it, makes it a loss to report (arrays.psnr is such a NumPy twin)."""
+    root = copy_case("research_patterns", tmp_path)
+    assert "arrays.psnr" in _findings(root)
+    (root / "train_np.py").write_text(
+        "import tensorflow as tf\nfrom evaluation_np import iou_np\n\n"
+        "MODEL = tf.keras.Sequential()\nMODEL.compile(loss=iou_np)\n"
+    )
+    assert "evaluation_np.iou_np" in _findings(root)
+    (root / "train_np.py").unlink()
+    source = (root / "evaluation_np.py").read_text()
+    (root / "evaluation_np.py").write_text("import tensorflow as tf\n" + source)
+    assert "evaluation_np.iou_np" in _findings(root)

@@ -95,6 +95,7 @@ class Catalogue:
     weighting_parameters: frozenset[str]
     host_calls: frozenset[str]  # calls and methods that convert a tensor to a Python value
     host_methods: frozenset[str]
+    host_libraries: frozenset[str]
     # canonical names already computed: the analysis asks for the same few names again and
     # again (about 3,000 times on keras' sources)
     _canonical: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -293,4 +294,5 @@ def load() -> Catalogue:
         weighting_parameters=frozenset(data["keywords"]["weighting"]),
         host_calls=frozenset(data["host_values"]["calls"]),
         host_methods=frozenset(data["host_values"]["methods"]),
+        host_libraries=frozenset(data["host_values"]["libraries"]),
     )

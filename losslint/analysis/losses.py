@@ -476,6 +476,37 @@ class LossFinder:
             for number, line in enumerate(module.lines, 1)
         )
 
+    def host_library_only(self, issues: list[Issue]) -> bool:
+        """Whether every origin of these issues is a call into NumPy or scikit-learn as its
+        module imports them (`np.mean`, `from sklearn.metrics import ...`; catalogue
+        `[host_values] libraries`) in a module that imports neither TensorFlow, Keras nor
+        JAX: such a function cannot run on the symbolic tensors inside `fit`, so, found by its
+        parameter names alone, it is an evaluation helper. (Beside TensorFlow or Keras, a
+        NumPy twin of a loss is still reported.)"""
+        origins = [origin for issue in issues for origin in issue.origins]
+        return bool(origins) and all(self._host_call(origin) for origin in origins)
+
+    def _host_call(self, origin: Origin) -> bool:
+        node = origin.node
+        if not isinstance(node, ast.Call):
+            return False
+        root = node.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return False
+        bindings = origin.module.bindings
+        binding = bindings.get(root.id)
+        if binding is None or binding.kind not in ("import", "from") or binding.level:
+            return False
+        if binding.target.split(".", 1)[0] not in self.ev.catalogue.host_libraries:
+            return False
+        tensor_libraries = {*self.ev.catalogue.frameworks, "jax"}
+        return not any(
+            b.kind in ("import", "from") and b.target.split(".", 1)[0] in tensor_libraries
+            for b in bindings.values()
+        )
+
     def test_module(self, module: ModuleInfo) -> bool:
         """Whether a module is a test module by its file name (catalogue `test-modules`):
         the project functions it calls are checked there, not trained."""

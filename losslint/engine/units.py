@@ -199,6 +199,8 @@ class UnitAnalyser:
             absorbed.update(terms)
             if candidate.priority == PRIORITY_NAMED:
                 issues += self.finder.conditional_issues(candidate, issues)
+                if self.finder.host_library_only(issues):
+                    continue  # NumPy or scikit-learn: an evaluation helper (not inside `fit`)
             for issue in issues:
                 record = self._record(issue, candidate)
                 if record is not None:

@@ -148,14 +148,16 @@ class BatchAxisReduction(Rule):
             note="outer mean over a per-sample value: remove it (axis=-1 would still reduce)",
         ),
         Example(
-            "import numpy as np\n\n"
+            "import numpy as np\nimport tensorflow as tf\n\n"
             "def mse(y_true, y_pred):\n"
             "    return np.mean(np.square(y_true - y_pred))\n",
             ("LL001",),
-            fixed="import numpy as np\n\n"
+            fixed="import numpy as np\nimport tensorflow as tf\n\n"
             "def mse(y_true, y_pred):\n"
             "    return np.mean(np.square(y_true - y_pred), axis=-1)\n",
-            note="a NumPy reduction over the whole batch is batch-reduced as surely as TensorFlow's",
+            note="a NumPy reduction over the whole batch is batch-reduced as surely as TensorFlow's"
+            " (in a module without TensorFlow or Keras, a NumPy function found by its parameter"
+            " names is an evaluation helper: NumPy cannot run inside `fit`)",
         ),
         Example(
             "import tensorflow as tf\n\n"
