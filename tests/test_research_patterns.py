@@ -93,6 +93,9 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "host_values.smape_tensor",  # the tensor twin of an evaluation helper
         "forwarded_compile.forwarded_mae",  # a model's own `compile` passes `loss` on
         "checked_metrics.overlap_loss",  # (with overlap_score, which a test module checks)
+        "weight_forwarding.unweighted_mae",  # `sample_weight` only refused, never applied
+        "callable_metrics.Recall.__call__",  # a metric by its class's names (LL004)
+        "keras2_positional.abs_gap",  # Keras 2's compile(optimizer, loss, [metrics])
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -100,6 +103,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
     assert found["alternative_constructors.build_losses.<locals>.total"]["fix"] is None
     # the compiled definition is the one above the compile site (row 9), not the later one
     assert found["redefined.nll"]["location"]["row"] == 9
+    assert found["callable_metrics.Recall.__call__"]["code"] == "LL004"
+    assert found["keras2_positional.abs_gap"]["evidence"].startswith("compiled as a metric")
 
 
 def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -> None:
@@ -175,6 +180,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "step_only_compile.denoise_loss",  # compile(optimizer=...) only: a loop script
         "evaluation_np.iou_np",  # NumPy only, in a module without TensorFlow or Keras
         "evaluation_np.auc_score",  # scikit-learn's metric there
+        "weight_forwarding.total_loss",  # passes Keras' sample_weight on: the reduction itself
     ):
         assert quiet not in found
 

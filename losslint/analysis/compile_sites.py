@@ -25,8 +25,15 @@ def compile_arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str, str]]:
     for name in ("metrics", "weighted_metrics"):
         if name in keywords:
             yield keywords[name], "metric", name
-    if "metrics" not in keywords and len(positional) > 3:
-        yield positional[3], "metric", "metrics"
+    if "metrics" in keywords:
+        return
+    third = positional[2] if len(positional) > 2 else None
+    if isinstance(third, ast.List | ast.Tuple) and any(
+        not (isinstance(e, ast.Constant) and isinstance(e.value, int | float)) for e in third.elts
+    ):
+        yield third, "metric", "metrics"  # Keras 2's order: (optimizer, loss, metrics, ...)
+    elif len(positional) > 3:
+        yield positional[3], "metric", "metrics"  # Keras 3's: (..., loss_weights, metrics)
 
 
 def passed_parameters(function: FunctionDef, expr: ast.expr) -> list[tuple[int, str]]:

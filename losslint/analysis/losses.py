@@ -391,6 +391,13 @@ class LossFinder:
             if ref is None:
                 continue
             short = node.name if isinstance(node, _DEFS) else ""
+            if owner is not None and short in ("call", "__call__"):
+                # a callable object is named by its class (`class Recall(Metric)`)
+                bases = [
+                    b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")
+                    for b in owner.node.bases
+                ]
+                short = "_".join([owner.node.name, *bases])
             loss_named = "loss" in short.lower()
             role = "metric" if (_METRIC_NAME.search(short) and not loss_named) else "loss"
             kind = "lambda" if isinstance(node, ast.Lambda) else ("method" if owner else "function")
@@ -403,10 +410,35 @@ class LossFinder:
             )
 
     def _weighted_reduction(self, node: FunctionNode, params: list[str]) -> bool:
-        """Whether a loss-shaped function requires per-sample weights after its pair: it is
-        the weighted reduction Keras applies itself, never a loss Keras calls."""
+        """Whether a loss-shaped function requires per-sample weights after its pair, or
+        takes Keras' own (`sample_weight=None`) and passes them on to a call: it is the
+        weighted reduction Keras applies itself (called by a wrapper that hands it Keras'
+        weights), never a loss Keras calls."""
+        weighting = self.ev.catalogue.weighting_parameters
         required = params[: len(params) - len(node.args.defaults)]
-        return not self.ev.catalogue.weighting_parameters.isdisjoint(required[2:])
+        if not weighting.isdisjoint(required[2:]):
+            return True
+        # (optional: only Keras' own name; `weights=None` is often a loss's class weights)
+        optional = {
+            name
+            for name in {*params[2:], *(a.arg for a in node.args.kwonlyargs)} & weighting
+            if name.startswith("sample_weight")
+        }
+        if not optional or isinstance(node, ast.Lambda):
+            return False
+        stack: list[ast.AST] = list(node.body)
+        while stack:  # passed on to a call (a Loss object, a reduction), not only checked
+            item = stack.pop()
+            if isinstance(item, ast.Raise):
+                continue  # `raise ValueError(f"... {sample_weight}")`: refused, not applied
+            if isinstance(item, ast.Call) and any(
+                isinstance(n, ast.Name) and n.id in optional
+                for argument in [*item.args, *(k.value for k in item.keywords)]
+                for n in ast.walk(argument)
+            ):
+                return True
+            stack.extend(ast.iter_child_nodes(item))
+        return False
 
     def _returns_host_value(self, node: FunctionNode) -> bool:
         """Whether every value a function returns is converted to a Python value

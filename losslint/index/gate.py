@@ -117,7 +117,7 @@ def _compile_calls_may_use_project_losses(text: str) -> bool:
         if not isinstance(call, ast.Call) or any(isinstance(a, ast.Starred) for a in call.args[:4]):
             return True
         values = [k.value for k in call.keywords if k.arg in _LOSS_ARGUMENTS or k.arg is None]
-        values += [a for i, a in enumerate(call.args) if i in (1, 3)]
+        values += [a for i, a in enumerate(call.args) if i in (1, 2, 3)]  # (2: Keras 2's metrics)
         for value in values:
             for node in ast.walk(value):
                 if isinstance(node, ast.Lambda):
@@ -262,7 +262,7 @@ def _compile_may_use_project_losses(call: ast.Call, framework: set[str]) -> bool
     if isinstance(receiver, ast.Name) and receiver.id in ("re", "regex"):
         return False  # re.compile(pattern, flags)
     arguments = [k.value for k in call.keywords if k.arg in _LOSS_ARGUMENTS or k.arg is None]
-    arguments += [a for i, a in enumerate(call.args) if i in (1, 3)]
+    arguments += [a for i, a in enumerate(call.args) if i in (1, 2, 3)]  # (2: Keras 2's metrics)
     return any(_may_name_a_project_loss(arg, framework) for arg in arguments)
 
 
