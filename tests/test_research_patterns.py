@@ -96,6 +96,7 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "weight_forwarding.unweighted_mae",  # `sample_weight` only refused, never applied
         "callable_metrics.Recall.__call__",  # a metric by its class's names (LL004)
         "keras2_positional.abs_gap",  # Keras 2's compile(optimizer, loss, [metrics])
+        "shared_helper.relation_gap",  # called by other code: its fix is unsafe
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -306,7 +307,7 @@ def test_a_loss_another_loss_absorbs_as_a_term_gets_an_unsafe_fix(tmp_path: Path
     found = _findings(root)
     absorbed = found["absorbed_terms.dice_coeff"]["fix"]
     assert isinstance(absorbed, dict) and absorbed["applicability"] == "unsafe"
-    assert "another loss uses the scalar `dice_coeff` returns" in absorbed["message"]
+    assert "other code uses the scalar `dice_coeff` returns" in absorbed["message"]
     returned = found["absorbed_terms.mean_error"]["fix"]
     assert isinstance(returned, dict) and returned["applicability"] == "safe"
     before = (root / "absorbed_terms.py").read_text()
@@ -404,3 +405,17 @@ def test_a_numpy_evaluation_helper_is_a_loss_once_compiled_or_beside_tensorflow(
     source = (root / "evaluation_np.py").read_text()
     (root / "evaluation_np.py").write_text("import tensorflow as tf\n" + source)
     assert "evaluation_np.iou_np" in _findings(root)
+
+
+def test_a_helper_other_code_calls_gets_an_unsafe_fix(tmp_path: Path) -> None:
+    """`relation_gap` is found by its names; `distillation` (no loss: it requires weights)
+    also calls it on transposed inputs, where a per-sample value would not fit: `--fix`
+    leaves it alone, and without that caller the fix is safe."""
+    root = copy_case("research_patterns", tmp_path)
+    fix = _findings(root)["shared_helper.relation_gap"]["fix"]
+    assert isinstance(fix, dict) and fix["applicability"] == "unsafe"
+    assert "other code uses the scalar `relation_gap` returns" in fix["message"]
+    source = (root / "shared_helper.py").read_text()
+    (root / "shared_helper.py").write_text(source.split("\n\n\ndef distillation")[0] + "\n")
+    fix = _findings(root)["shared_helper.relation_gap"]["fix"]
+    assert isinstance(fix, dict) and fix["applicability"] == "safe"

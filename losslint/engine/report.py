@@ -56,10 +56,11 @@ def _adjusted(
     key = (str(record.target.path), record.target.qualname)
     fix = record.fix
     if fix and fix.applicability is Applicability.SAFE and record.target.qualname in absorbed:
-        # another loss takes this one's scalar as a term (`bce - log(dice(t, p))`; known by
-        # qualified name): a per-sample value would change what that loss computes
+        # another loss takes this one's scalar as a term (`bce - log(dice(t, p))`), or other
+        # code of its module calls it (known by qualified name): a per-sample value would
+        # change what that code computes
         name = record.target.qualname.rsplit(".", 1)[-1]
-        message = f"{fix.message} (unsafe: another loss uses the scalar `{name}` returns)"
+        message = f"{fix.message} (unsafe: other code uses the scalar `{name}` returns)"
         record = replace(record, fix=Fix(Applicability.UNSAFE, message, fix.edits))
     if record.conditional and key in uses:
         # reached only with a non-default argument, and the project compiles the loss: with

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from losslint.analysis.catalogue import load as load_catalogue
+from losslint.analysis.compile_sites import calls_of
 from losslint.analysis.evaluator import Evaluator
 from losslint.analysis.losses import (
     PRIORITY_LOSS_CLASS,
@@ -190,7 +191,9 @@ class UnitAnalyser:
         uses: set[tuple[str, str]] = set()
         absorbed: set[str] = set()
         names = self.evaluator.names
-        for candidate in self.finder.candidates(module):
+        candidates = self.finder.candidates(module)
+        absorbed.update(self._called_by_other_code(module, candidates))
+        for candidate in candidates:
             if candidate.site is not None:
                 uses.add((str(candidate.target.path), candidate.target.qualname))
             for dropped in dropped_by_signature(candidate, names):
@@ -217,6 +220,31 @@ class UnitAnalyser:
             tuple(sorted(objectives)),
             tuple(sorted(absorbed)),
         )
+
+    @staticmethod
+    def _called_by_other_code(module: ModuleInfo, candidates: list[Candidate]) -> set[str]:
+        """The module-level functions found by their names alone that the module calls
+        from code that is no candidate (a function that is no loss, or module level): a
+        per-sample value may not fit there (`_relation(ops.transpose(t), ...)`), so their
+        fixes are unsafe, as for a loss another loss takes as a term."""
+        analysed = {id(c.ref.node) for c in candidates}
+        found: set[str] = set()
+        for candidate in candidates:
+            node = candidate.ref.node
+            if (
+                candidate.priority != PRIORITY_NAMED
+                or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                or candidate.ref.qualname != node.name  # (module-level functions only)
+            ):
+                continue
+            for _, enclosing in calls_of(module, node):
+                functions = [
+                    n for n in enclosing if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                ]
+                if not functions or id(functions[-1]) not in analysed:
+                    found.add(candidate.ref.qualname)
+                    break
+        return found
 
     def _result(
         self,
