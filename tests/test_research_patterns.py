@@ -97,6 +97,7 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "callable_metrics.Recall.__call__",  # a metric by its class's names (LL004)
         "keras2_positional.abs_gap",  # Keras 2's compile(optimizer, loss, [metrics])
         "shared_helper.relation_gap",  # called by other code: its fix is unsafe
+        "named_outputs.nll_from_outputs",  # y_pred["mu"]: one named output, still a batch
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -105,6 +106,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
     # the compiled definition is the one above the compile site (row 9), not the later one
     assert found["redefined.nll"]["location"]["row"] == 9
     assert found["callable_metrics.Recall.__call__"]["code"] == "LL004"
+    # a named output is no sample picked from the batch: nothing compares samples here
+    assert "by design" not in str(found["named_outputs.nll_from_outputs"]["message"])
     assert found["keras2_positional.abs_gap"]["evidence"].startswith("compiled as a metric")
 
 
@@ -182,6 +185,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "evaluation_np.iou_np",  # NumPy only, in a module without TensorFlow or Keras
         "evaluation_np.auc_score",  # scikit-learn's metric there
         "weight_forwarding.total_loss",  # passes Keras' sample_weight on: the reduction itself
+        "named_outputs.per_sample_nll",
     ):
         assert quiet not in found
 

@@ -400,6 +400,9 @@ class Expressions:
             index = self.eval(first, scope)
             if isinstance(index, Const) and index.literal is None:
                 return Unknown(tainted=True)
+            if isinstance(index, Const) and isinstance(index.literal, str) and not rest:
+                # `y_pred["mu"]`: one output of a model with named outputs, still a batch
+                return replace(base, rank=UNKNOWN_RANK)
             if isinstance(index, Batched) and not rest:
                 # x[mask]: selected elements of all samples; one axis when the mask has them all
                 return self.masked(scope, first, whole=index.rank == base.rank)
