@@ -186,6 +186,9 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "evaluation_np.auc_score",  # scikit-learn's metric there
         "weight_forwarding.total_loss",  # passes Keras' sample_weight on: the reduction itself
         "named_outputs.per_sample_nll",
+        "mapped_helpers.image_score",  # tf.map_fn applies it to each image (in a lambda)
+        "mapped_helpers.pair_error",  # vectorized_map applies it to each pair
+        "mapped_helpers.per_image_loss",  # the map keeps the batch axis
     ):
         assert quiet not in found
 

@@ -32,6 +32,7 @@ from losslint.analysis.context import Scope
 from losslint.analysis.evaluator import Evaluator
 from losslint.analysis.names import MAX_BASES
 from losslint.analysis.own_models import OwnModels
+from losslint.analysis.scalar_contracts import returns_host_value, weighted_reduction
 from losslint.analysis.values import (
     Batched,
     Choice,
@@ -56,7 +57,6 @@ from losslint.index.modules import (
     FunctionNode,
     ModuleInfo,
     collect_bindings,
-    own_statements,
     qualified_name,
 )
 from losslint.model import LossTarget
@@ -383,9 +383,9 @@ class LossFinder:
             if len(params) < 2:
                 continue
             names = (params[0], params[1])
-            if names not in self.pairs or self._weighted_reduction(node, params):
+            if names not in self.pairs or weighted_reduction(node, params, self.ev.catalogue):
                 continue
-            if self._returns_host_value(node):
+            if returns_host_value(node, self.ev.catalogue):
                 continue
             ref = self._ref_for(module, node, owner, enclosing)
             if ref is None:
@@ -408,58 +408,6 @@ class LossFinder:
                 priority=PRIORITY_NAMED,
                 target=self._target(ref, kind, module, None, None),
             )
-
-    def _weighted_reduction(self, node: FunctionNode, params: list[str]) -> bool:
-        """Whether a loss-shaped function requires per-sample weights after its pair, or
-        takes Keras' own (`sample_weight=None`) and passes them on to a call: it is the
-        weighted reduction Keras applies itself (called by a wrapper that hands it Keras'
-        weights), never a loss Keras calls."""
-        weighting = self.ev.catalogue.weighting_parameters
-        required = params[: len(params) - len(node.args.defaults)]
-        if not weighting.isdisjoint(required[2:]):
-            return True
-        # (optional: only Keras' own name; `weights=None` is often a loss's class weights)
-        optional = {
-            name
-            for name in {*params[2:], *(a.arg for a in node.args.kwonlyargs)} & weighting
-            if name.startswith("sample_weight")
-        }
-        if not optional or isinstance(node, ast.Lambda):
-            return False
-        stack: list[ast.AST] = list(node.body)
-        while stack:  # passed on to a call (a Loss object, a reduction), not only checked
-            item = stack.pop()
-            if isinstance(item, ast.Raise):
-                continue  # `raise ValueError(f"... {sample_weight}")`: refused, not applied
-            if isinstance(item, ast.Call) and any(
-                isinstance(n, ast.Name) and n.id in optional
-                for argument in [*item.args, *(k.value for k in item.keywords)]
-                for n in ast.walk(argument)
-            ):
-                return True
-            stack.extend(ast.iter_child_nodes(item))
-        return False
-
-    def _returns_host_value(self, node: FunctionNode) -> bool:
-        """Whether every value a function returns is converted to a Python value
-        (`float(...)`, `x.numpy()`): it cannot run inside `fit`, so it is no Keras loss."""
-        if isinstance(node, ast.Lambda):
-            values: list[ast.expr | None] = [node.body]
-        else:
-            values = [n.value for n in own_statements(node.body) if isinstance(n, ast.Return)]
-        catalogue = self.ev.catalogue
-        return bool(values) and all(
-            isinstance(value, ast.Call)
-            and (
-                (isinstance(value.func, ast.Name) and value.func.id in catalogue.host_calls)
-                or (
-                    isinstance(value.func, ast.Attribute)
-                    and value.func.attr in catalogue.host_methods
-                    and not value.args
-                )
-            )
-            for value in values
-        )
 
     def _other_framework_module(self, module: ModuleInfo) -> bool:
         """Whether a module is written for another framework (PyTorch, ...): it imports one
@@ -506,37 +454,6 @@ class LossFinder:
             any(call in line for call in calls)
             and not any(first <= number <= last for first, last in losses)
             for number, line in enumerate(module.lines, 1)
-        )
-
-    def host_library_only(self, issues: list[Issue]) -> bool:
-        """Whether every origin of these issues is a call into NumPy or scikit-learn as its
-        module imports them (`np.mean`, `from sklearn.metrics import ...`; catalogue
-        `[host_values] libraries`) in a module that imports neither TensorFlow, Keras nor
-        JAX: such a function cannot run on the symbolic tensors inside `fit`, so, found by its
-        parameter names alone, it is an evaluation helper. (Beside TensorFlow or Keras, a
-        NumPy twin of a loss is still reported.)"""
-        origins = [origin for issue in issues for origin in issue.origins]
-        return bool(origins) and all(self._host_call(origin) for origin in origins)
-
-    def _host_call(self, origin: Origin) -> bool:
-        node = origin.node
-        if not isinstance(node, ast.Call):
-            return False
-        root = node.func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if not isinstance(root, ast.Name):
-            return False
-        bindings = origin.module.bindings
-        binding = bindings.get(root.id)
-        if binding is None or binding.kind not in ("import", "from") or binding.level:
-            return False
-        if binding.target.split(".", 1)[0] not in self.ev.catalogue.host_libraries:
-            return False
-        tensor_libraries = {*self.ev.catalogue.frameworks, "jax"}
-        return not any(
-            b.kind in ("import", "from") and b.target.split(".", 1)[0] in tensor_libraries
-            for b in bindings.values()
         )
 
     def test_module(self, module: ModuleInfo) -> bool:

@@ -31,6 +31,7 @@ from losslint.analysis.sample_weight import (
     dropped_by_overrides,
     dropped_by_signature,
 )
+from losslint.analysis.scalar_contracts import host_library_only, mapped_helpers
 from losslint.analysis.values import FixPlan, Origin
 from losslint.config import Config, loss_pairs
 from losslint.engine.records import Record, Span, UnitResult
@@ -202,7 +203,7 @@ class UnitAnalyser:
             absorbed.update(terms)
             if candidate.priority == PRIORITY_NAMED:
                 issues += self.finder.conditional_issues(candidate, issues)
-                if self.finder.host_library_only(issues):
+                if host_library_only(issues, self.evaluator.catalogue):
                     continue  # NumPy or scikit-learn: an evaluation helper (not inside `fit`)
             for issue in issues:
                 record = self._record(issue, candidate)
@@ -212,6 +213,7 @@ class UnitAnalyser:
             records.append(self._dropped_record(dropped))
         objectives = self.loops.of_module(module) if loops else set()
         objectives |= self.finder.models.kept.get(module.path, set())
+        objectives |= mapped_helpers(module, self.evaluator)  # (one element's value each)
         if loops and self.finder.loop_script(module) and not self.finder.test_module(module):
             objectives |= self.loops.imported_calls(module)  # (a test's calls check them)
         return (
