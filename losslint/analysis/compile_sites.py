@@ -71,7 +71,23 @@ def calls_named(
     spelled = f"{name}("
     if module.source.text.count(spelled) < (2 if skip is not None else 1):  # (the def)
         return []
-    rows = [n for n, line in enumerate(module.lines, 1) if spelled in line]
+    return [
+        (node, enclosing)
+        for node, enclosing in calls_on_rows(module, (spelled,), skip)
+        if isinstance(node.func, ast.Name) and node.func.id == name
+    ]
+
+
+def calls_on_rows(
+    module: ModuleInfo, spellings: tuple[str, ...], skip: ast.AST | None = None
+) -> list[tuple[ast.Call, tuple[DefNode, ...]]]:
+    """The calls of a module on the rows that spell one of `spellings` (not inside `skip`),
+    with the defs and classes around each, in source order: only the statements holding
+    such a row are walked."""
+    lines = module.lines
+    rows = sorted({n for s in spellings for n, line in enumerate(lines, 1) if s in line})
+    if not rows:
+        return []
     found: list[tuple[ast.Call, tuple[DefNode, ...]]] = []
     stack: list[tuple[ast.AST, tuple[DefNode, ...]]] = [(module.tree, ())]
     while stack:
@@ -82,8 +98,8 @@ def calls_named(
         if first is not None and last is not None:
             at = bisect.bisect_left(rows, first)
             if at == len(rows) or rows[at] > last:
-                continue  # no line of it spells the call
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
+                continue  # no row of it spells the call
+        if isinstance(node, ast.Call):
             found.append((node, enclosing))
         inner = (*enclosing, node) if isinstance(node, (*_DEFS, ast.ClassDef)) else enclosing
         stack.extend((child, inner) for child in ast.iter_child_nodes(node))

@@ -91,9 +91,11 @@ class OwnModels:
                 kept = [
                     expr
                     for expr, keyword in given_arguments(call)
-                    if init is None or not forwards_argument(init[1], call, expr, keyword)
+                    if not isinstance(expr, ast.Constant)  # (`Model(units=3)`: no function)
+                    and (init is None or not forwards_argument(init[1], call, expr, keyword))
                 ]
-                self._keep(module, kept, self.finder.scope_for(module, around))
+                if kept:
+                    self._keep(module, kept, self.finder.scope_for(module, around))
 
     def compiles_a_loss(self, module: ModuleInfo) -> bool:
         """Whether some compile call of the module gives Keras a loss or a metric."""

@@ -19,6 +19,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from losslint.analysis.catalogue import Catalogue
+from losslint.analysis.compile_sites import calls_on_rows
 from losslint.analysis.context import Scope
 from losslint.analysis.values import FunctionRef, Origin
 from losslint.index.modules import FunctionNode, ModuleInfo, own_statements
@@ -123,12 +124,10 @@ def mapped_helpers(module: ModuleInfo, ev: Evaluator) -> set[tuple[str, str]]:
         return set()
     names = [name for name, kind in ev.catalogue.special.items() if kind == "map"]
     short = {name.rsplit(".", 1)[-1] for name in names}
-    if not any(f"{s}(" in text for s in short):
-        return set()
     scope = ev.module_scope(module)
     found: set[tuple[str, str]] = set()
-    for node in ast.walk(module.tree):
-        if not isinstance(node, ast.Call) or not node.args:
+    for node, _ in calls_on_rows(module, tuple(f"{s}(" for s in short)):
+        if not node.args:
             continue
         func = node.func
         attr = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
