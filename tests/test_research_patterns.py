@@ -98,6 +98,8 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "keras2_positional.abs_gap",  # Keras 2's compile(optimizer, loss, [metrics])
         "shared_helper.relation_gap",  # called by other code: its fix is unsafe
         "named_outputs.nll_from_outputs",  # y_pred["mu"]: one named output, still a batch
+        "default_losses.pinball",  # `loss or pinball` with loss=None, compiled
+        "default_losses.smape",  # `metrics or ["mae", smape]`: a metric (LL004)
     }
     assert set(found) == expected
     assert found["plain_class.Trainer.squared"]["evidence"].startswith("compiled at")
@@ -106,6 +108,7 @@ def test_each_class_is_found(tmp_path: Path) -> None:
     # the compiled definition is the one above the compile site (row 9), not the later one
     assert found["redefined.nll"]["location"]["row"] == 9
     assert found["callable_metrics.Recall.__call__"]["code"] == "LL004"
+    assert found["default_losses.smape"]["code"] == "LL004"
     # a named output is no sample picked from the batch: nothing compares samples here
     assert "by design" not in str(found["named_outputs.nll_from_outputs"]["message"])
     assert found["keras2_positional.abs_gap"]["evidence"].startswith("compiled as a metric")

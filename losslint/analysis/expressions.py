@@ -246,6 +246,17 @@ class Expressions:
     def _boolean(self, expr: ast.expr, scope: Scope) -> Value:
         assert isinstance(expr, ast.BoolOp)
         values = [self.eval(v, scope) for v in expr.values]
+        if isinstance(expr.op, ast.Or):
+            # `loss or default_loss` with `loss=None`: the first value not known to be false
+            for value in values[:-1]:
+                literal = literal_of(value) if isinstance(value, Const) else NO_LITERAL
+                if isinstance(value, Const) and literal is not NO_LITERAL and not literal:
+                    continue  # None, False, 0, "": the next one
+                if isinstance(value, FunctionRef | ClassRef):
+                    return value  # a function or a class is true
+                break
+            else:
+                return values[-1]
         if all(isinstance(v, Const) for v in values):
             # `reduction or "mean"`: Python's short circuit, while the literals are known
             for value in values[:-1]:
