@@ -98,6 +98,7 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "keras2_positional.abs_gap",  # Keras 2's compile(optimizer, loss, [metrics])
         "shared_helper.relation_gap",  # called by other code: its fix is unsafe
         "named_outputs.nll_from_outputs",  # y_pred["mu"]: one named output, still a batch
+        "weighted_calls.WeightedMae.call",  # Keras' own __call__ never passes the weights
         "default_losses.pinball",  # `loss or pinball` with loss=None, compiled
         "default_losses.smape",  # `metrics or ["mae", smape]`: a metric (LL004)
     }
@@ -192,6 +193,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "mapped_helpers.image_score",  # tf.map_fn applies it to each image (in a lambda)
         "mapped_helpers.pair_error",  # vectorized_map applies it to each pair
         "mapped_helpers.per_image_loss",  # the map keeps the batch axis
+        "weighted_calls.GroupGap.call",  # its own __call__ hands call the weights it applies
     ):
         assert quiet not in found
 

@@ -357,6 +357,12 @@ class LossFinder:
                 continue
             for stmt in cls.node.body:
                 if isinstance(stmt, _DEFS) and stmt.name == "call":
+                    if names.find_method(cls, "__call__") and weighted_reduction(
+                        stmt, _positional(stmt)[1:], self.ev.catalogue
+                    ):
+                        # its own `__call__` hands `call` the weights, which it applies: it
+                        # is the weighted reduction itself (Keras' `__call__` would not)
+                        continue
                     ref = names.method_ref(cls, stmt, Instance(cls))
                     yield Candidate(
                         ref=ref,

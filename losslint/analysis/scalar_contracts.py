@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
 def weighted_reduction(node: FunctionNode, params: list[str], catalogue: Catalogue) -> bool:
     """Whether a loss-shaped function requires per-sample weights after its pair, or takes
-    Keras' own (`sample_weight=None`) and passes them on to a call: it is the weighted
-    reduction Keras applies itself (called by a wrapper that hands it Keras' weights), never a
-    loss Keras calls."""
+    Keras' own (`sample_weight=None`) and applies them (passes them on, multiplies them in;
+    not only checks or refuses them): it is the weighted reduction Keras applies itself
+    (called by a wrapper that hands it Keras' weights), never a loss Keras calls."""
     weighting = catalogue.weighting_parameters
     required = params[: len(params) - len(node.args.defaults)]
     if not weighting.isdisjoint(required[2:]):
@@ -47,15 +47,11 @@ def weighted_reduction(node: FunctionNode, params: list[str], catalogue: Catalog
     if not optional or isinstance(node, ast.Lambda):
         return False
     stack: list[ast.AST] = list(node.body)
-    while stack:  # passed on to a call (a Loss object, a reduction), not only checked
+    while stack:  # applied (passed on, multiplied in), not only checked or refused
         item = stack.pop()
-        if isinstance(item, ast.Raise):
-            continue  # `raise ValueError(f"... {sample_weight}")`: refused, not applied
-        if isinstance(item, ast.Call) and any(
-            isinstance(n, ast.Name) and n.id in optional
-            for argument in [*item.args, *(k.value for k in item.keywords)]
-            for n in ast.walk(argument)
-        ):
+        if isinstance(item, ast.Raise | ast.Compare):
+            continue  # `if sample_weight is not None: raise ...`: refused, not applied
+        if isinstance(item, ast.Name) and item.id in optional:
             return True
         stack.extend(ast.iter_child_nodes(item))
     return False
