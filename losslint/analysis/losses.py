@@ -355,6 +355,15 @@ class LossFinder:
             is_loss, _ = names.class_kind(cls)
             if not is_loss:
                 continue
+            wrapped = self._wrapper_subclass_function(cls)
+            if wrapped is not None:
+                yield Candidate(
+                    ref=wrapped,
+                    role="loss",
+                    evidence=f"the function `{cls.qualname}` (a loss wrapper class) wraps",
+                    priority=PRIORITY_LOSS_CLASS,
+                    target=self._target(wrapped, "function", module, None, None),
+                )
             for stmt in cls.node.body:
                 if isinstance(stmt, _DEFS) and stmt.name == "call":
                     if names.find_method(cls, "__call__") and weighted_reduction(
@@ -371,6 +380,32 @@ class LossFinder:
                         priority=PRIORITY_LOSS_CLASS,
                         target=self._target(ref, "loss_class", module, None, None),
                     )
+
+    def _wrapper_subclass_function(self, cls: ClassRef) -> FunctionRef | None:
+        """The function a subclass of a Keras wrapper class (`class Pairwise(
+        LossFunctionWrapper)`) gives its base in `super().__init__(fn, ...)`, when no class
+        of the project defines its `call`: Keras calls that function on every batch."""
+        names = self.ev.names
+        init = names.find_method(cls, "__init__")
+        if init is None or names.find_method(cls, "call") is not None:
+            return None
+        base = names.external_base(cls)
+        catalogue = self.ev.catalogue
+        if base is None or catalogue.canonical(base.qualname) not in catalogue.function_wrappers:
+            return None
+        for node in ast.walk(init[1]):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "__init__"
+            ):
+                fn = node.args[0] if node.args else None
+                fn = next((k.value for k in node.keywords if k.arg == "fn"), fn)
+                if fn is None or isinstance(fn, ast.Starred):
+                    return None
+                value = self.ev.eval_expr(fn, self.ev.module_scope(init[0].module))
+                return value if isinstance(value, FunctionRef) else None
+        return None
 
     def _named_candidates(self, module: ModuleInfo) -> Iterator[Candidate]:
         if (

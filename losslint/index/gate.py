@@ -200,13 +200,15 @@ def text_may_hold_losses(text: str, pairs: frozenset[tuple[str, str]]) -> bool:
     Candidates are compile calls that may pass a project loss (any name or lambda among
     their loss and metric arguments), loss-shaped signatures (`def f(y_true, y_pred)`,
     methods and lambdas too), and `call`/`__call__` methods of classes that may subclass a Keras
-    Loss.
+    Loss (or the function a subclass of a Keras wrapper class gives its base).
     """
     if "compile" in text and _compile_calls_may_use_project_losses(text):
         return True
     if _has_loss_signature(text, pairs):
         return True
-    return ("def call" in text or "def __call__" in text) and _classes_may_be_losses(text)
+    methods = "def call" in text or "def __call__" in text or "Wrapper" in text  # (a
+    # `LossFunctionWrapper` subclass hands its function to `super().__init__`)
+    return methods and _classes_may_be_losses(text)
 
 
 def _classes_may_be_losses(text: str) -> bool:
@@ -292,7 +294,7 @@ def may_hold_losses(
             isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
             and item.name in ("call", "__call__")
             for item in node.body
-        )
+        ) or any("Wrapper" in _base_name(b) for b in node.bases)  # (its function: the call)
         if has_call and any(_base_name(b) not in NOT_LOSS_BASES for b in node.bases):
             if _classes_may_be_losses(text):  # (what the text gate says of all the classes)
                 return True
