@@ -100,6 +100,7 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "named_outputs.nll_from_outputs",  # y_pred["mu"]: one named output, still a batch
         "weighted_calls.WeightedMae.call",  # Keras' own __call__ never passes the weights
         "wrapper_subclass.pairwise_margin_loss",  # super().__init__(fn) of a wrapper subclass
+        "bound_wrappers.squared_gap",  # LossFunctionWrapper(fn) bound to a name, compiled
         "default_losses.pinball",  # `loss or pinball` with loss=None, compiled
         "default_losses.smape",  # `metrics or ["mae", smape]`: a metric (LL004)
     }

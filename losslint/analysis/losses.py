@@ -42,6 +42,7 @@ from losslint.analysis.values import (
     FunctionRef,
     Group,
     Instance,
+    LossObject,
     Mapping,
     Origin,
     Reduced,
@@ -290,6 +291,13 @@ class LossFinder:
             return
         fn = self._wrapped_function(expr, scope)
         value = self.ev.eval_expr(fn or expr, scope)
+        ctor = value.ctor if isinstance(value, LossObject) and fn is None else None
+        if isinstance(ctor, ast.Call) and ctor is not expr and value.ctor_module is not None:
+            # `SQ = LossFunctionWrapper(sq_err)` ... `compile(loss=SQ)`: the wrapped function
+            ctor_scope = self.ev.module_scope(value.ctor_module)
+            if self._wrapped_function(ctor, ctor_scope) is not None:
+                yield from self.targets(ctor, ctor_scope)
+                return
         if fn is not None and isinstance(expr, ast.Call) and isinstance(value, FunctionRef):
             own = self.ev.catalogue.wrapper_keywords
             passed = [(k.arg, k.value) for k in expr.keywords if k.arg and k.arg not in own]
