@@ -95,6 +95,7 @@ def test_each_class_is_found(tmp_path: Path) -> None:
         "checked_metrics.overlap_loss",  # (with overlap_score, which a test module checks)
         "weight_forwarding.unweighted_mae",  # `sample_weight` only refused, never applied
         "callable_metrics.Recall.__call__",  # a metric by its class's names (LL004)
+        "callable_metrics.sensitivity",  # a metric by its name (LL004)
         "keras2_positional.abs_gap",  # Keras 2's compile(optimizer, loss, [metrics])
         "shared_helper.relation_gap",  # called by other code: its fix is unsafe
         "named_outputs.nll_from_outputs",  # y_pred["mu"]: one named output, still a batch
@@ -111,6 +112,7 @@ def test_each_class_is_found(tmp_path: Path) -> None:
     # the compiled definition is the one above the compile site (row 9), not the later one
     assert found["redefined.nll"]["location"]["row"] == 9
     assert found["callable_metrics.Recall.__call__"]["code"] == "LL004"
+    assert found["callable_metrics.sensitivity"]["code"] == "LL004"
     assert found["default_losses.smape"]["code"] == "LL004"
     # a named output is no sample picked from the batch: nothing compares samples here
     assert "by design" not in str(found["named_outputs.nll_from_outputs"]["message"])
@@ -190,6 +192,7 @@ def test_loss_call_override_and_per_sample_code_are_left_alone(tmp_path: Path) -
         "step_only_compile.denoise_loss",  # compile(optimizer=...) only: a loop script
         "evaluation_np.iou_np",  # NumPy only, in a module without TensorFlow or Keras
         "evaluation_np.auc_score",  # scikit-learn's metric there
+        "evaluation_np.pixel_accuracy",  # an array's own `.mean()` there
         "weight_forwarding.total_loss",  # passes Keras' sample_weight on: the reduction itself
         "named_outputs.per_sample_nll",
         "mapped_helpers.image_score",  # tf.map_fn applies it to each image (in a lambda)

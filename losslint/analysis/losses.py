@@ -70,7 +70,7 @@ PRIORITY_NAMED = 3
 
 _METRIC_NAME = re.compile(
     r"(^|_)(acc|accuracy|metric|metrics|precision|recall|f1|fbeta|f_score|auc|score|coef|"
-    r"coefficient|psnr|ssim|r2|r_squared)($|_)",
+    r"coefficient|psnr|ssim|r2|r_squared|sensitivity|specificity)($|_)",
     re.IGNORECASE,
 )
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)

@@ -90,25 +90,29 @@ def host_library_only(issues: list[Issue], catalogue: Catalogue) -> bool:
 
 
 def _host_call(origin: Origin, catalogue: Catalogue) -> bool:
+    """A NumPy or scikit-learn call (`np.mean(x)`, or an array method, `(t == p).mean()`, in
+    a module that imports one of them) in a module that imports no tensor library."""
     node = origin.node
     if not isinstance(node, ast.Call):
         return False
     root = node.func
     while isinstance(root, ast.Attribute):
         root = root.value
-    if not isinstance(root, ast.Name):
-        return False
     bindings = origin.module.bindings
-    binding = bindings.get(root.id)
-    if binding is None or binding.kind not in ("import", "from") or binding.level:
-        return False
-    if binding.target.split(".", 1)[0] not in catalogue.host_libraries:
-        return False
-    tensor_libraries = {*catalogue.frameworks, "jax"}
-    return not any(
-        b.kind in ("import", "from") and b.target.split(".", 1)[0] in tensor_libraries
+    roots = {
+        b.target.split(".", 1)[0]
         for b in bindings.values()
-    )
+        if b.kind in ("import", "from") and not b.level
+    }
+    if not roots.isdisjoint({*catalogue.frameworks, "jax"}):
+        return False
+    binding = bindings.get(root.id) if isinstance(root, ast.Name) else None
+    if binding is None or binding.kind not in ("import", "from"):
+        # an array's own method (`(t == p).mean()`, `y_pred.sum()`), not an imported name's
+        return isinstance(node.func, ast.Attribute) and not roots.isdisjoint(
+            catalogue.host_libraries
+        )
+    return not binding.level and binding.target.split(".", 1)[0] in catalogue.host_libraries
 
 
 def mapped_helpers(module: ModuleInfo, ev: Evaluator) -> set[tuple[str, str]]:
