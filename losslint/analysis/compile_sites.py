@@ -205,3 +205,11 @@ def forwards_argument(method: FunctionDef, call: ast.Call, expr: ast.expr, keywo
         ):
             return True
     return False
+
+
+def wrapped_argument(call: ast.Call) -> ast.expr | None:
+    """The function a Keras wrapper is built around: `fn=` or the first positional argument
+    (`LossFunctionWrapper(fn, ...)`, `super().__init__(fn, ...)`); None if unpacked or absent."""
+    fn = call.args[0] if call.args else None
+    fn = next((k.value for k in call.keywords if k.arg == "fn"), fn)
+    return None if fn is None or isinstance(fn, ast.Starred) else fn

@@ -27,6 +27,7 @@ from losslint.analysis.compile_sites import (
     names_element,
     only_call,
     passed_parameters,
+    wrapped_argument,
 )
 from losslint.analysis.context import Scope
 from losslint.analysis.evaluator import Evaluator
@@ -318,9 +319,7 @@ class LossFinder:
             return None
         if catalogue.canonical(func.qualname) not in catalogue.function_wrappers:
             return None
-        fn = expr.args[0] if expr.args else None
-        fn = next((k.value for k in expr.keywords if k.arg == "fn"), fn)
-        return None if fn is None or isinstance(fn, ast.Starred) else fn
+        return wrapped_argument(expr)
 
     def _refs(
         self, value: Value, expr: ast.expr, depth: int = 0
@@ -407,9 +406,8 @@ class LossFinder:
                 and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "__init__"
             ):
-                fn = node.args[0] if node.args else None
-                fn = next((k.value for k in node.keywords if k.arg == "fn"), fn)
-                if fn is None or isinstance(fn, ast.Starred):
+                fn = wrapped_argument(node)
+                if fn is None:
                     return None
                 value = self.ev.eval_expr(fn, self.ev.module_scope(init[0].module))
                 return value if isinstance(value, FunctionRef) else None

@@ -80,7 +80,7 @@ class OwnModels:
         for name in names:
             if f"{name}(" not in text:
                 continue
-            cls = self.ev.eval_expr(ast.Name(id=name, ctx=ast.Load()), scope)
+            cls = self.ev.names.lookup(name, scope)
             if not isinstance(cls, ClassRef) or not any(
                 self.ev.names.find_method(cls, step) for step in self.ev.catalogue.step_methods
             ):
